@@ -1,0 +1,90 @@
+import os from 'node:os';
+import path from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ModelRuntime } from '../../../src/plugin/scorers/runtime.js';
+import { sharedDir } from '../../helpers/shared.js';
+
+function randomItem(seed: number): Float32Array {
+  const a = new Float32Array(3 * 112 * 112);
+  let s = seed;
+  for (let i = 0; i < a.length; i++) { s = (s * 1103515245 + 12345) >>> 0; a[i] = (s / 2 ** 32) * 2 - 1; }
+  return a;
+}
+
+describe('InferencePool', () => {
+  let rt: ModelRuntime;
+  beforeAll(async () => {
+    rt = new ModelRuntime({ mirrorDir: sharedDir(), cacheDir: mkdtempSync(path.join(os.tmpdir(), 'pool-')), allowDownload: false, workers: 2, intraOpThreads: 1, batch: { maxBatch: 4, maxDelayMs: 20, maxQueue: 6 } });
+    await rt.load('mobilefacenet');
+  });
+  afterAll(async () => { await rt.close(); });
+
+  it('load should report the execution provider that runs, falling back to cpu', async () => {
+    expect(rt.pool.model('mobilefacenet').provider).toBe('cpu');
+  });
+
+  it('run should batch a fixed-batch-1 model by looping, equal to single runs', async () => {
+    const items = [randomItem(1), randomItem(2), randomItem(3)];
+    const singles = [];
+    for (const it of items) singles.push((await rt.run('mobilefacenet', { input0: { type: 'float32', data: it.slice(), dims: [1, 3, 112, 112] } })).output0.data as Float32Array);
+    const data = new Float32Array(3 * items[0].length);
+    items.forEach((it, i) => data.set(it, i * it.length));
+    const batched = (await rt.run('mobilefacenet', { input0: { type: 'float32', data, dims: [3, 3, 112, 112] } })).output0;
+    expect(batched.dims).toEqual([3, 128]);
+    for (let i = 0; i < 3; i++) {
+      const row = (batched.data as Float32Array).subarray(i * 128, (i + 1) * 128);
+      for (let j = 0; j < 128; j++) expect(row[j]).toBeCloseTo(singles[i][j], 5);
+    }
+  });
+
+  it('submit should group concurrent items into batches and return each its own output', async () => {
+    const b = rt.batcher('mobilefacenet');
+    const before = b.stats.batches;
+    const items = [1, 2, 3, 4, 5].map(randomItem);
+    const outs = await Promise.all(items.map((it) => b.submit(it)));
+    expect(b.stats.batches - before).toBeLessThanOrEqual(3);
+    const direct = (await rt.run('mobilefacenet', { input0: { type: 'float32', data: items[4].slice(), dims: [1, 3, 112, 112] } })).output0.data as Float32Array;
+    for (let j = 0; j < 128; j++) expect(outs[4].output0[j]).toBeCloseTo(direct[j], 5);
+  });
+
+  it('submit should reject with INFER_QUEUE_FULL beyond maxQueue and count it', async () => {
+    const b = rt.batcher('mobilefacenet');
+    const rejectedBefore = b.stats.rejected;
+    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => b.submit(randomItem(i))));
+    const rejected = results.filter((r) => r.status === 'rejected');
+    expect(rejected.length).toBeGreaterThan(0);
+    expect((rejected[0] as PromiseRejectedResult).reason.code).toBe('INFER_QUEUE_FULL');
+    expect(b.stats.rejected - rejectedBefore).toBe(rejected.length);
+    expect(results.filter((r) => r.status === 'fulfilled').length).toBeGreaterThanOrEqual(6);
+  });
+
+  it('close should be idempotent and run what was already queued', async () => {
+    const rt2 = new ModelRuntime({ mirrorDir: sharedDir(), cacheDir: mkdtempSync(path.join(os.tmpdir(), 'pool-')), allowDownload: false, batch: { maxBatch: 8, maxDelayMs: 10_000, maxQueue: 8 } });
+    await rt2.load('mobilefacenet');
+    const b = rt2.batcher('mobilefacenet');
+    const pending = b.submit(randomItem(9));
+    const c1 = b.close();
+    const c2 = b.close();
+    expect(c1).toBe(c2);
+    await c1;
+    expect((await pending).output0).toHaveLength(128);
+    await expect(b.submit(randomItem(1))).rejects.toMatchObject({ code: 'INFER_CLOSED' });
+    await rt2.close();
+    await rt2.close();
+  });
+
+  it('load should fail with MODEL_LOAD naming the model for a file that is not ONNX', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const { createHash } = await import('node:crypto');
+    const cache = mkdtempSync(path.join(os.tmpdir(), 'pool-'));
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(path.join(cache, 'models'));
+    writeFileSync(path.join(cache, 'models', 'junk.onnx'), 'not a model');
+    const entry = { ...rt.entry('mobilefacenet'), id: 'junk', file: 'junk.onnx', bundledPath: undefined, mirrorPath: undefined, sha256: createHash('sha256').update('not a model').digest('hex') };
+    const { AssetResolver } = await import('../../../src/plugin/assets/resolver.js');
+    const err = await rt.pool.load(entry, new AssetResolver({ cacheDir: cache, allowDownload: false })).catch((e) => e);
+    expect(err.code).toBe('MODEL_LOAD');
+    expect(err.message).toContain('junk');
+  });
+});
