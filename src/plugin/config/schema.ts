@@ -1,0 +1,61 @@
+/**
+ * Every configuration key, its type, default and bounds, in one table. The loader validates
+ * against it and names the offending key; env variables override any key (see load.ts).
+ */
+export type Kind = 'string' | 'number' | 'integer' | 'boolean' | 'string[]' | 'enum';
+
+export interface KeySpec {
+  kind: Kind;
+  default: unknown;
+  min?: number;
+  max?: number;
+  values?: readonly string[];
+  doc: string;
+}
+
+export const schema = {
+  'kafka.brokers': { kind: 'string[]', default: ['127.0.0.1:9092'], doc: 'bootstrap servers' },
+  'kafka.clientId': { kind: 'string', default: 'diffiqa-gate', doc: 'Kafka client id' },
+  'kafka.groupId': { kind: 'string', default: 'diffiqa-gate', doc: 'consumer group of the gate' },
+  'kafka.inputTopic': { kind: 'string', default: 'face-crops', doc: 'FaceCrop input topic' },
+  'kafka.outputTopic': { kind: 'string', default: 'face-quality', doc: 'FaceQuality output topic' },
+  'kafka.escalationTopic': { kind: 'string', default: 'face-quality-escalation', doc: 'borderline frames for full DifFIQA' },
+  'kafka.dlqTopic': { kind: 'string', default: 'face-quality-dlq', doc: 'DeadLetter topic' },
+  'kafka.maxMessageBytes': { kind: 'integer', default: 8_000_000, min: 1024, doc: 'larger input messages go to the DLQ (INPUT_TOO_LARGE)' },
+  'kafka.sessionTimeoutMs': { kind: 'integer', default: 30_000, min: 6000, doc: 'consumer session timeout' },
+  'registry.type': { kind: 'enum', values: ['embedded', 'http'], default: 'embedded', doc: 'embedded: fixed ids of the bundled schemas; http: a Confluent-compatible registry' },
+  'registry.url': { kind: 'string', default: '', doc: 'schema registry URL when registry.type is http' },
+  'models.regressor': { kind: 'string', default: 'diffiqa-r-own', doc: 'manifest id of the inline regressor' },
+  'models.embedder': { kind: 'string', default: 'mobilefacenet', doc: 'manifest id of the FR embedder' },
+  'models.detector': { kind: 'string', default: 'retinaface-mnet025', doc: 'manifest id of the face detector' },
+  'models.denoiser': { kind: 'string', default: 'diffiqa-unet-own', doc: 'manifest id of the diffusion denoiser' },
+  'models.mirror': { kind: 'string', default: '', doc: 'asset mirror directory (env DIFFIQA_ASSET_MIRROR)' },
+  'models.manifests': { kind: 'string[]', default: [], doc: 'extra manifest files (e.g. exported official models)' },
+  'inference.workers': { kind: 'integer', default: 1, min: 1, max: 64, doc: 'inference worker threads' },
+  'inference.intraOpThreads': { kind: 'integer', default: 2, min: 1, max: 64, doc: 'onnxruntime threads per worker' },
+  'inference.executionProviders': { kind: 'string[]', default: ['cpu'], doc: 'tried in order, cpu always last (cuda, tensorrt, cpu)' },
+  'inference.maxBatch': { kind: 'integer', default: 16, min: 1, max: 1024, doc: 'micro-batch size' },
+  'inference.maxDelayMs': { kind: 'number', default: 5, min: 0, max: 10_000, doc: 'longest wait for a batch to fill' },
+  'inference.maxQueue': { kind: 'integer', default: 128, min: 1, doc: 'queued items before partitions are paused' },
+  'gate.accept': { kind: 'number', default: 0.6, doc: 'score >= accept: ACCEPT' },
+  'gate.reject': { kind: 'number', default: 0.4, doc: 'score < reject: REJECT; between: BORDERLINE' },
+  'gate.inFlightPerPartition': { kind: 'integer', default: 32, min: 1, max: 10_000, doc: 'messages of one partition in the pipeline at once' },
+  'gate.partitionsConcurrently': { kind: 'integer', default: 8, min: 1, max: 1024, doc: 'partitions processed at once (their frames share batches)' },
+  'gate.provisionalEvents': { kind: 'boolean', default: false, doc: 'publish a non-final event for borderline frames before escalation' },
+  'gate.escalate': { kind: 'boolean', default: true, doc: 'false: borderline frames get a final event from the regression score' },
+  'face.maxBytes': { kind: 'integer', default: 4_000_000, min: 64, doc: 'image byte limit' },
+  'face.maxPixels': { kind: 'integer', default: 16_000_000, min: 1, doc: 'decoded pixel limit, checked from the header' },
+  'face.minSide': { kind: 'integer', default: 16, min: 1, doc: 'smaller images are rejected' },
+  'face.detectorScore': { kind: 'number', default: 0.5, min: 0, max: 1, doc: 'face detector confidence threshold' },
+  'delivery.mode': { kind: 'enum', values: ['at_least_once', 'exactly_once'], default: 'at_least_once', doc: 'delivery guarantee' },
+  'shutdown.deadlineMs': { kind: 'integer', default: 20_000, min: 100, doc: 'drain deadline on SIGTERM' },
+  'escalation.groupId': { kind: 'string', default: 'diffiqa-escalation', doc: 'consumer group of the escalation stage' },
+  'escalation.accept': { kind: 'number', default: 0.6, doc: 'full-DifFIQA accept threshold' },
+  'escalation.reject': { kind: 'number', default: 0.4, doc: 'full-DifFIQA reject threshold' },
+  'escalation.repeats': { kind: 'integer', default: 10, min: 1, max: 100, doc: 'perturbation repeats (paper: 10)' },
+  'escalation.maxAgeMs': { kind: 'integer', default: 60_000, min: 0, doc: 'older requests get the regression decision, flagged skipped_overload (0: never)' },
+  'telemetry.metricsPort': { kind: 'integer', default: 0, min: 0, max: 65535, doc: 'Prometheus /metrics, /healthz, /readyz port (0: off)' },
+  'log.level': { kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], default: 'info', doc: 'log level' },
+} as const satisfies Record<string, KeySpec>;
+
+export type ConfigKey = keyof typeof schema;
