@@ -57,7 +57,6 @@ export class InferencePool {
     };
     slot.worker.on('error', fail);
     slot.worker.on('exit', (code) => { if (!slot.dead) fail(new Error(`exit ${code}`)); });
-    slot.worker.unref();
     return slot;
   }
 

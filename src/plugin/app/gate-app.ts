@@ -1,0 +1,88 @@
+import type { Config } from '../config/load.js';
+import type { Logger } from '../core/log.js';
+import type { KafkaClient } from '../kafka/port.js';
+import { Gate } from '../gate/gate.js';
+import { Backpressure } from '../pipeline/backpressure.js';
+import { createCodec, createRegistry, type Topics } from '../pipeline/codecs.js';
+import { buildOutputs } from '../pipeline/outputs.js';
+import { Pipeline, type StageWrapper } from '../pipeline/pipeline.js';
+import { DecideStage } from '../pipeline/stages/decide.js';
+import { DecodeMessageStage } from '../pipeline/stages/decode-message.js';
+import { PrepareStage } from '../pipeline/stages/prepare.js';
+import { RegressStage } from '../pipeline/stages/regress.js';
+import { RegressScorer } from '../scorers/scorers.js';
+import { limitsFrom, runtimeFromConfig } from '../cli/score.js';
+import type { ModelRuntime } from '../scorers/runtime.js';
+
+export function topicsFrom(cfg: Config): Topics {
+  return { input: cfg.get('kafka.inputTopic'), output: cfg.get('kafka.outputTopic'), escalation: cfg.get('kafka.escalationTopic'), dlq: cfg.get('kafka.dlqTopic') };
+}
+
+export interface GateApp {
+  gate: Gate;
+  runtime: ModelRuntime;
+  pressure: Backpressure;
+  provider: string;
+  /** Stops fetching and drains within the deadline, then releases everything. true = clean. */
+  shutdown(deadlineMs: number): Promise<boolean>;
+}
+
+/** Wires config → models → stages → Kafka. Start-up order: models first (fail fast), then Kafka. */
+export async function startGate(cfg: Config, client: KafkaClient, log: Logger, wrap?: StageWrapper): Promise<GateApp> {
+  const topics = topicsFrom(cfg);
+  const rt = runtimeFromConfig(cfg);
+  const regressorId = cfg.get('models.regressor');
+  try {
+    const { provider } = await rt.load(regressorId);
+    await rt.load(cfg.get('models.detector'));
+    log.info({ model: regressorId, executionProvider: provider }, 'models loaded');
+
+    const registry = await createRegistry(cfg.get('registry.type'), cfg.get('registry.url'));
+    const codec = createCodec(registry, topics);
+    const thresholds = { accept: cfg.get('gate.accept'), reject: cfg.get('gate.reject') };
+    const pressure = new Backpressure(rt.batcher(regressorId));
+    const pipeline = new Pipeline([
+      new DecodeMessageStage(codec, cfg.get('kafka.maxMessageBytes')),
+      new PrepareStage(rt, { detectorId: cfg.get('models.detector'), detectorScore: cfg.get('face.detectorScore'), limits: limitsFrom(cfg) }),
+      new RegressStage(new RegressScorer(rt, regressorId), pressure),
+      new DecideStage(thresholds),
+    ], wrap);
+
+    const admin = client.admin();
+    await admin.createTopics([topics.output, topics.escalation, topics.dlq].map((topic) => ({ topic, partitions: 3 })));
+    await admin.close();
+
+    const exactlyOnce = cfg.get('delivery.mode') === 'exactly_once';
+    const consumer = client.consumer({ groupId: cfg.get('kafka.groupId'), sessionTimeoutMs: cfg.get('kafka.sessionTimeoutMs') });
+    const producer = client.producer(exactlyOnce ? { transactionalIdPrefix: `${cfg.get('kafka.groupId')}-` } : {});
+    const build = (frames: Parameters<typeof buildOutputs>[0]) => buildOutputs(frames, codec, { topics, thresholds, escalate: cfg.get('gate.escalate'), provisional: cfg.get('gate.provisionalEvents') });
+    const gate = new Gate(consumer, producer, pipeline, build, {
+      groupId: cfg.get('kafka.groupId'), inputTopic: topics.input, exactlyOnce,
+      inFlightPerPartition: cfg.get('gate.inFlightPerPartition'), partitionsConcurrently: cfg.get('gate.partitionsConcurrently'),
+    });
+    pressure.attach(gate);
+    await gate.start();
+    log.info({ input: topics.input, group: cfg.get('kafka.groupId'), delivery: cfg.get('delivery.mode') }, 'gate running');
+
+    let closed: Promise<boolean> | undefined;
+    return {
+      gate, runtime: rt, pressure, provider,
+      shutdown(deadlineMs) {
+        closed ??= (async () => {
+          const clean = await gate.stop(deadlineMs);
+          await Promise.race([
+            (async () => { await consumer.disconnect(); await producer.disconnect(); })(),
+            new Promise((r) => setTimeout(r, 5000).unref()),
+          ]);
+          await pipeline.close();
+          await rt.close();
+          return clean;
+        })();
+        return closed;
+      },
+    };
+  } catch (err) {
+    await rt.close();
+    throw err;
+  }
+}

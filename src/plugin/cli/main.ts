@@ -1,0 +1,83 @@
+import { GateError, toGateError } from '../core/errors.js';
+import { loadConfigFile } from '../config/load.js';
+import { flagString, parseArgs, type Parsed } from './args.js';
+
+import { EXIT } from './exit.js';
+
+const HELP = `diffiqa-gate <command> [options]
+
+  score <files|folders...> [--model ID] [--format jsonl|csv] [--config FILE]
+      Score face crops with the DifFIQA(R) regressor; one line per image.
+  run --config FILE         The Kafka gate: consume FaceCrop, score, decide, publish.
+  escalate --config FILE    The full-DifFIQA stage for borderline frames.
+  demo                      Local broker + camera-like stream + gate, with a live summary.
+  evaluate --data DIR ...   EDC / pAUC of quality scorers on a labelled face set.
+  calibrate --data DIR ...  Accept/reject thresholds from evidence.
+  bench [--quick]           Benchmarks (JSON + markdown under bench/results).
+
+Every config key can be set by env: DIFFIQA_GATE__<SECTION>__<KEY> (e.g. DIFFIQA_GATE__GATE__ACCEPT=0.7).
+`;
+
+type Command = (p: Parsed) => Promise<number>;
+
+const commands: Record<string, Command> = {
+  async score(p) {
+    const { scoreCommand } = await import('./score.js');
+    const format = flagString(p, 'format') ?? 'jsonl';
+    if (format !== 'jsonl' && format !== 'csv') throw new GateError('USAGE', `--format must be jsonl or csv, got ${format}`);
+    const cfg = loadConfigFile(flagString(p, 'config'));
+    await scoreCommand({ inputs: p.positional, model: flagString(p, 'model'), format }, cfg);
+    return EXIT.ok;
+  },
+  async help() {
+    process.stdout.write(HELP);
+    return EXIT.ok;
+  },
+};
+
+export function registerCommand(name: string, fn: Command): void {
+  commands[name] = fn;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed: Parsed;
+  try {
+    parsed = parseArgs(argv, new Set(['quick', 'full', 'prep', 'no-escalate', 'keep-broker']));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${HELP}`);
+    return EXIT.usage;
+  }
+  const cmd = commands[parsed.command] ?? (await lazyCommand(parsed.command));
+  if (!cmd) {
+    process.stderr.write(`unknown command "${parsed.command}"\n\n${HELP}`);
+    return EXIT.usage;
+  }
+  try {
+    return await cmd(parsed);
+  } catch (err) {
+    const e = toGateError(err);
+    process.stderr.write(`diffiqa-gate ${parsed.command}: [${e.code}] ${e.message}\n`);
+    return e.code === 'USAGE' || e.code === 'CONFIG_INVALID' ? EXIT.usage : EXIT.failure;
+  }
+}
+
+/** Heavier commands load their modules only when asked for, so `score` starts fast. */
+async function lazyCommand(name: string): Promise<Command | undefined> {
+  const table: Record<string, () => Promise<{ default: Command }>> = {
+    run: () => import('./run.js'),
+    escalate: () => import('./escalate.js'),
+    demo: () => import('./demo.js'),
+    evaluate: () => import('./evaluate.js'),
+    calibrate: () => import('./calibrate.js'),
+    bench: () => import('./bench.js'),
+    'build-dataset': () => import('./build-dataset.js'),
+  };
+  const load = table[name];
+  if (!load) return undefined;
+  try {
+    return (await load()).default;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return undefined;
+    throw err;
+  }
+}

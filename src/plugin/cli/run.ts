@@ -1,0 +1,20 @@
+import { loadConfigFile } from '../config/load.js';
+import { createLogger } from '../core/log.js';
+import { startGate } from '../app/gate-app.js';
+import { createKafkajsClient } from '../kafka/kafkajs.js';
+import { flagString, type Parsed } from './args.js';
+import { EXIT } from './exit.js';
+import { onShutdownSignal } from './lifecycle.js';
+
+/** `diffiqa-gate run --config FILE`: the gate as a long-running service. */
+export default async function run(p: Parsed): Promise<number> {
+  const cfg = loadConfigFile(flagString(p, 'config'));
+  const log = createLogger(cfg.get('log.level'));
+  const client = createKafkajsClient({ brokers: cfg.get('kafka.brokers'), clientId: cfg.get('kafka.clientId'), logger: log });
+  const app = await startGate(cfg, client, log);
+  return onShutdownSignal(log, async () => {
+    const clean = await app.shutdown(cfg.get('shutdown.deadlineMs'));
+    log.info({ clean, ...app.gate.counts }, 'stopped');
+    return clean ? EXIT.ok : EXIT.drainTimeout;
+  });
+}

@@ -1,0 +1,85 @@
+import type { Frame } from '../core/frame.js';
+import type { AvroCodec } from '../../schemas/codec.js';
+import type { DeadLetter, EscalationRequest, FaceQuality } from '../../schemas/index.js';
+import { valueSubject } from '../../schemas/registry.js';
+import type { OutRecord } from '../kafka/port.js';
+import type { Thresholds } from './stages/decide.js';
+import type { Topics } from './codecs.js';
+
+export interface OutputOptions {
+  topics: Topics;
+  thresholds: Thresholds;
+  /** Borderline frames go to the escalation topic; false: their final event carries the regression decision. */
+  escalate: boolean;
+  provisional: boolean;
+}
+
+/** Headers every derived record carries: the trace context and where it came from. */
+export function lineageHeaders(f: Frame, extra: Record<string, string> = {}): Record<string, string | Buffer> {
+  const h: Record<string, string | Buffer> = { ...extra };
+  const tp = f.source?.headers.traceparent;
+  if (tp) h.traceparent = tp;
+  const ts = f.source?.headers.tracestate;
+  if (ts) h.tracestate = ts;
+  if (f.source) h['diffiqa-source'] = `${f.source.topic}/${f.source.partition}/${f.source.offset}`;
+  return h;
+}
+
+function sourceOf(f: Frame) {
+  return { topic: f.source?.topic ?? '', partition: f.source?.partition ?? -1, offset: f.source?.offset ?? '' };
+}
+
+export function qualityEvent(f: Frame, o: { final: boolean; thresholds: Thresholds; escalation: FaceQuality['escalation'] }): FaceQuality {
+  const r = f.regression!;
+  return {
+    cameraId: f.cameraId, frameId: f.id, trackId: f.trackId ?? null, captureTimestamp: f.captureTs ?? 0,
+    score: r.score, scoreStd: r.std ?? null, decision: f.decision!, final: o.final,
+    model: { id: r.modelId, version: r.modelVersion, role: 'regressor' }, executionProvider: r.executionProvider ?? null,
+    thresholds: o.thresholds, regressionScore: null, escalation: o.escalation,
+    landmarkSource: f.aligned?.landmarkSource ?? null, timings: { ...f.timings, totalMs: performance.now() - f.receivedAt },
+    source: sourceOf(f), producedAt: Date.now(),
+  };
+}
+
+export function deadLetter(f: Frame): DeadLetter {
+  const headers: Record<string, Buffer> = {};
+  for (const [k, v] of Object.entries(f.source?.headers ?? {})) if (v) headers[k] = v;
+  return {
+    originalKey: f.source?.key ?? null, originalValue: f.source?.value ?? null, originalHeaders: headers,
+    ...sourceOf(f), reasonCode: f.error!.code, canRetry: f.error!.canRetry, stage: f.errorStage ?? 'unknown',
+    message: f.error!.message.slice(0, 2000), failedAt: Date.now(),
+    cameraId: f.cameraId || null, frameId: f.id || null,
+  };
+}
+
+/**
+ * Every input frame ends here as: a DLQ record, a final event, or (borderline) an escalation
+ * request whose final event the escalation stage publishes — plus an optional provisional event.
+ */
+export async function buildOutputs(frames: Frame[], codec: AvroCodec, o: OutputOptions): Promise<OutRecord[]> {
+  const out: OutRecord[] = [];
+  const key = (f: Frame) => f.cameraId || null;
+  for (const f of frames) {
+    if (f.error || !f.regression || !f.decision) {
+      out.push({ topic: o.topics.dlq, key: f.source?.key ?? null, value: await codec.encode(valueSubject(o.topics.dlq), deadLetter(f)), headers: lineageHeaders(f, { 'diffiqa-reason': f.error?.code ?? 'INTERNAL' }) });
+      continue;
+    }
+    if (f.decision === 'BORDERLINE' && o.escalate) {
+      const req: EscalationRequest = {
+        cameraId: f.cameraId, frameId: f.id, trackId: f.trackId ?? null, captureTimestamp: f.captureTs ?? 0,
+        alignedRgb: Buffer.from(f.aligned!.data.buffer, f.aligned!.data.byteOffset, f.aligned!.data.byteLength),
+        landmarkSource: f.aligned!.landmarkSource, regressionScore: f.regression.score,
+        regressionModel: { id: f.regression.modelId, version: f.regression.modelVersion },
+        thresholds: o.thresholds, traceparent: f.source?.headers.traceparent?.toString() ?? null,
+        source: sourceOf(f), enqueuedAt: Date.now(),
+      };
+      out.push({ topic: o.topics.escalation, key: key(f), value: await codec.encode(valueSubject(o.topics.escalation), req), headers: lineageHeaders(f) });
+      if (o.provisional) {
+        out.push({ topic: o.topics.output, key: key(f), value: await codec.encode(valueSubject(o.topics.output), qualityEvent(f, { final: false, thresholds: o.thresholds, escalation: 'ESCALATED' })), headers: lineageHeaders(f) });
+      }
+      continue;
+    }
+    out.push({ topic: o.topics.output, key: key(f), value: await codec.encode(valueSubject(o.topics.output), qualityEvent(f, { final: true, thresholds: o.thresholds, escalation: 'NONE' })), headers: lineageHeaders(f) });
+  }
+  return out;
+}
