@@ -84,10 +84,11 @@ export class Gate {
     if (this.#o.exactlyOnce) {
       if (!this.#producer.sendInTransaction) throw new GateError('CONFIG_INVALID', 'this Kafka client has no transactions');
       await this.#producer.sendInTransaction(out, { groupId: this.#o.groupId, topic: batch.topic, partition: batch.partition, offset: last });
+      batch.advance(last);
     } else {
       await this.#producer.send(out);
-      if (!batch.isActive()) return;
-      await batch.commit(last);
+      // false: the partition moved to another member, which redoes these records (at-least-once).
+      if (!(await batch.commit(last))) return;
     }
     this.counts.published += out.length;
     this.counts.commits++;

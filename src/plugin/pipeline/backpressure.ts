@@ -34,7 +34,11 @@ export class Backpressure {
         this.pauses++;
         this.#source?.pauseAll();
       }
-      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve);
+        // Stopping must not wait for a drain that may never come.
+        signal?.addEventListener('abort', () => resolve(), { once: true });
+      });
     }
   }
 
