@@ -1,9 +1,9 @@
 /**
  * The diffusion noise schedule DifFIQA was trained with (cosine, s = 0.008, T = 1000), and the
- * six-step DDIM trajectory its inference uses. The schedule is computed in float64 and, like the
- * reference (lucidrains' GaussianDiffusion registers every buffer as float32), each per-step
- * coefficient is derived in float64 and then rounded once to float32: the scorer's arithmetic
- * must round exactly where the PyTorch reference does to reproduce its scores.
+ * six-step DDIM trajectory its inference uses. ᾱ stays float64; every coefficient that multiplies
+ * an image is derived from it in float64 and rounded to float32 once, as the parity reference
+ * (models/tools/diffiqa_ref.py) does, so that the scorer rounds exactly where the reference does.
+ * (The official code derives σ, c and √ᾱ_next in float32 instead: < 1e-6 apart.)
  */
 
 export const TIMESTEPS = 1000;
@@ -16,7 +16,7 @@ export const DDIM_STEPS = FORWARD_T + 1;
 export interface Schedule {
   /** ᾱ_t in float64, t = 0 … T−1. */
   alphasCumprod: Float64Array;
-  /** The float32 buffers the reference keeps (each derived in float64, rounded once). */
+  /** Per-step float32 coefficients (each derived in float64, rounded once). */
   f32: {
     alphasCumprod: Float32Array;
     sqrtAlphasCumprod: Float32Array;
@@ -61,7 +61,7 @@ export function cosineSchedule(): Schedule {
       alphasCumprod: derive((a) => a),
       sqrtAlphasCumprod: derive(Math.sqrt),
       sqrtOneMinusAlphasCumprod: derive((a) => Math.sqrt(1 - a)),
-      sqrtRecipAlphasCumprod: derive((a) => Math.sqrt(1 / a)),
+      sqrtRecipAlphasCumprod: derive((a) => 1 / Math.sqrt(a)),
       sqrtRecipm1AlphasCumprod: derive((a) => Math.sqrt(1 / a - 1)),
     },
   };
@@ -88,11 +88,11 @@ export function ddimTimePairs(forwardT = FORWARD_T, steps = DDIM_STEPS): [number
   return pairs;
 }
 
-/** Per-step DDIM coefficients (η = 1), in float32 as the reference's scalar tensors compute them. */
+/** Per-step DDIM coefficients (η = 1): float64 from float64 ᾱ, each rounded once to float32. */
 export interface DdimStep {
   t: number;
   tNext: number;
-  /** √(1/ᾱ_t) and √(1/ᾱ_t − 1): ε̂ = (√(1/ᾱ_t)·y − x̂₀) / √(1/ᾱ_t − 1). */
+  /** 1/√ᾱ_t and √(1/ᾱ_t − 1): ε̂ = (y/√ᾱ_t − x̂₀) / √(1/ᾱ_t − 1). */
   sqrtRecip: number;
   sqrtRecipm1: number;
   /** Only when tNext ≥ 0: y' = x̂₀·√ᾱ_next + c·ε̂ + σ·z. */
@@ -102,16 +102,15 @@ export interface DdimStep {
 }
 
 export function ddimSteps(eta = 1, forwardT = FORWARD_T): DdimStep[] {
-  const s = cosineSchedule().f32;
+  const { alphasCumprod: ac, f32 } = cosineSchedule();
   const f = Math.fround;
   return ddimTimePairs(forwardT).map(([t, tNext]) => {
-    const step: DdimStep = { t, tNext, sqrtRecip: s.sqrtRecipAlphasCumprod[t], sqrtRecipm1: s.sqrtRecipm1AlphasCumprod[t], sqrtAlphaNext: 0, c: 0, sigma: 0 };
+    const step: DdimStep = { t, tNext, sqrtRecip: f32.sqrtRecipAlphasCumprod[t], sqrtRecipm1: f32.sqrtRecipm1AlphasCumprod[t], sqrtAlphaNext: 0, c: 0, sigma: 0 };
     if (tNext < 0) return step;
-    const a = s.alphasCumprod[t], an = s.alphasCumprod[tNext];
-    // sigma = eta · sqrt((1 − a/an)(1 − an)/(1 − a)), c = sqrt(1 − an − sigma²): float32 op by op.
-    const sigma = f(eta * f(Math.sqrt(f(f(f(1 - f(a / an)) * f(1 - an)) / f(1 - a)))));
-    step.sigma = sigma;
-    step.c = f(Math.sqrt(f(f(1 - an) - f(sigma * sigma))));
+    const a = ac[t], an = ac[tNext];
+    const sigma = eta * Math.sqrt(((1 - a / an) * (1 - an)) / (1 - a));
+    step.sigma = f(sigma);
+    step.c = f(Math.sqrt(1 - an - sigma * sigma));
     step.sqrtAlphaNext = f(Math.sqrt(an));
     return step;
   });

@@ -25,6 +25,7 @@ describe('cosineSchedule', () => {
   it('cosineSchedule should derive each float32 buffer from float64 and round once', () => {
     const { alphasCumprod: ac, f32 } = cosineSchedule();
     expect(f32.sqrtRecipm1AlphasCumprod[4]).toBe(Math.fround(Math.sqrt(1 / ac[4] - 1)));
+    expect(f32.sqrtRecipAlphasCumprod[4]).toBe(Math.fround(1 / Math.sqrt(ac[4])));
     expect(f32.sqrtOneMinusAlphasCumprod[5]).toBeCloseTo(0.0179, 4);
   });
 });
