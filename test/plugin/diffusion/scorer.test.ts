@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DiffusionScorer, meanStd } from '../../../src/plugin/diffusion/scorer.js';
+import { DiffusionScorer, meanStd, type DiffusionResult } from '../../../src/plugin/diffusion/scorer.js';
 import type { ModelRuntime } from '../../../src/plugin/scorers/runtime.js';
 import { DENOISER_ID, EMBEDDER_ID, fixtureRuntime, parityCases, parityFace, parityNoise } from './fixtures.js';
 
@@ -45,7 +45,7 @@ describe('DiffusionScorer', () => {
     const faces = parityCases().filter((c) => c.repeats === 3).map((c, i) => ({ face: parityFace(c.face), seed: `f${i}` }));
     // maxBatch 5 splits one image's 6 samples across calls and mixes images within a call.
     const together = await scorer({ repeats: 3, maxBatch: 5 }).scoreBatch(faces);
-    const alone = [];
+    const alone: DiffusionResult[] = [];
     for (const f of faces) alone.push((await scorer({ repeats: 3, maxBatch: 160 }).scoreBatch([f]))[0]);
     together.forEach((r, i) => {
       expect(Math.abs(r.score - alone[i].score)).toBeLessThan(1e-6);
