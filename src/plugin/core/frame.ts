@@ -55,6 +55,11 @@ export interface Frame {
   aligned?: AlignedFace;
   regression?: ScoreResult;
   decision?: 'ACCEPT' | 'REJECT' | 'BORDERLINE';
+  /** Escalation stage: the full-DifFIQA result (regression then holds the gate's inline score). */
+  full?: ScoreResult & { repeats: number; unetCalls: number };
+  escalation?: 'ESCALATED' | 'SKIPPED_OVERLOAD';
+  /** Escalation stage: when the gate published the request (ms since epoch). */
+  enqueuedAt?: number;
   /** Milliseconds spent per stage, for the output event's timings. */
   timings: Record<string, number>;
   receivedAt: number;

@@ -1,0 +1,63 @@
+import type { Config } from '../config/load.js';
+import type { Logger } from '../core/log.js';
+import type { KafkaClient } from '../kafka/port.js';
+import { Gate } from '../gate/gate.js';
+import { createCodec, createRegistry } from '../pipeline/codecs.js';
+import { Pipeline, type StageWrapper } from '../pipeline/pipeline.js';
+import { DiffusionScorer } from '../diffusion/scorer.js';
+import { DecodeEscalationStage, DiffusionStage } from '../escalation/stages.js';
+import { buildEscalationOutputs } from '../escalation/outputs.js';
+import { runtimeFromConfig } from '../cli/score.js';
+import { topicsFrom, type GateApp } from './gate-app.js';
+
+export interface EscalationApp extends Omit<GateApp, 'pressure'> { stage: DiffusionStage }
+
+/**
+ * The full-DifFIQA stage: its own consumer group on the escalation topic, the same delivery,
+ * DLQ and shutdown rules as the gate (it reuses the gate's consume → publish → commit loop).
+ */
+export async function startEscalation(cfg: Config, client: KafkaClient, log: Logger, wrap?: StageWrapper): Promise<EscalationApp> {
+  const topics = topicsFrom(cfg);
+  const rt = runtimeFromConfig(cfg);
+  try {
+    const { entry, provider } = await rt.load(cfg.get('models.denoiser'));
+    await rt.load(cfg.get('models.embedder'));
+    log.info({ model: entry.id, executionProvider: provider }, 'escalation models loaded');
+    const codec = createCodec(await createRegistry(cfg.get('registry.type'), cfg.get('registry.url')), topics);
+    const thresholds = { accept: cfg.get('escalation.accept'), reject: cfg.get('escalation.reject') };
+    const scorer = new DiffusionScorer(rt, { denoiserId: entry.id, embedderId: cfg.get('models.embedder'), repeats: cfg.get('escalation.repeats'), maxBatch: cfg.get('inference.maxBatch') * 10 });
+    const stage = new DiffusionStage(scorer, { id: entry.id, version: entry.version, provider }, { thresholds, maxAgeMs: cfg.get('escalation.maxAgeMs') });
+    const pipeline = new Pipeline([new DecodeEscalationStage(codec, cfg.get('kafka.maxMessageBytes')), stage], wrap);
+
+    const admin = client.admin();
+    await admin.createTopics([topics.escalation, topics.output, topics.dlq].map((topic) => ({ topic, partitions: 3 })));
+    await admin.close();
+    const exactlyOnce = cfg.get('delivery.mode') === 'exactly_once';
+    const groupId = cfg.get('escalation.groupId');
+    const consumer = client.consumer({ groupId, sessionTimeoutMs: cfg.get('kafka.sessionTimeoutMs') });
+    const producer = client.producer(exactlyOnce ? { transactionalIdPrefix: `${groupId}-` } : {});
+    const gate = new Gate(consumer, producer, pipeline, (frames) => buildEscalationOutputs(frames, codec, { outputTopic: topics.output, dlqTopic: topics.dlq, thresholds }), {
+      // Full DifFIQA is ~100× the regressor's cost: small chunks keep commits and heartbeats frequent.
+      groupId, inputTopic: topics.escalation, exactlyOnce, inFlightPerPartition: 4, partitionsConcurrently: 3,
+    });
+    await gate.start();
+    log.info({ input: topics.escalation, group: groupId }, 'escalation stage running');
+    let closed: Promise<boolean> | undefined;
+    return {
+      gate, runtime: rt, provider, stage,
+      shutdown(deadlineMs) {
+        closed ??= (async () => {
+          const clean = await gate.stop(deadlineMs);
+          await Promise.race([(async () => { await consumer.disconnect(); await producer.disconnect(); })(), new Promise((r) => setTimeout(r, 5000).unref())]);
+          await pipeline.close();
+          await rt.close();
+          return clean;
+        })();
+        return closed;
+      },
+    };
+  } catch (err) {
+    await rt.close();
+    throw err;
+  }
+}

@@ -1,0 +1,20 @@
+import { loadConfigFile } from '../config/load.js';
+import { createLogger } from '../core/log.js';
+import { startEscalation } from '../app/escalation-app.js';
+import { createKafkajsClient } from '../kafka/kafkajs.js';
+import { flagString, type Parsed } from './args.js';
+import { EXIT } from './exit.js';
+import { onShutdownSignal } from './lifecycle.js';
+
+/** `diffiqa-gate escalate --config FILE`: the full-DifFIQA stage as a service (GPU hosts). */
+export default async function escalate(p: Parsed): Promise<number> {
+  const cfg = loadConfigFile(flagString(p, 'config'));
+  const log = createLogger(cfg.get('log.level'));
+  const client = createKafkajsClient({ brokers: cfg.get('kafka.brokers'), clientId: `${cfg.get('kafka.clientId')}-escalation`, logger: log });
+  const app = await startEscalation(cfg, client, log);
+  return onShutdownSignal(log, async () => {
+    const clean = await app.shutdown(cfg.get('shutdown.deadlineMs'));
+    log.info({ clean, ...app.gate.counts, ...app.stage.counts }, 'stopped');
+    return clean ? EXIT.ok : EXIT.drainTimeout;
+  });
+}
