@@ -94,6 +94,8 @@ class KafkajsBatch implements PartitionBatch {
 export interface KafkajsConsumerOptions extends ConsumerOptions {
   /** Longest wait of a fetch for new records; also bounds how long stop() waits for an idle fetch. */
   maxWaitTimeMs?: number;
+  /** How long run() waits for the first group join, kafkajs's restarts included (default 30 s). */
+  joinTimeoutMs?: number;
 }
 
 /**
@@ -106,6 +108,7 @@ export class KafkajsConsumer implements ConsumerPort {
   readonly #consumer: Consumer;
   readonly #logger?: KafkaLogger;
   readonly #heartbeatMs: number;
+  readonly #joinTimeoutMs: number;
   #assignment: TopicPartition[] = [];
   readonly #paused = new Map<string, TopicPartition>();
   readonly #rebalanceCbs: ((e: RebalanceEvent) => void)[] = [];
@@ -118,6 +121,7 @@ export class KafkajsConsumer implements ConsumerPort {
     const sessionTimeout = opts.sessionTimeoutMs ?? 30_000;
     this.#heartbeatMs = Math.min(3000, Math.floor(sessionTimeout / 3));
     this.#logger = logger;
+    this.#joinTimeoutMs = opts.joinTimeoutMs ?? 30_000;
     this.#consumer = kafka.consumer({
       groupId: opts.groupId,
       sessionTimeout,
@@ -144,8 +148,17 @@ export class KafkajsConsumer implements ConsumerPort {
     if (this.#started || this.#stopping) throw new GateError('USAGE', 'run() was already called on this consumer');
     this.#started = true;
     await this.#connect();
-    let crash: Error | undefined;
-    const off = this.#consumer.on(this.#consumer.events.CRASH, (e) => (crash ??= e.payload.error));
+    // kafkajs resolves run() even when the first join failed: it reports a crash and restarts
+    // the consumer (e.g. while a fresh broker's coordinator is still loading). Wait for the join.
+    const { GROUP_JOIN, CRASH } = this.#consumer.events;
+    let timer: NodeJS.Timeout | undefined;
+    const offs: (() => void)[] = [];
+    const joined = new Promise<void>((resolve, reject) => {
+      offs.push(this.#consumer.on(GROUP_JOIN, () => resolve()));
+      offs.push(this.#consumer.on(CRASH, (e) => e.payload.restart || reject(e.payload.error)));
+      timer = setTimeout(() => reject(new GateError('KAFKA_NETWORK', `consumer did not join its group within ${this.#joinTimeoutMs} ms`)), this.#joinTimeoutMs);
+    });
+    joined.catch(() => undefined);
     try {
       await this.#consumer.run({
         autoCommit: false,
@@ -153,13 +166,13 @@ export class KafkajsConsumer implements ConsumerPort {
         partitionsConsumedConcurrently: Math.max(1, Math.floor(opts.concurrency)),
         eachBatch: (p) => this.#eachBatch(p, handler),
       });
-    } finally {
-      off();
-    }
-    // kafkajs reports a failed first join only as a crash event, and would keep retrying.
-    if (crash) {
+      await joined;
+    } catch (err) {
       await this.stop();
-      throw toKafkaGateError(crash, 'KAFKA_NETWORK', 'consumer could not join its group');
+      throw toKafkaGateError(err, 'KAFKA_NETWORK', 'consumer could not join its group');
+    } finally {
+      clearTimeout(timer);
+      for (const off of offs) off();
     }
   }
 

@@ -102,7 +102,8 @@ export interface ProducerPort {
   send(records: OutRecord[]): Promise<void>;
   /**
    * Exactly-once: the records and the consumer offset in one transaction; all or nothing for
-   * read_committed readers. Present only on producers created with `transactionalIdPrefix`
+   * read_committed readers, who see them once the broker has written the commit markers (moments
+   * after this resolves; the group's offset likewise). Present only on producers created with `transactionalIdPrefix`
    * (kafkajs: one transactional producer per input partition, which is how it fences zombies).
    * The batch still needs `advance(offset)`: the consumer's position is separate from the group's offset.
    */

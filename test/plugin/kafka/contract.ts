@@ -250,6 +250,82 @@ export function kafkaContract(name: string, setup: () => Promise<ContractEnv>): 
       }, e.waitMs);
     });
 
+    it('isActive should turn false on a running batch whose partition moves to a new member', async () => {
+      const e = await start();
+      const t = await topic(e, 'revoke');
+      await produce(e, records(t, 3, 2));
+      const group = uniq('g');
+      let released = false;
+      const running = new Set<number>();
+      const sawInactive = new Map<number, boolean>();
+      const a = consumer(e, group);
+      await a.subscribe([t], { fromBeginning: true });
+      await a.run(async (b) => {
+        running.add(b.partition);
+        while (b.isActive() && !released) await sleep(20);
+        sawInactive.set(b.partition, (sawInactive.get(b.partition) ?? false) || !b.isActive());
+        running.delete(b.partition);
+        if (b.isActive()) await b.commit(last(b));
+      }, { concurrency: 3 });
+      await waitFor('three handlers running', () => running.size === 3, e.waitMs);
+
+      const colB = new Collector();
+      const b = consumer(e, group);
+      await b.subscribe([t], { fromBeginning: true });
+      await b.run(colB.handler, { concurrency: 3 });
+      await waitFor('second member assigned', () => b.assignment().length > 0, e.waitMs);
+      const partsB = b.assignment().map((tp) => tp.partition);
+      await waitFor('the old owner to see its moved batches inactive', () => partsB.every((p) => sawInactive.get(p) === true), e.waitMs);
+      released = true;
+      // A committed nothing on the moved partitions: B gets all of their records.
+      await waitFor('moved partitions consumed by the new member', () => partsB.every((p) => colB.count(p) >= 2), e.waitMs);
+      for (const p of partsB) expect(colB.seen.get(p)).toEqual(expected(p, 0, 2));
+    });
+
+    it('run should keep to the concurrency limit and one handler per partition', async () => {
+      const e = await start();
+      const t = await topic(e, 'concurrency');
+      const producer = e.client.producer();
+      cleanups.push(() => producer.disconnect());
+      // Several sends make several batches per partition.
+      for (let i = 0; i < 6; i++) await producer.send(records(t, 3, 2, i * 2));
+      let now = 0;
+      let peak = 0;
+      const perPartition = new Set<number>();
+      let overlap = false;
+      const col = new Collector(async (b) => {
+        if (perPartition.has(b.partition)) overlap = true;
+        perPartition.add(b.partition);
+        peak = Math.max(peak, ++now);
+        await sleep(30);
+        now--;
+        perPartition.delete(b.partition);
+        await b.commit(last(b));
+      });
+      const c = consumer(e, uniq('g'));
+      await c.subscribe([t], { fromBeginning: true });
+      await c.run(col.handler, { concurrency: 2 });
+      await waitFor('36 records', () => col.count() >= 36, e.waitMs);
+      expect(peak).toBeLessThanOrEqual(2);
+      expect(overlap).toBe(false);
+      for (let p = 0; p < 3; p++) expect(col.seen.get(p)).toEqual(expected(p, 0, 12));
+    });
+
+    it('commit should reject an offset outside its batch with USAGE', async () => {
+      const e = await start();
+      const t = await topic(e, 'usage');
+      await produce(e, records(t, 1, 2));
+      const errors: unknown[] = [];
+      const c = consumer(e, uniq('g'));
+      await c.subscribe([t], { fromBeginning: true });
+      await c.run(async (b) => {
+        for (const bad of [String(Number(last(b)) + 1), '-1', 'abc']) errors.push(await b.commit(bad).catch((err: unknown) => err));
+        await b.commit(last(b));
+      }, { concurrency: 1 });
+      await waitFor('one batch', () => errors.length >= 3, e.waitMs);
+      expect(errors.slice(0, 3).map((err) => (err as GateError).code)).toEqual(['USAGE', 'USAGE', 'USAGE']);
+    });
+
     it('stop should wait for a running handler and keep its commit', async () => {
       const e = await start();
       const t = await topic(e, 'stop');
@@ -338,9 +414,13 @@ export function kafkaContract(name: string, setup: () => Promise<ContractEnv>): 
       const admin = e.client.admin();
       cleanups.push(() => admin.close());
 
+      // The broker writes the commit markers just after the commit returns: visibility is eventual.
+      const committedValues = async () => (await admin.readAll(output, { readCommitted: true })).map((r) => text(r.value)).sort();
+      const committedInput = async () => (await admin.committedOffsets(group, input)).get(1);
       await producer.sendInTransaction!(records(output, 3, 1), { groupId: group, topic: input, partition: 1, offset: '6' });
-      expect((await admin.readAll(output, { readCommitted: true })).map((r) => text(r.value))).toEqual(['0:0', '1:0', '2:0']);
-      expect((await admin.committedOffsets(group, input)).get(1)).toBe('7');
+      await waitFor('committed transaction visible', async () => (await committedValues()).length === 3, e.waitMs);
+      expect(await committedValues()).toEqual(['0:0', '1:0', '2:0']);
+      await waitFor('input offset 7 committed', async () => (await committedInput()) === '7', e.waitMs);
 
       // 11 MiB is over the broker's message.max.bytes: the small record of the same transaction must not show.
       const tooBig: OutRecord[] = [
@@ -350,13 +430,12 @@ export function kafkaContract(name: string, setup: () => Promise<ContractEnv>): 
       const failed = await producer.sendInTransaction!(tooBig, { groupId: group, topic: input, partition: 1, offset: '9' }).catch((err: unknown) => err);
       expect(failed).toBeInstanceOf(GateError);
       expect((failed as GateError).code).toBe('KAFKA_PRODUCE');
-      expect((await admin.readAll(output, { readCommitted: true })).map((r) => text(r.value))).toEqual(['0:0', '1:0', '2:0']);
-      expect((await admin.committedOffsets(group, input)).get(1)).toBe('7');
 
+      // A later transaction on partition 0 is visible only after the fate of 'aborted' before it is decided.
       await producer.sendInTransaction!([{ topic: output, partition: 0, key: 'k', value: Buffer.from('after') }], { groupId: group, topic: input, partition: 1, offset: '9' });
-      const values = (await admin.readAll(output, { readCommitted: true })).map((r) => text(r.value));
-      expect(values.sort()).toEqual(['0:0', '1:0', '2:0', 'after']);
-      expect((await admin.committedOffsets(group, input)).get(1)).toBe('10');
+      await waitFor('second transaction visible', async () => (await committedValues()).includes('after'), e.waitMs);
+      expect(await committedValues()).toEqual(['0:0', '1:0', '2:0', 'after']);
+      await waitFor('input offset 10 committed', async () => (await committedInput()) === '10', e.waitMs);
     });
   });
 }

@@ -53,15 +53,55 @@ describe('createKafkajsClient', () => {
       await open.send({ topic, messages: [{ partition: 0, value: 'committed-later' }] });
       expect((await admin.readAll(topic, { readCommitted: true, timeoutMs: 10_000 })).map((r) => r.value?.toString())).toEqual([]);
       await open.commit();
-      expect((await admin.readAll(topic, { readCommitted: true })).map((r) => r.value?.toString())).toEqual(['committed-later']);
+      const values = async (readCommitted: boolean) => (await admin.readAll(topic, { readCommitted })).map((r) => r.value?.toString());
+      // Commit markers are written just after commit() returns.
+      await vi.waitFor(async () => expect(await values(true)).toEqual(['committed-later']), { timeout: 10_000, interval: 50 });
 
       const aborted = await producer.transaction();
       await aborted.send({ topic, messages: [{ partition: 0, value: 'aborted' }] });
       await aborted.abort();
-      expect((await admin.readAll(topic, { readCommitted: true })).map((r) => r.value?.toString())).toEqual(['committed-later']);
-      expect((await admin.readAll(topic, { readCommitted: false })).map((r) => r.value?.toString())).toEqual(['committed-later', 'aborted']);
+      await vi.waitFor(async () => expect(await values(false)).toEqual(['committed-later', 'aborted']), { timeout: 10_000, interval: 50 });
+      expect(await values(true)).toEqual(['committed-later']);
     } finally {
       await producer.disconnect();
+    }
+  });
+
+  it('sendInTransaction should abort records that already reached the broker when the transaction fails', async () => {
+    const t = `${topic}-abort`;
+    await admin.createTopics([{ topic: t, partitions: 3 }]);
+    const producer = client.producer({ transactionalIdPrefix: `abort-${randomUUID()}-` });
+    try {
+      const err = await producer.sendInTransaction!([
+        { topic: t, partition: 0, key: null, value: Buffer.from('small') },
+        { topic: t, partition: 1, key: null, value: Buffer.alloc(11 * 1024 * 1024) },
+      ], { groupId: `abort-${randomUUID()}`, topic, partition: 0, offset: '0' }).catch((e: unknown) => e);
+      expect((err as GateError).code).toBe('KAFKA_PRODUCE');
+      expect((err as GateError).canRetry).toBe(false); // MESSAGE_TOO_LARGE will not pass on a retry
+      // The small record was written, then aborted: a read_uncommitted reader sees it.
+      await vi.waitFor(async () => expect((await admin.readAll(t, { readCommitted: false })).map((r) => r.value?.toString())).toEqual(['small']), { timeout: 10_000, interval: 50 });
+      expect(await admin.readAll(t, { readCommitted: true })).toEqual([]);
+    } finally {
+      await producer.disconnect();
+    }
+  });
+
+  it('sendInTransaction should fence the older producer of the same input partition', async () => {
+    const prefix = `fence-${randomUUID()}-`;
+    const offsets = { groupId: `fence-${randomUUID()}`, topic, partition: 2, offset: '0' };
+    const oldOwner = client.producer({ transactionalIdPrefix: prefix });
+    const newOwner = client.producer({ transactionalIdPrefix: prefix });
+    try {
+      await oldOwner.sendInTransaction!([{ topic, partition: 1, key: null, value: Buffer.from('old-1') }], offsets);
+      await newOwner.sendInTransaction!([{ topic, partition: 1, key: null, value: Buffer.from('new-1') }], { ...offsets, offset: '1' });
+      const err = await oldOwner.sendInTransaction!([{ topic, partition: 1, key: null, value: Buffer.from('old-2') }], { ...offsets, offset: '2' }).catch((e: unknown) => e);
+      expect((err as GateError).code).toBe('KAFKA_PRODUCE');
+      await vi.waitFor(async () => expect((await admin.committedOffsets(offsets.groupId, topic)).get(2)).toBe('2'), { timeout: 10_000, interval: 50 });
+      const values = (await admin.readAll(topic)).filter((r) => r.partition === 1).map((r) => r.value?.toString());
+      expect(values).toEqual(['old-1', 'new-1']);
+    } finally {
+      await oldOwner.disconnect();
+      await newOwner.disconnect();
     }
   });
 
