@@ -71,6 +71,7 @@ async function lazyCommand(name: string): Promise<Command | undefined> {
     calibrate: () => import('./calibrate.js'),
     bench: () => import('./bench.js'),
     'build-dataset': () => import('./build-dataset.js'),
+    label: () => import('./label.js'),
   };
   const load = table[name];
   if (!load) return undefined;

@@ -1,0 +1,23 @@
+import path from 'node:path';
+import { GateError } from '../core/errors.js';
+import { loadConfigFile } from '../config/load.js';
+import { labelFaces } from '../datasets/label.js';
+import { flagString, type Parsed } from './args.js';
+import { EXIT } from './exit.js';
+
+/** `diffiqa-gate label --dataset DIR [--faces FILE] [--out FILE] [--denoiser ID] [--repeats R] [--limit N]`. */
+export default async function label(p: Parsed): Promise<number> {
+  const dataset = flagString(p, 'dataset');
+  if (!dataset) throw new GateError('USAGE', 'label needs --dataset DIR (a folder with faces.u8 from build-dataset)');
+  const cfg = loadConfigFile(flagString(p, 'config'));
+  const out = flagString(p, 'out') ?? path.join(dataset, 'labels.jsonl');
+  const n = await labelFaces(cfg, dataset, out, {
+    denoiserId: flagString(p, 'denoiser') ?? cfg.get('models.denoiser'),
+    repeats: Number(flagString(p, 'repeats') ?? cfg.get('escalation.repeats')),
+    imagesPerCall: Number(flagString(p, 'images-per-call') ?? 8),
+    limit: flagString(p, 'limit') ? Number(flagString(p, 'limit')) : undefined,
+    faceFile: flagString(p, 'faces'),
+  });
+  process.stdout.write(JSON.stringify({ out, labelled: n }) + '\n');
+  return EXIT.ok;
+}
