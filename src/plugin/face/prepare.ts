@@ -1,0 +1,30 @@
+import { GateError } from '../core/errors.js';
+import type { AlignedFace, Landmarks5 } from '../core/frame.js';
+import { alignFace } from './align.js';
+import { decodeImage, type DecodeLimits } from './decode.js';
+import { detectFace, type DetectOptions, type InferFn } from './detect.js';
+
+export interface PrepareDeps {
+  infer: InferFn;
+  limits: DecodeLimits;
+  detector: DetectOptions;
+}
+
+/**
+ * Image bytes → 112×112 RGB face on the ArcFace template. Landmarks from the message are trusted
+ * when present (bad ones are an input error, not a reason to fall back); otherwise the detector finds them.
+ */
+export async function prepareFace(bytes: Uint8Array, input: { landmarks?: Landmarks5 | null }, deps: PrepareDeps): Promise<AlignedFace> {
+  const img = await decodeImage(bytes, deps.limits);
+  if (input.landmarks) return alignFace(img, input.landmarks, { landmarkSource: 'message' });
+  const face = await detectFace(img, deps.infer, deps.detector);
+  try {
+    return alignFace(img, face.landmarks, { landmarkSource: 'detector', detectorScore: face.score });
+  } catch (err) {
+    // The message had no landmarks to blame: a detected face reaching out of the crop is no usable face.
+    if (err instanceof GateError && err.code === 'INPUT_BAD_LANDMARKS') {
+      throw new GateError('INPUT_NO_FACE', `the detected face is not inside the crop: ${err.message}`, { cause: err, details: { detectorScore: face.score } });
+    }
+    throw err;
+  }
+}
