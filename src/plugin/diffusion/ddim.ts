@@ -29,14 +29,16 @@ export interface ReconstructOptions {
   /** Samples per denoiser call. */
   maxBatch: number;
   /** Writes the k-th DDIM noise tensor (steps with t_next ≥ 0, in order) for all samples into `out`. */
-  fillZ: (k: number, out: Float32Array) => void;
+  fillZ: (k: number, out: Float32Array) => void | Promise<void>;
   steps?: DdimStep[];
 }
 
 /**
  * The six DDIM steps back from x_t, in place: `y` holds x_t on entry and the clamped
  * reconstruction x̂ on return. Chunks of one step run concurrently (each touches only its own
- * samples); steps run in order. Returns the number of denoiser calls made.
+ * samples); steps run in order. The next step's noise is drawn while the model runs the current
+ * one: on a GPU, drawing Gaussians in JS costs as much as the UNet itself. Returns the number of
+ * denoiser calls made.
  */
 export async function ddimReconstruct(y: Float32Array, denoise: DenoiseFn, opts: ReconstructOptions): Promise<number> {
   const { itemSize: D, maxBatch } = opts;
@@ -44,18 +46,25 @@ export async function ddimReconstruct(y: Float32Array, denoise: DenoiseFn, opts:
   const chunks: [number, number][] = [];
   for (let lo = 0; lo < n; lo += maxBatch) chunks.push([lo, Math.min(n, lo + maxBatch)]);
   const steps = opts.steps ?? ddimSteps();
-  const z = new Float32Array(y.length);
+  let z = new Float32Array(y.length);
+  let zNext = new Float32Array(y.length);
   let k = 0;
-  for (const step of steps) {
-    const withZ = step.tNext >= 0;
-    if (withZ) opts.fillZ(k++, z);
-    await Promise.all(chunks.map(async ([lo, hi]) => {
+  if (steps[0]?.tNext >= 0) await opts.fillZ(k++, z);
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i];
+    const zStep = step.tNext >= 0 ? z : undefined;
+    const pending = Promise.all(chunks.map(async ([lo, hi]) => {
       // slice, not subarray: the pool transfers (detaches) the input buffer.
       const out = await denoise(y.slice(lo * D, hi * D), hi - lo, step.t);
-      if (!ddimUpdate(y.subarray(lo * D, hi * D), out, withZ ? z.subarray(lo * D, hi * D) : undefined, step)) {
+      if (!ddimUpdate(y.subarray(lo * D, hi * D), out, zStep?.subarray(lo * D, hi * D), step)) {
         throw new GateError('MODEL_OUTPUT', `denoiser returned NaN at t = ${step.t}`);
       }
     }));
+    // Awaited below; this only keeps a failure during fillZ from counting as unhandled.
+    pending.catch(() => {});
+    if (steps[i + 1]?.tNext >= 0) await opts.fillZ(k++, zNext);
+    await pending;
+    [z, zNext] = [zNext, z];
   }
   return steps.length * chunks.length;
 }

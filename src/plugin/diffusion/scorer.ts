@@ -147,18 +147,24 @@ export class DiffusionScorer {
     const sched = cosineSchedule().f32;
     const sa = sched.sqrtAlphasCumprod[FORWARD_T], s1m = sched.sqrtOneMinusAlphasCumprod[FORWARD_T];
     const xt = new Float32Array(n * D);
-    const noise = new Float32Array(n * D);
-    states.forEach((st, i) => {
+    const eps = new Float32Array(n * D);
+    for (const [i, st] of states.entries()) {
       const k = ks[i], o = offsets[i];
-      st.noise.fill('eps', 0, k, noise.subarray(o * D, (o + 2 * k) * D));
+      st.noise.fill('eps', 0, k, eps.subarray(o * D, (o + 2 * k) * D));
       for (let s = 0; s < 2 * k; s++) {
         const at = (o + s) * D;
-        forwardNoise(s < k ? st.x : st.xf, noise.subarray(at, at + D), sa, s1m, xt.subarray(at, at + D));
+        forwardNoise(s < k ? st.x : st.xf, eps.subarray(at, at + D), sa, s1m, xt.subarray(at, at + D));
       }
-    });
+      await yieldToLoop();
+    }
 
     const y = xt.slice();
-    const fillZ = (k: number, out: Float32Array) => states.forEach((st, i) => st.noise.fill('z', k, ks[i], out.subarray(offsets[i] * D, (offsets[i] + 2 * ks[i]) * D)));
+    const fillZ = async (k: number, out: Float32Array) => {
+      for (const [i, st] of states.entries()) {
+        st.noise.fill('z', k, ks[i], out.subarray(offsets[i] * D, (offsets[i] + 2 * ks[i]) * D));
+        await yieldToLoop();
+      }
+    };
     const calls = await ddimReconstruct(y, m.denoise, { itemSize: D, maxBatch: this.#opts.maxBatch, fillZ });
     states.forEach((st, i) => { st.samples += 2 * ks[i]; st.unetCalls += (calls * 2 * ks[i]) / n; });
 
@@ -208,6 +214,11 @@ export class DiffusionScorer {
     }));
     return parts.flat();
   }
+}
+
+/** Drawing an image's noise takes tens of ms: let heartbeats and finished model runs through in between. */
+function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function chunk(n: number, size: number): [number, number][] {
