@@ -22,6 +22,7 @@ function topicMessages(records: OutRecord[]): TopicMessages[] {
 class Slot {
   readonly #make: () => Producer;
   readonly #logger?: KafkaLogger;
+  #producer?: Producer;
   #ready?: Promise<Producer>;
 
   constructor(make: () => Producer, logger?: KafkaLogger) {
@@ -31,11 +32,11 @@ class Slot {
 
   get(): Promise<Producer> {
     if (!this.#ready) {
-      const producer = this.#make();
+      const producer = (this.#producer = this.#make());
       this.#ready = producer.connect().then(
         () => producer,
         (err: unknown) => {
-          this.#ready = undefined;
+          if (this.#producer === producer) this.#clear();
           throw toKafkaGateError(err, 'KAFKA_NETWORK', 'producer could not connect');
         },
       );
@@ -43,18 +44,22 @@ class Slot {
     return this.#ready;
   }
 
+  /** Synchronous, so a send right after a failure already gets a fresh producer. */
   discard(producer: Producer): void {
-    void this.#ready?.then((p) => {
-      if (p === producer) this.#ready = undefined;
-    });
+    if (this.#producer === producer) this.#clear();
     producer.disconnect().catch((err: unknown) => this.#logger?.debug({ component: 'kafka', err }, 'disconnect of a discarded producer failed'));
   }
 
   async close(): Promise<void> {
     const ready = this.#ready;
-    this.#ready = undefined;
+    this.#clear();
     const producer = await ready?.catch(() => undefined);
     await producer?.disconnect();
+  }
+
+  #clear(): void {
+    this.#producer = undefined;
+    this.#ready = undefined;
   }
 }
 

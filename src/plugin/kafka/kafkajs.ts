@@ -20,7 +20,17 @@ export interface KafkajsClientOptions {
   maxWaitTimeMs?: number;
 }
 
-/** The production client: kafkajs behind the port. The only place a `Kafka` instance is made. */
+/**
+ * The production client: kafkajs behind the port. The only place a `Kafka` instance is made.
+ * What kafkajs 2.2.4 cannot do, and how the adapter copes (checked against Kafka 4.x):
+ * - Rebalances are eager and have no revoke callback: a member notices one through a failed
+ *   heartbeat (background, every heartbeat interval) and rejoins only after its handlers return,
+ *   so `isActive()` turns false on all its batches, not only the moved ones.
+ * - No KIP-447 (group metadata in transactions): exactly-once fences zombies with one
+ *   transactional id per input partition; a new owner's first transaction fences the old one.
+ * - Admin offsets are listed read_committed: `endOffsets` is the last stable offset, and a
+ *   committed transaction shows there (and to read_committed readers) once its markers are written.
+ */
 export function createKafkajsClient(opts: KafkajsClientOptions): KafkaClient {
   const kafka = new Kafka({
     brokers: opts.brokers,

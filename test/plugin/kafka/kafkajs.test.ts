@@ -105,6 +105,20 @@ describe('createKafkajsClient', () => {
     }
   });
 
+  it('send should fail a too-large record as not retriable and keep working afterwards', async () => {
+    const t = `${topic}-big`;
+    await admin.createTopics([{ topic: t, partitions: 1 }]);
+    const producer = client.producer();
+    try {
+      const err = (await producer.send([{ topic: t, key: null, value: Buffer.alloc(11 * 1024 * 1024) }]).catch((e: unknown) => e)) as GateError;
+      expect([err.code, err.canRetry]).toEqual(['KAFKA_PRODUCE', false]);
+      await producer.send([{ topic: t, key: null, value: Buffer.from('next') }]);
+      expect((await admin.readAll(t)).map((r) => r.value?.toString())).toEqual(['next']);
+    } finally {
+      await producer.disconnect();
+    }
+  });
+
   it('send should fail with KAFKA_NETWORK when no broker answers', async () => {
     const dead = createKafkajsClient({ brokers: ['127.0.0.1:1'], clientId: 'dead', connectionTimeoutMs: 200 });
     const producer = dead.producer();
