@@ -11,7 +11,8 @@ unclamped.
 What differs from the official one, to fit a CPU budget (DifFIQA needs 120 passes per image):
 `patch` folds 2x2 pixels into channels before the UNet and unfolds after it (space-to-depth), so
 the costly full-resolution convolutions run at 56x56; one ResNet block per level by default
-instead of two; attention heads are narrower. `python -m tools.denoiser_arch` prints parameters,
+instead of two; a 3x3 instead of 7x7 init conv; attention heads of 8 instead of 32 channels.
+Defaults (dim 16, mults 1/2/4): about 0.45 M parameters and 0.43 GFLOP (0.21 GMAC) per pass. `python -m tools.denoiser_arch` prints parameters,
 FLOPs and CPU time per pass.
 """
 from __future__ import annotations
@@ -32,11 +33,11 @@ class UNetConfig:
     groups: int = 8
     blocks_per_level: int = 1
     attn_heads: int = 4
-    attn_dim_head: int = 16
+    attn_dim_head: int = 8
     linear_attn: bool = True
     mid_attn: bool = True
     patch: int = 2
-    init_kernel: int = 7
+    init_kernel: int = 3
 
     def to_dict(self) -> dict:
         return asdict(self)
