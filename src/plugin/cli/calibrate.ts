@@ -1,0 +1,103 @@
+import { loadConfigFile } from '../config/load.js';
+import { GateError } from '../core/errors.js';
+import { computeEval, genuineFor, type EvalDeps } from '../eval/evaluate.js';
+import { calibrate, pairQuality, type GenuineComparison } from '../eval/metrics.js';
+import { flagString, type Parsed } from './args.js';
+import { commandLine, evalOptions, numberFlag } from './evaluate.js';
+import { EXIT } from './exit.js';
+
+export interface GateTargets {
+  /** Fraction of frames to reject. Exactly one of targetDiscard / targetFnmr. */
+  targetDiscard?: number;
+  /** Largest FNMR acceptable on the genuine comparisons the gate lets through. */
+  targetFnmr?: number;
+  /** Fraction of frames to send to full DifFIQA (the borderline band). */
+  escalationBudget?: number;
+}
+
+export interface GateCalibration {
+  accept: number;
+  reject: number;
+  /** Fractions of the frames rejected / borderline at these (rounded) thresholds. */
+  expectedDiscard: number;
+  expectedBorderline: number;
+  /** FNMR on the genuine comparisons whose two images both pass reject, and the share of pairs that lose one. */
+  expectedFnmr: number;
+  pairDiscard: number;
+  /** FNMR with no gate, for comparison. */
+  fnmr0: number;
+  frames: number;
+  genuine: number;
+}
+
+/** Thresholds go into a YAML file: 7 significant digits, the precision of a float32 score. */
+const round7 = (v: number) => Number(v.toPrecision(7));
+
+/**
+ * Accept/reject thresholds from per-frame quality scores and genuine comparisons (metrics.calibrate),
+ * rounded for the config file; the expectations are recomputed at the rounded values, so what is
+ * printed is what the config will do on this data.
+ */
+export function calibrateGate(scores: Float64Array, genuine: readonly GenuineComparison[], threshold: number, t: GateTargets): GateCalibration {
+  if ((t.targetDiscard === undefined) === (t.targetFnmr === undefined)) throw new GateError('USAGE', 'calibrate needs exactly one of --target-discard and --target-fnmr');
+  if (genuine.length === 0) throw new GateError('USAGE', 'calibrate needs at least one genuine comparison');
+  const c = calibrate(scores, {
+    targetDiscard: t.targetDiscard,
+    targetFnmr: t.targetFnmr === undefined ? undefined : { fnmr: t.targetFnmr, genuine, threshold },
+    escalationBudget: t.escalationBudget,
+  });
+  const reject = round7(c.reject), accept = round7(c.accept);
+  let rejected = 0, borderline = 0;
+  for (const s of scores) { if (s < reject) rejected++; else if (s < accept) borderline++; }
+  const kept = genuine.filter((g) => pairQuality(g) >= reject);
+  const errors = (list: readonly GenuineComparison[]) => list.filter((g) => g.similarity < threshold).length;
+  return {
+    accept, reject,
+    expectedDiscard: rejected / scores.length,
+    expectedBorderline: borderline / scores.length,
+    expectedFnmr: kept.length ? errors(kept) / kept.length : NaN,
+    pairDiscard: 1 - kept.length / genuine.length,
+    fnmr0: errors(genuine) / genuine.length,
+    frames: scores.length,
+    genuine: genuine.length,
+  };
+}
+
+const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(2)} %` : 'n/a');
+
+/** The snippet for the gate config, its evidence in comments. */
+export function calibrationYaml(c: GateCalibration, meta: { command: string; scorer: string; regressor: string; threshold: number; fmr: number }): string {
+  const lines = [
+    `# ${meta.command}`,
+    `# scorer ${meta.scorer}: ${c.frames} images, ${c.genuine} genuine comparisons, similarity threshold ${meta.threshold.toFixed(4)} at FMR ${meta.fmr}`,
+    `# expected: ${pct(c.expectedDiscard)} of images rejected, ${pct(c.expectedBorderline)} borderline (escalated)`,
+    `# FNMR ${pct(c.expectedFnmr)} on the genuine pairs left (${pct(c.fnmr0)} without the gate; ${pct(c.pairDiscard)} of pairs lose an image)`,
+  ];
+  if (meta.scorer !== meta.regressor) lines.push(`# note: the gate scores with models.regressor (${meta.regressor}); these thresholds are on ${meta.scorer}'s scale`);
+  lines.push('gate:', `  accept: ${c.accept}`, `  reject: ${c.reject}`, '');
+  return lines.join('\n');
+}
+
+/**
+ * `diffiqa-gate calibrate --data DIR [--identities FILE | --pairs FILE] (--target-discard D | --target-fnmr X)
+ *  [--escalation-budget B] [--scorer ID] [--fmr 1e-3]`: reuses the evaluate cache.
+ */
+export default async function calibrateCommand(p: Parsed, deps: EvalDeps = {}): Promise<number> {
+  const opts = evalOptions(p);
+  const cfg = loadConfigFile(flagString(p, 'config'));
+  const fraction = (v: number) => v >= 0 && v < 1;
+  const targets: GateTargets = {
+    targetDiscard: numberFlag(p, 'target-discard', fraction),
+    targetFnmr: numberFlag(p, 'target-fnmr', (v) => v >= 0 && v <= 1),
+    escalationBudget: numberFlag(p, 'escalation-budget', fraction),
+  };
+  if ((targets.targetDiscard === undefined) === (targets.targetFnmr === undefined)) throw new GateError('USAGE', 'calibrate needs exactly one of --target-discard and --target-fnmr');
+  if ((opts.scorers?.length ?? 0) > 1) throw new GateError('USAGE', 'calibrate takes one --scorer');
+  const regressor = cfg.get('models.regressor');
+  const scorer = opts.scorers?.[0] ?? regressor;
+  const data = await computeEval({ ...opts, scorers: [scorer] }, cfg, deps);
+  const q = data.quality[scorer];
+  const c = calibrateGate(Float64Array.from(q.values()), genuineFor(data, scorer), data.threshold, targets);
+  process.stdout.write(calibrationYaml(c, { command: commandLine(p), scorer, regressor, threshold: data.threshold, fmr: data.fmr }));
+  return EXIT.ok;
+}

@@ -1,0 +1,265 @@
+import { realpathSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { findModel, loadManifest } from '../assets/manifest.js';
+import type { Config } from '../config/load.js';
+import { GateError, toGateError } from '../core/errors.js';
+import type { Frame } from '../core/frame.js';
+import { cacheDir } from '../core/paths.js';
+import { PrepareStage } from '../pipeline/stages/prepare.js';
+import type { ModelRuntime } from '../scorers/runtime.js';
+import { cosine, EmbedScorer } from '../scorers/scorers.js';
+import { limitsFrom, runtimeFromConfig } from '../cli/score.js';
+import { Progress } from '../cli/progress.js';
+import { EvalCache, isSkip, type FaceRecord } from './cache.js';
+import { edc, fnmr, pauc, thresholdAtFmr, type EdcCurve, type GenuineComparison } from './metrics.js';
+import { loadEvalSet, type EvalSet, type SetOptions } from './dataset.js';
+import { BASELINES, resolveScorers, type EvalScorer, type Sample } from './scorers.js';
+
+export interface EvalOptions extends SetOptions {
+  /** Scorer ids (see resolveScorers); default: every baseline + the configured regressor if it resolves. */
+  scorers?: string[];
+  /** FMR at which the comparison threshold is fixed, on all impostor comparisons. */
+  fmr?: number;
+  /** DifFIQA perturbation repeats. */
+  repeats?: number;
+  /** Cache root; default <cacheDir>/eval. */
+  cacheRoot?: string;
+  /** Progress bars on stderr; default: when stderr is a terminal. */
+  progress?: boolean;
+}
+
+export interface EvalDeps {
+  /** Builds the model runtime; called at most once, and only if something is not cached. */
+  createRuntime?: (cfg: Config) => ModelRuntime;
+}
+
+export interface EvalStats {
+  /** Images run through detector + alignment + embedder in this call. */
+  prepared: number;
+  /** Per scorer: images scored in this call (0 = served from the cache). */
+  computed: Record<string, number>;
+  /** Model runs (detector, embedder, regressor, UNet batches) made in this call. */
+  modelCalls: number;
+  ms: number;
+}
+
+export interface EvalData {
+  set: EvalSet;
+  /** id@version of the detector and FR embedder that made the faces and similarities. */
+  models: { detector: string; embedder: string };
+  fmr: number;
+  /** Accept when similarity >= threshold; fixed at `fmr` on all impostor comparisons. */
+  threshold: number;
+  achievedFmr: number;
+  fnmr0: number;
+  images: { total: number; used: number; skipped: Record<string, number>; skippedFiles: { file: string; reason: string }[] };
+  pairs: { genuine: number; impostor: number; excludedGenuine: number; excludedImpostor: number };
+  genuine: { a: string; b: string; similarity: number }[];
+  impostorSimilarities: Float64Array;
+  scorers: { id: string; key: string }[];
+  /** Scorer id → file → quality (higher is better). */
+  quality: Record<string, Map<string, number>>;
+  stats: EvalStats;
+}
+
+export interface ScorerEdc {
+  id: string;
+  key: string;
+  pauc02: number;
+  pauc03: number;
+  /** The EDC step function sampled on DISCARD_GRID (full curves have one point per genuine pair). */
+  curve: EdcCurve;
+}
+
+/** Fine where the pAUC integrals live (≤ 0.3), coarse beyond. */
+export const DISCARD_GRID: number[] = [
+  ...Array.from({ length: 120 }, (_, i) => i / 400),
+  ...Array.from({ length: 70 }, (_, i) => (30 + i) / 100),
+];
+
+/** The cache is keyed by everything that changes a face or an embedding, never by the scorers. */
+function cacheKey(cfg: Config, dataDir: string) {
+  const manifest = loadManifest(cfg.get('models.manifests'));
+  const model = (id: string) => { const m = findModel(manifest, id); return { id: m.id, sha256: m.sha256 }; };
+  const named = (id: string) => { const m = findModel(manifest, id); return `${m.id}@${m.version}`; };
+  return {
+    manifest,
+    models: { detector: named(cfg.get('models.detector')), embedder: named(cfg.get('models.embedder')) },
+    key: {
+      data: realpathSync(dataDir),
+      detector: model(cfg.get('models.detector')),
+      embedder: model(cfg.get('models.embedder')),
+      detectorScore: cfg.get('face.detectorScore'),
+      limits: limitsFrom(cfg),
+    },
+  };
+}
+
+/** The default line-up: every baseline, plus the gate's regressor when its model file resolves. */
+async function defaultScorers(cfg: Config, rt: () => ModelRuntime, note: (s: string) => void): Promise<string[]> {
+  const ids: string[] = Object.keys(BASELINES);
+  const id = cfg.get('models.regressor');
+  try {
+    const r = rt();
+    const entry = r.entry(id);
+    if (entry.role !== 'regressor') throw new GateError('CONFIG_INVALID', `model ${id} has role ${entry.role}`);
+    await r.resolver.resolve(entry);
+    ids.push(id);
+  } catch (err) {
+    note(`regressor ${id} left out: ${toGateError(err).message}`);
+  }
+  return ids;
+}
+
+/**
+ * Loads the set, prepares every needed image once (the product's detector + alignment, then the
+ * FR embedder), scores each image with each scorer, and fixes the FMR threshold. Everything per
+ * image is cached; a model runtime is started only if something is missing.
+ */
+export async function computeEval(opts: EvalOptions, cfg: Config, deps: EvalDeps = {}): Promise<EvalData> {
+  const t0 = performance.now();
+  const fmrTarget = opts.fmr ?? 1e-3;
+  const set = await loadEvalSet(opts);
+  const { manifest, models, key } = cacheKey(cfg, opts.data);
+  const stats: EvalStats = { prepared: 0, computed: {}, modelCalls: 0, ms: 0 };
+  let rt: ModelRuntime | undefined;
+  const runtime = (): ModelRuntime => {
+    if (!rt) {
+      rt = (deps.createRuntime ?? runtimeFromConfig)(cfg);
+      const prev = rt.pool.observer;
+      rt.pool.observer = { onRun: (...a) => { stats.modelCalls++; prev?.onRun?.(...a); } };
+    }
+    return rt;
+  };
+  const note = (s: string) => process.stderr.write(`evaluate: ${s}\n`);
+  const cache = await EvalCache.open(opts.cacheRoot ?? path.join(cacheDir(), 'eval'), key);
+  try {
+    const scorerIds = opts.scorers?.length ? opts.scorers : await defaultScorers(cfg, runtime, note);
+    const scorers = resolveScorers(scorerIds, { manifest, runtime, embedderId: cfg.get('models.embedder'), repeats: opts.repeats ?? cfg.get('escalation.repeats') });
+    stats.prepared = await prepareMissing(set.files.filter((f) => !cache.record(f)), set.root, cache, cfg, runtime, opts.progress);
+
+    const used = set.files.map((f) => [f, cache.record(f)!] as const).filter((e): e is [string, FaceRecord] => !isSkip(e[1]));
+    const embeddings = await cache.embeddings();
+    const quality: EvalData['quality'] = {};
+    for (const s of scorers) {
+      const r = await scoreAll(s, used, embeddings, cache, opts.progress);
+      stats.computed[s.id] = r.computed;
+      quality[s.id] = r.values;
+    }
+
+    const rowOf = new Map(used.map(([f, r]) => [f, r.row]));
+    const genuine: EvalData['genuine'] = [];
+    const impostor: number[] = [];
+    let excludedGenuine = 0, excludedImpostor = 0;
+    for (const p of set.pairs) {
+      const a = rowOf.get(p.a), b = rowOf.get(p.b);
+      if (a === undefined || b === undefined) { if (p.genuine) excludedGenuine++; else excludedImpostor++; continue; }
+      const similarity = cosine(embeddings[a], embeddings[b]);
+      if (p.genuine) genuine.push({ a: p.a, b: p.b, similarity });
+      else impostor.push(similarity);
+    }
+    if (genuine.length === 0 || impostor.length === 0) {
+      throw new GateError('USAGE', `need genuine and impostor comparisons with usable images, have ${genuine.length} genuine and ${impostor.length} impostor`);
+    }
+    const impostorSimilarities = Float64Array.from(impostor);
+    const threshold = thresholdAtFmr(impostorSimilarities, fmrTarget);
+
+    const skippedFiles = [
+      ...set.missing.map((file) => ({ file, reason: 'MISSING' })),
+      ...set.files.flatMap((file) => { const r = cache.record(file)!; return isSkip(r) ? [{ file, reason: r.skip }] : []; }),
+    ];
+    const skipped: Record<string, number> = {};
+    for (const s of skippedFiles) skipped[s.reason] = (skipped[s.reason] ?? 0) + 1;
+    stats.ms = performance.now() - t0;
+    return {
+      set, models, fmr: fmrTarget, threshold,
+      achievedFmr: impostor.filter((s) => s >= threshold).length / impostor.length,
+      fnmr0: fnmr(genuine.map((g) => g.similarity), threshold),
+      images: { total: set.files.length + set.missing.length, used: used.length, skipped, skippedFiles },
+      pairs: { genuine: genuine.length, impostor: impostor.length, excludedGenuine, excludedImpostor },
+      genuine, impostorSimilarities, scorers: scorers.map((s) => ({ id: s.id, key: s.key })), quality, stats,
+    };
+  } finally {
+    await cache.close();
+    await rt?.close();
+  }
+}
+
+/** Genuine comparisons with the qualities one scorer gave their two images. */
+export function genuineFor(data: EvalData, scorerId: string): GenuineComparison[] {
+  const q = data.quality[scorerId];
+  if (!q) throw new GateError('USAGE', `scorer ${scorerId} was not evaluated`);
+  return data.genuine.map((g) => ({ similarity: g.similarity, qualityA: q.get(g.a)!, qualityB: q.get(g.b)! }));
+}
+
+/** Non-interpolated EDC per scorer (pair quality = min), pAUC at 0.2 and 0.3 on the full curve. */
+export function edcSummary(data: EvalData): ScorerEdc[] {
+  return data.scorers.map(({ id, key }) => {
+    const genuine = genuineFor(data, id);
+    const full = edc(genuine, data.threshold);
+    return { id, key, pauc02: pauc(full, 0.2), pauc03: pauc(full, 0.3), curve: edc(genuine, data.threshold, DISCARD_GRID) };
+  });
+}
+
+const CHUNK = 32;
+
+async function prepareMissing(files: string[], root: string, cache: EvalCache, cfg: Config, runtime: () => ModelRuntime, progress?: boolean): Promise<number> {
+  if (files.length === 0) return 0;
+  const rt = runtime();
+  const detectorId = cfg.get('models.detector');
+  const embedderId = cfg.get('models.embedder');
+  await rt.load(detectorId);
+  await rt.load(embedderId);
+  const prep = new PrepareStage(rt, { detectorId, detectorScore: cfg.get('face.detectorScore'), limits: limitsFrom(cfg) });
+  const embedder = new EmbedScorer(rt, embedderId);
+  const bar = new Progress(files.length, 'aligning + embedding', progress);
+  try {
+    for (let i = 0; i < files.length; i += CHUNK) {
+      const chunk = files.slice(i, i + CHUNK);
+      const frames: Frame[] = await Promise.all(chunk.map(async (file) => ({ id: file, cameraId: 'evaluate', image: { bytes: await readFile(path.join(root, file)) }, timings: {}, receivedAt: 0 })));
+      await prep.process(frames);
+      const items = await Promise.all(frames.map(async (f) => {
+        if (f.error || !f.aligned) return { file: f.id, skip: f.error?.code ?? 'INTERNAL', message: f.error?.message ?? 'no aligned face' };
+        try {
+          const a = f.aligned;
+          return { file: f.id, face: a.data, embedding: await embedder.embed(a), eyeDistance: a.eyeDistance, detectorScore: a.detectorScore, landmarks: a.landmarks };
+        } catch (err) {
+          const e = toGateError(err);
+          return { file: f.id, skip: e.code, message: e.message };
+        }
+      }));
+      await cache.append(items);
+      bar.tick(chunk.length);
+    }
+  } finally {
+    bar.end();
+  }
+  return files.length;
+}
+
+/** Scores the rows this scorer has not cached yet, saving as it goes (full DifFIQA takes hours). */
+async function scoreAll(s: EvalScorer, used: (readonly [string, FaceRecord])[], embeddings: Float32Array[], cache: EvalCache, progress?: boolean): Promise<{ values: Map<string, number>; computed: number }> {
+  const values = await cache.scores(s.key);
+  const todo = used.filter(([, r]) => Number.isNaN(values[r.row]));
+  const bar = new Progress(todo.length, `scoring ${s.id}`, progress);
+  let saved = performance.now();
+  try {
+    for (let i = 0; i < todo.length; i += s.batchSize) {
+      const part = todo.slice(i, i + s.batchSize);
+      const rows = part.map(([, r]) => r.row);
+      const samples: Sample[] = part.map(([file, r]) => ({ file, eyeDistance: r.eyeDistance, landmarks: r.landmarks, detectorScore: r.detectorScore }));
+      const q = await s.score({ samples, faces: s.needsFaces ? await cache.faces(rows) : undefined, embeddings: rows.map((r) => embeddings[r]), size: cache.size });
+      q.forEach((v, j) => {
+        if (!Number.isFinite(v)) throw new GateError('MODEL_OUTPUT', `scorer ${s.id} gave ${v} for ${part[j][0]}`);
+        values[rows[j]] = v;
+      });
+      bar.tick(part.length);
+      if (performance.now() - saved > 5000) { await cache.writeScores(s.key, values); saved = performance.now(); }
+    }
+  } finally {
+    bar.end();
+    if (todo.length > 0) await cache.writeScores(s.key, values);
+  }
+  return { values: new Map(used.map(([f, r]) => [f, values[r.row]])), computed: todo.length };
+}

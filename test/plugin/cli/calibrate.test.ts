@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { calibrateGate, calibrationYaml } from '../../../src/plugin/cli/calibrate.js';
+import { GateError } from '../../../src/plugin/core/errors.js';
+import { createRng } from '../../../src/plugin/core/random.js';
+import type { GenuineComparison } from '../../../src/plugin/eval/metrics.js';
+
+/**
+ * 2000 frames with qualities uniform in [0, 1); 1000 genuine pairs of consecutive frames whose
+ * similarity grows with the pair's quality plus noise, so low-quality pairs carry the errors.
+ */
+function synthetic(seed = 'calibrate-test') {
+  const rng = createRng(seed);
+  const scores = Float64Array.from({ length: 2000 }, () => rng.uniform());
+  const genuine: GenuineComparison[] = [];
+  for (let i = 0; i < 2000; i += 2) {
+    const q = Math.min(scores[i], scores[i + 1]);
+    genuine.push({ similarity: 0.2 + 0.6 * q + 0.15 * rng.normal(), qualityA: scores[i], qualityB: scores[i + 1] });
+  }
+  return { scores, genuine, threshold: 0.4 };
+}
+
+const below = (s: Float64Array, t: number) => s.filter((v) => v < t).length / s.length;
+
+describe('calibrateGate', () => {
+  it('calibrateGate should hit a discard target and an escalation budget without exceeding them', () => {
+    const { scores, genuine, threshold } = synthetic();
+    const c = calibrateGate(scores, genuine, threshold, { targetDiscard: 0.1, escalationBudget: 0.15 });
+    expect(c.reject).toBeLessThan(c.accept);
+    expect(c.expectedDiscard).toBe(below(scores, c.reject));
+    expect(c.expectedBorderline).toBe(below(scores, c.accept) - below(scores, c.reject));
+    // Rounding to 7 digits moves a threshold by < 1e-7: at most one frame of 2000 crosses.
+    expect(Math.abs(c.expectedDiscard - 0.1)).toBeLessThanOrEqual(1 / 2000);
+    expect(Math.abs(c.expectedBorderline - 0.15)).toBeLessThanOrEqual(2 / 2000);
+    expect(c.frames).toBe(2000);
+    expect(c.genuine).toBe(1000);
+  });
+
+  it('calibrateGate should report FNMR on the pairs that keep both images, lower than without a gate here', () => {
+    const { scores, genuine, threshold } = synthetic();
+    const c = calibrateGate(scores, genuine, threshold, { targetDiscard: 0.2 });
+    const kept = genuine.filter((g) => Math.min(g.qualityA, g.qualityB) >= c.reject);
+    expect(c.expectedFnmr).toBe(kept.filter((g) => g.similarity < threshold).length / kept.length);
+    expect(c.pairDiscard).toBe(1 - kept.length / genuine.length);
+    expect(c.fnmr0).toBe(genuine.filter((g) => g.similarity < threshold).length / genuine.length);
+    expect(c.fnmr0).toBeGreaterThan(0);
+    expect(c.expectedFnmr).toBeLessThan(c.fnmr0);
+    expect(c.accept).toBe(c.reject);
+    expect(c.expectedBorderline).toBe(0);
+  });
+
+  it('calibrateGate should meet an FNMR target with the lowest reject threshold that does', () => {
+    const { scores, genuine, threshold } = synthetic();
+    const target = 0.05;
+    const c = calibrateGate(scores, genuine, threshold, { targetFnmr: target });
+    expect(c.expectedFnmr).toBeLessThanOrEqual(target);
+    // A visibly lower reject threshold lets more errors back in than the target allows.
+    const lower = genuine.filter((g) => Math.min(g.qualityA, g.qualityB) >= c.reject - 0.02);
+    expect(lower.filter((g) => g.similarity < threshold).length / lower.length).toBeGreaterThan(target);
+  });
+
+  it('calibrateGate should need exactly one target, and say when an FNMR target cannot be met', () => {
+    const { scores, genuine, threshold } = synthetic();
+    const usage = (fn: () => unknown) => expect(fn).toThrow(expect.objectContaining({ code: 'USAGE' }) as unknown as GateError);
+    usage(() => calibrateGate(scores, genuine, threshold, {}));
+    usage(() => calibrateGate(scores, genuine, threshold, { targetDiscard: 0.1, targetFnmr: 0.1 }));
+    usage(() => calibrateGate(scores, genuine, 10, { targetFnmr: 0.01 }));
+  });
+});
+
+describe('calibrationYaml', () => {
+  it('calibrationYaml should be YAML whose gate section holds the thresholds, with a note for a non-gate scorer', () => {
+    const { scores, genuine, threshold } = synthetic();
+    const c = calibrateGate(scores, genuine, threshold, { targetDiscard: 0.1, escalationBudget: 0.1 });
+    const meta = { command: 'diffiqa-gate calibrate --data x', threshold, fmr: 1e-3 };
+    const text = calibrationYaml(c, { ...meta, scorer: 'sharpness', regressor: 'diffiqa-r-own' });
+    expect(parse(text)).toEqual({ gate: { accept: c.accept, reject: c.reject } });
+    expect(text).toContain('# note: the gate scores with models.regressor (diffiqa-r-own)');
+    expect(text).toContain('diffiqa-gate calibrate --data x');
+    expect(calibrationYaml(c, { ...meta, scorer: 'diffiqa-r-own', regressor: 'diffiqa-r-own' })).not.toContain('# note');
+  });
+});
