@@ -46,11 +46,13 @@ describe('gate delivery (real broker)', () => {
       const app = await startGate(cfg, client, testLogger());
       const startMs = performance.now() - t0;
       let drainMs: number;
+      let clean: boolean;
       try {
         drainMs = await waitFor('the gate to commit every input offset', () => drained(admin, names.groupId, names.topics.input), 80_000);
       } finally {
-        expect(await app.shutdown(10_000)).toBe(true);
+        clean = await app.shutdown(10_000);
       }
+      expect(clean).toBe(true);
       const counts = { ...app.gate.counts };
 
       const inputs = await readInputs(admin, names.topics.input);

@@ -65,8 +65,9 @@ describe('gate rebalance (real broker)', () => {
       await waitFor('both gates to publish', () => a.gate.counts.published >= COUNT / 8 && b.gate.counts.published >= COUNT / 8, 60_000, 20);
       const committedAtStop = await sumCommitted(admin, names.groupId, names.topics.input);
       const s0 = performance.now();
-      const aClean = await a.shutdown(10_000);
+      // From here on, B's commits on A's partitions are the takeover (it may start during A's drain).
       stopped = true;
+      const aClean = await a.shutdown(10_000);
       const stopMs = performance.now() - s0;
       await producing;
       const takeoverMs = await waitFor('the remaining gate to commit every input offset', () => drained(admin, names.groupId, names.topics.input), 80_000);
