@@ -11,9 +11,16 @@ import torch
 from export.arch.diffiqa_r import diffiqa_r
 from export.arch.ediffiqa import ediffiqa
 from export.arch.iresnet import iresnet
-from export.arch.unet_official import fold_weight_standardisation, official_unet
+from export.arch.unet_official import Unet, WeightStandardizedConv2d, fold_weight_standardisation, official_unet
 
-torch.set_num_threads(2)
+
+@pytest.fixture(autouse=True, scope="module")
+def _two_threads():
+    """The 143 M-parameter UNet passes take minutes on one thread; restore conftest's setting after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
 
 
 def _params(model: torch.nn.Module) -> int:
@@ -27,11 +34,10 @@ def unet():
 
 
 @pytest.fixture(scope="module")
-def unet_at_t4(unet):
-    """One input and the UNet's output at t = 4, shared because a CPU pass takes seconds."""
-    x = torch.rand(1, 3, 112, 112, generator=torch.Generator().manual_seed(1)) * 2 - 1
-    with torch.no_grad():
-        return x, unet(x, torch.tensor([4]))
+def small_unet():
+    """The same code at dim 16 with two levels: behaviour checks in milliseconds instead of seconds."""
+    torch.manual_seed(0)
+    return Unet(dim=16, dim_mults=(1, 2)).eval()
 
 
 @pytest.fixture(scope="module")
@@ -77,20 +83,23 @@ def test_official_unet_should_use_the_upstream_key_names(unet, key, shape):
     assert tuple(unet.state_dict()[key].shape) == shape
 
 
-def test_official_unet_should_keep_the_resolution_and_depend_on_the_timestep(unet, unet_at_t4):
-    x, at_t4 = unet_at_t4
+def test_unet_should_keep_the_resolution_and_depend_on_the_timestep(small_unet):
+    x = torch.rand(2, 3, 112, 112) * 2 - 1
     with torch.no_grad():
-        at_t900 = unet(x, torch.tensor([900]))
-    assert at_t4.shape == (1, 3, 112, 112)
+        at_t4, at_t900 = small_unet(x, torch.tensor([4, 4])), small_unet(x, torch.tensor([900, 900]))
+        mixed = small_unet(x, torch.tensor([4, 900]))
+    assert at_t4.shape == (2, 3, 112, 112)
     assert (at_t4 - at_t900).abs().max() > 1e-3
+    assert torch.allclose(mixed[0], at_t4[0], atol=1e-5) and torch.allclose(mixed[1], at_t900[1], atol=1e-5)
 
 
-def test_fold_weight_standardisation_should_not_change_the_output(unet, unet_at_t4):
-    folded = fold_weight_standardisation(unet)
-    x, want = unet_at_t4
+def test_fold_weight_standardisation_should_not_change_the_output(small_unet):
+    folded = fold_weight_standardisation(small_unet)
+    x, t = torch.rand(2, 3, 112, 112) * 2 - 1, torch.tensor([4, 700])
     with torch.no_grad():
-        got = folded(x, torch.tensor([4]))
-    assert not any(type(m).__name__ == "WeightStandardizedConv2d" for m in folded.modules())
+        want, got = small_unet(x, t), folded(x, t)
+    assert not any(isinstance(m, WeightStandardizedConv2d) for m in folded.modules())
+    assert any(isinstance(m, WeightStandardizedConv2d) for m in small_unet.modules())
     assert torch.allclose(got, want, rtol=0, atol=1e-5 * want.abs().max().item())
 
 

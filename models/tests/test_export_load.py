@@ -10,8 +10,6 @@ from export.kinds import KINDS, load_official
 from export.load import DIFFUSION_BUFFERS, extract_state_dict, load_strict, read_checkpoint, unet_from_diffusion
 from export.schedule import check_schedule, cosine_alphas_cumprod
 
-torch.set_num_threads(2)
-
 
 def _random_state(seed: int = 0) -> dict[str, torch.Tensor]:
     torch.manual_seed(seed)

@@ -16,8 +16,16 @@ from export.kinds import KINDS
 from export.load import DIFFUSION_BUFFERS
 from export.schedule import cosine_alphas_cumprod
 
-torch.set_num_threads(2)
 THREADS = 2
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _two_threads():
+    """The 143 M-parameter UNet passes take minutes on one thread; restore conftest's setting after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
 
 
 @torch.no_grad()
@@ -93,7 +101,8 @@ def test_cli_should_export_the_unet_from_a_trainer_checkpoint(tmp_path, capsys):
     assert t_input.type.tensor_type.elem_type == onnx.TensorProto.INT64
 
     # The CLI's check ran batch 2 with two different timesteps, so a graph that ignored `t` (or
-    # baked in the t = 4 it was traced with) would have failed it: the UNet's output depends on t.
+    # baked in the t = 4 it was traced with) would have failed it: the UNet's output depends on each
+    # sample's t (test_export_arch.py).
     _, t = sample_inputs(KINDS["unet"], 2)
     assert t[0] == 4 and t[1] != 4
 
