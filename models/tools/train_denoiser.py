@@ -211,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    # Tiny weights/activations hit x86 denormal slow paths: measured 20 s vs 0.5 s per step here.
+    torch.set_flush_denormal(True)
     if args.export:
         return export(args.out / 'last.pt', args.export)
     return train(args)
