@@ -26,7 +26,7 @@ export const schema = {
   'registry.type': { kind: 'enum', values: ['embedded', 'http'], default: 'embedded', doc: 'embedded: fixed ids of the bundled schemas; http: a Confluent-compatible registry' },
   'registry.url': { kind: 'string', default: '', doc: 'schema registry URL when registry.type is http' },
   'models.regressor': { kind: 'string', default: 'diffiqa-r-own', doc: 'manifest id of the inline regressor' },
-  'models.embedder': { kind: 'string', default: 'mobilefacenet', doc: 'manifest id of the FR embedder' },
+  'models.embedder': { kind: 'string', default: 'mobilefacenet-dyn', doc: 'manifest id of the FR embedder' },
   'models.detector': { kind: 'string', default: 'retinaface-mnet025', doc: 'manifest id of the face detector' },
   'models.denoiser': { kind: 'string', default: 'diffiqa-unet-own', doc: 'manifest id of the diffusion denoiser' },
   'models.mirror': { kind: 'string', default: '', doc: 'asset mirror directory (env DIFFIQA_ASSET_MIRROR)' },
