@@ -1,0 +1,150 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { parseArgs } from '../../../src/plugin/cli/args.js';
+import calibrateCommand from '../../../src/plugin/cli/calibrate.js';
+import evaluateCommand, { evalOptions } from '../../../src/plugin/cli/evaluate.js';
+import { runtimeFromConfig } from '../../../src/plugin/cli/score.js';
+import { loadConfigFile, type Config } from '../../../src/plugin/config/load.js';
+import { computeEval, type EvalData } from '../../../src/plugin/eval/evaluate.js';
+import { edc, pauc } from '../../../src/plugin/eval/metrics.js';
+import { sharedDir, sharedPath } from '../../helpers/shared.js';
+
+/**
+ * The real thing on a small LFW subset: the product's detector, alignment and FR model, run
+ * through the command functions. LIMIT pairs from the start of the official list (half genuine,
+ * half impostor); with under 1000 impostors the FMR-1e-3 threshold sits just above the most similar
+ * impostor, and this subset has genuine pairs below it (FNMR(0) > 0; measured 11 of 200), so pAUC is
+ * defined. Preparing its 572 images takes minutes on two shared cores.
+ */
+const LIMIT = 400;
+const SCORERS = ['random', 'sharpness', 'embedding-norm'];
+
+interface EdcJson {
+  command: string;
+  threshold: number;
+  fnmr0: number;
+  pairs: { genuine: number; impostor: number };
+  images: { used: number; total: number };
+  scorers: { id: string; 'pAUC0.2': number; 'pAUC0.3': number; fnmr0: number; threshold: number; curve: { discard: number[]; fnmr: number[] } }[];
+}
+
+describe('evaluate and calibrate on an LFW subset', () => {
+  let dir: string;
+  let cfg: Config;
+  let argv: string[];
+  const counts = { runtimes: 0, modelCalls: 0 };
+  const createRuntime = (c: Config) => {
+    counts.runtimes++;
+    const rt = runtimeFromConfig(c);
+    rt.pool.observer = { onRun: () => { counts.modelCalls++; } };
+    return rt;
+  };
+  let firstMs = 0;
+  let stdout: string[] = [];
+
+  beforeAll(async () => {
+    process.env.DIFFIQA_ASSET_MIRROR ??= sharedDir();
+    dir = await mkdtemp(path.join(tmpdir(), 'evaluate-cli-'));
+    cfg = loadConfigFile(undefined);
+    argv = ['evaluate', '--data', sharedPath('data', 'lfw'), '--pairs', sharedPath('data', 'lfw-pairs.txt'), '--limit', String(LIMIT),
+      '--scorer', SCORERS.join(','), '--out', path.join(dir, 'out'), '--cache', path.join(dir, 'cache')];
+    vi.spyOn(process.stdout, 'write').mockImplementation((s) => { stdout.push(String(s)); return true; });
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  });
+  afterAll(async () => {
+    vi.restoreAllMocks();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const json = async (): Promise<EdcJson> => JSON.parse(await readFile(path.join(dir, 'out', 'edc.json'), 'utf8')) as EdcJson;
+
+  it('evaluateCommand should write edc.json, edc.md, edc.svg and edc.png with finite pAUC for every scorer', async () => {
+    const t0 = performance.now();
+    expect(await evaluateCommand(parseArgs(argv), { createRuntime })).toBe(0);
+    firstMs = performance.now() - t0;
+    expect(counts.runtimes).toBe(1);
+    expect(counts.modelCalls).toBeGreaterThan(0);
+
+    const j = await json();
+    expect(j.pairs.genuine + j.pairs.impostor).toBeLessThanOrEqual(LIMIT);
+    expect(j.pairs.genuine).toBeGreaterThan(0.9 * (LIMIT / 2));
+    expect(Number.isFinite(j.threshold)).toBe(true);
+    expect(j.fnmr0, 'this subset should have false non-matches at the threshold').toBeGreaterThan(0);
+    expect(j.scorers.map((s) => s.id).sort()).toEqual([...SCORERS].sort());
+    for (const s of j.scorers) {
+      expect(Number.isFinite(s['pAUC0.2']) && Number.isFinite(s['pAUC0.3']), s.id).toBe(true);
+      expect(s.fnmr0).toBe(j.fnmr0);
+      expect(s.curve.discard[0]).toBe(0);
+      expect(s.curve.fnmr[0]).toBeCloseTo(j.fnmr0, 5);
+      expect(s.curve.fnmr).toHaveLength(s.curve.discard.length);
+    }
+    const sorted = j.scorers.map((s) => s['pAUC0.2']);
+    expect(sorted).toEqual([...sorted].sort((a, b) => a - b));
+
+    const md = await readFile(path.join(dir, 'out', 'edc.md'), 'utf8');
+    expect(md).toContain(`\`diffiqa-gate ${argv.join(' ')}\``);
+    const rows = md.split('\n').filter((l) => /^\| [a-z]/.test(l) && !l.startsWith('| scorer'));
+    expect(rows.map((l) => l.split('|')[1].trim())).toEqual(j.scorers.map((s) => s.id));
+    expect(stdout.join('')).toContain(md);
+
+    const svg = await readFile(path.join(dir, 'out', 'edc.svg'), 'utf8');
+    expect(svg.match(/<polyline /g)).toHaveLength(SCORERS.length);
+    const meta = await sharp(await readFile(path.join(dir, 'out', 'edc.png'))).metadata();
+    expect(meta.format).toBe('png');
+    expect(meta.width).toBeGreaterThan(400);
+  }, 900_000);
+
+  let cached: EvalData;
+  it('computeEval should serve a rerun from the cache without starting a model', async () => {
+    const before = { ...counts };
+    const t0 = performance.now();
+    cached = await computeEval(evalOptions(parseArgs(argv)), cfg, { createRuntime });
+    const ms = performance.now() - t0;
+    expect(counts).toEqual(before);
+    expect(cached.stats.prepared).toBe(0);
+    expect(cached.stats.modelCalls).toBe(0);
+    expect(Object.values(cached.stats.computed)).toEqual(SCORERS.map(() => 0));
+    expect(ms, `rerun ${ms} ms vs first run ${firstMs} ms`).toBeLessThan(firstMs / 5);
+    // The same numbers as the files written by the first run.
+    const j = await json();
+    expect(cached.threshold).toBe(j.threshold);
+    expect(cached.genuine.length).toBe(j.pairs.genuine);
+  });
+
+  it('an oracle quality (each pair\'s own similarity) should give pAUC below 1', () => {
+    const oracle = cached.genuine.map((g) => ({ similarity: g.similarity, qualityA: g.similarity, qualityB: g.similarity }));
+    const curve = edc(oracle, cached.threshold);
+    expect(pauc(curve, 0.2)).toBeLessThan(1);
+    expect(pauc(curve, 0.3)).toBeLessThan(1);
+  });
+
+  it('computeEval should compute only a newly added scorer on a rerun', async () => {
+    const before = { ...counts };
+    const data = await computeEval({ ...evalOptions(parseArgs(argv)), scorers: [...SCORERS, 'face-size'] }, cfg, { createRuntime });
+    expect(data.stats.computed).toEqual({ ...Object.fromEntries(SCORERS.map((s) => [s, 0])), 'face-size': data.images.used });
+    expect(data.stats.prepared).toBe(0);
+    // face-size reads the cached eye distance: still no model.
+    expect(counts).toEqual(before);
+  });
+
+  it('calibrateCommand should print a gate YAML snippet from the cached scores', async () => {
+    const before = { ...counts };
+    stdout = [];
+    const args = ['calibrate', ...argv.slice(1).filter((_, i, a) => a[i] !== '--out' && a[i - 1] !== '--out' && a[i] !== '--scorer' && a[i - 1] !== '--scorer'),
+      '--scorer', 'sharpness', '--target-discard', '0.1', '--escalation-budget', '0.2'];
+    expect(await calibrateCommand(parseArgs(args), { createRuntime })).toBe(0);
+    const text = stdout.join('');
+    const { gate } = parseYaml(text) as { gate: { accept: number; reject: number } };
+    expect(gate.reject).toBeLessThan(gate.accept);
+    const q = [...cached.quality.sharpness.values()];
+    const share = (t: number) => q.filter((v) => v < t).length / q.length;
+    expect(share(gate.reject)).toBeLessThanOrEqual(0.1 + 1 / q.length);
+    expect(share(gate.accept) - share(gate.reject)).toBeGreaterThan(0.15);
+    expect(text).toContain('# note: the gate scores with models.regressor');
+    expect(counts).toEqual(before);
+  });
+});
