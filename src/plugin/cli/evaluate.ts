@@ -83,7 +83,7 @@ export function edcMarkdown(data: EvalData, rows: ScorerEdc[], command: string):
     `- Pairs: ${data.set.protocol}. Compared: ${data.pairs.genuine} genuine, ${data.pairs.impostor} impostor; excluded for an unusable image: ${data.pairs.excludedGenuine} genuine, ${data.pairs.excludedImpostor} impostor.`,
     `- Images: ${data.images.used} of ${data.images.total} usable; skipped: ${skipped}.`,
     `- Faces: ${data.models.detector} + 5-point alignment (the gate's own pipeline); similarity: cosine of ${data.models.embedder} embeddings.`,
-    `- Threshold ${data.threshold.toFixed(4)} at FMR ${data.fmr} (achieved ${data.achievedFmr.toFixed(5)}); FNMR with nothing discarded: ${data.fnmr0.toFixed(4)}.`,
+    `- Threshold ${data.threshold.toFixed(4)} at FMR ${data.fmr} (achieved ${data.achievedFmr.toFixed(5)}); FNMR with nothing discarded: ${data.fnmr0.toFixed(4)} (${Math.round(data.fnmr0 * data.pairs.genuine)} of ${data.pairs.genuine} genuine pairs: the errors a quality score can remove).`,
     '',
     '| scorer | pAUC@0.2 | pAUC@0.3 |',
     '| --- | ---: | ---: |',

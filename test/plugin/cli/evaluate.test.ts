@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -12,6 +12,7 @@ import { loadConfigFile, type Config } from '../../../src/plugin/config/load.js'
 import { computeEval, type EvalData } from '../../../src/plugin/eval/evaluate.js';
 import { edc, pauc } from '../../../src/plugin/eval/metrics.js';
 import { sharedDir, sharedPath } from '../../helpers/shared.js';
+import { FIXTURE_REGRESSOR_ID, prepareFixtureModels, type FixtureModels } from '../../helpers/fixture-models.js';
 
 /**
  * The real thing on a small LFW subset: the product's detector, alignment and FR model, run
@@ -19,6 +20,8 @@ import { sharedDir, sharedPath } from '../../helpers/shared.js';
  * half impostor); with under 1000 impostors the FMR-1e-3 threshold sits just above the most similar
  * impostor, and this subset has genuine pairs below it (FNMR(0) > 0; measured 11 of 200), so pAUC is
  * defined. Preparing its 572 images takes minutes on two shared cores.
+ * The configured regressor is the tiny test regressor (the project's own is still being trained),
+ * and the embedder the shipped fixed-batch MobileFaceNet, so nothing depends on derived models.
  */
 const LIMIT = 400;
 const SCORERS = ['random', 'sharpness', 'embedding-norm'];
@@ -34,30 +37,41 @@ interface EdcJson {
 
 describe('evaluate and calibrate on an LFW subset', () => {
   let dir: string;
+  let fx: FixtureModels;
   let cfg: Config;
   let argv: string[];
-  const counts = { runtimes: 0, modelCalls: 0 };
+  const savedCache = process.env.DIFFIQA_CACHE;
+  const counts = { runtimes: 0, modelCalls: [] as string[] };
   const createRuntime = (c: Config) => {
     counts.runtimes++;
     const rt = runtimeFromConfig(c);
-    rt.pool.observer = { onRun: () => { counts.modelCalls++; } };
+    rt.pool.observer = { onRun: (modelId) => { counts.modelCalls.push(modelId); } };
     return rt;
   };
+  const snapshot = () => ({ runtimes: counts.runtimes, modelCalls: counts.modelCalls.length });
   let firstMs = 0;
   let stdout: string[] = [];
 
   beforeAll(async () => {
     process.env.DIFFIQA_ASSET_MIRROR ??= sharedDir();
+    fx = await prepareFixtureModels();
+    // The resolver finds the fixture regressor in this cache; the evaluation cache is --cache.
+    process.env.DIFFIQA_CACHE = fx.cacheDir;
     dir = await mkdtemp(path.join(tmpdir(), 'evaluate-cli-'));
-    cfg = loadConfigFile(undefined);
+    const config = path.join(dir, 'gate.yaml');
+    await writeFile(config, `models:\n  manifests: [${JSON.stringify(fx.manifestPath)}]\n  regressor: ${FIXTURE_REGRESSOR_ID}\n  embedder: mobilefacenet\n`);
+    cfg = loadConfigFile(config);
     argv = ['evaluate', '--data', sharedPath('data', 'lfw'), '--pairs', sharedPath('data', 'lfw-pairs.txt'), '--limit', String(LIMIT),
-      '--scorer', SCORERS.join(','), '--out', path.join(dir, 'out'), '--cache', path.join(dir, 'cache')];
+      '--scorer', SCORERS.join(','), '--out', path.join(dir, 'out'), '--cache', path.join(dir, 'cache'), '--config', config];
     vi.spyOn(process.stdout, 'write').mockImplementation((s) => { stdout.push(String(s)); return true; });
     vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
   });
   afterAll(async () => {
     vi.restoreAllMocks();
+    if (savedCache === undefined) delete process.env.DIFFIQA_CACHE;
+    else process.env.DIFFIQA_CACHE = savedCache;
     await rm(dir, { recursive: true, force: true });
+    await fx?.cleanup();
   });
 
   const json = async (): Promise<EdcJson> => JSON.parse(await readFile(path.join(dir, 'out', 'edc.json'), 'utf8')) as EdcJson;
@@ -67,7 +81,7 @@ describe('evaluate and calibrate on an LFW subset', () => {
     expect(await evaluateCommand(parseArgs(argv), { createRuntime })).toBe(0);
     firstMs = performance.now() - t0;
     expect(counts.runtimes).toBe(1);
-    expect(counts.modelCalls).toBeGreaterThan(0);
+    expect(new Set(counts.modelCalls)).toEqual(new Set(['retinaface-mnet025', 'mobilefacenet']));
 
     const j = await json();
     expect(j.pairs.genuine + j.pairs.impostor).toBeLessThanOrEqual(LIMIT);
@@ -100,11 +114,11 @@ describe('evaluate and calibrate on an LFW subset', () => {
 
   let cached: EvalData;
   it('computeEval should serve a rerun from the cache without starting a model', async () => {
-    const before = { ...counts };
+    const before = snapshot();
     const t0 = performance.now();
     cached = await computeEval(evalOptions(parseArgs(argv)), cfg, { createRuntime });
     const ms = performance.now() - t0;
-    expect(counts).toEqual(before);
+    expect(snapshot()).toEqual(before);
     expect(cached.stats.prepared).toBe(0);
     expect(cached.stats.modelCalls).toBe(0);
     expect(Object.values(cached.stats.computed)).toEqual(SCORERS.map(() => 0));
@@ -122,17 +136,21 @@ describe('evaluate and calibrate on an LFW subset', () => {
     expect(pauc(curve, 0.3)).toBeLessThan(1);
   });
 
-  it('computeEval should compute only a newly added scorer on a rerun', async () => {
-    const before = { ...counts };
-    const data = await computeEval({ ...evalOptions(parseArgs(argv)), scorers: [...SCORERS, 'face-size'] }, cfg, { createRuntime });
-    expect(data.stats.computed).toEqual({ ...Object.fromEntries(SCORERS.map((s) => [s, 0])), 'face-size': data.images.used });
+  it('computeEval should compute only the scorers new to the cache, running only the regressor model', async () => {
+    const calls = counts.modelCalls.length;
+    // No --scorer: the default line-up, every baseline plus the configured regressor.
+    const data = await computeEval({ ...evalOptions(parseArgs(argv)), scorers: undefined }, cfg, { createRuntime });
+    const fresh = ['brightness', 'face-size', FIXTURE_REGRESSOR_ID];
+    expect(data.stats.computed).toEqual({ ...Object.fromEntries(SCORERS.map((s) => [s, 0])), ...Object.fromEntries(fresh.map((s) => [s, data.images.used])) });
     expect(data.stats.prepared).toBe(0);
-    // face-size reads the cached eye distance: still no model.
-    expect(counts).toEqual(before);
+    expect(counts.modelCalls.length).toBeGreaterThan(calls);
+    expect(new Set(counts.modelCalls.slice(calls))).toEqual(new Set([FIXTURE_REGRESSOR_ID]));
+    const q = [...data.quality[FIXTURE_REGRESSOR_ID].values()];
+    expect(q.every(Number.isFinite) && new Set(q).size > 1).toBe(true);
   });
 
   it('calibrateCommand should print a gate YAML snippet from the cached scores', async () => {
-    const before = { ...counts };
+    const before = snapshot();
     stdout = [];
     const args = ['calibrate', ...argv.slice(1).filter((_, i, a) => a[i] !== '--out' && a[i - 1] !== '--out' && a[i] !== '--scorer' && a[i - 1] !== '--scorer'),
       '--scorer', 'sharpness', '--target-discard', '0.1', '--escalation-budget', '0.2'];
@@ -145,6 +163,19 @@ describe('evaluate and calibrate on an LFW subset', () => {
     expect(share(gate.reject)).toBeLessThanOrEqual(0.1 + 1 / q.length);
     expect(share(gate.accept) - share(gate.reject)).toBeGreaterThan(0.15);
     expect(text).toContain('# note: the gate scores with models.regressor');
-    expect(counts).toEqual(before);
+    expect(snapshot()).toEqual(before);
+  });
+
+  it('calibrateCommand should default to the configured regressor, without the scale note', async () => {
+    const before = snapshot();
+    stdout = [];
+    const args = ['calibrate', '--data', sharedPath('data', 'lfw'), '--pairs', sharedPath('data', 'lfw-pairs.txt'), '--limit', String(LIMIT),
+      '--cache', path.join(dir, 'cache'), '--config', path.join(dir, 'gate.yaml'), '--target-discard', '0.05'];
+    expect(await calibrateCommand(parseArgs(args), { createRuntime })).toBe(0);
+    const text = stdout.join('');
+    expect(text).toContain(`# scorer ${FIXTURE_REGRESSOR_ID}:`);
+    expect(text).not.toContain('# note');
+    expect((parseYaml(text) as { gate: { reject: number } }).gate.reject).toBeTypeOf('number');
+    expect(snapshot()).toEqual(before);
   });
 });
