@@ -1,0 +1,165 @@
+/**
+ * Plumbing shared by the crash, exactly-once, broker-restart, overload and hostile tests: child
+ * gates that a test may kill at any moment, reading a child's memory, checking that duplicated
+ * outcomes agree, and the suite summary (test/integrity/SUMMARY.md).
+ */
+import { readFileSync } from 'node:fs';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import type { FixtureModels } from '../helpers/fixture-models.js';
+import { gateSettings, nestSettings, spawnGate, waitFor, type ChildGate, type Outcome, type RunNames, type Tally } from '../helpers/gate-harness.js';
+
+/** Child gates started by a test file; `killAll` in afterAll so a failed test leaves none in the group. */
+export class Children {
+  readonly #all: ChildGate[] = [];
+  readonly #env: Record<string, string>;
+
+  constructor(env: Record<string, string>) {
+    this.#env = env;
+  }
+
+  start(configFile: string): ChildGate {
+    const child = spawnGate(configFile, this.#env);
+    this.#all.push(child);
+    return child;
+  }
+
+  killAll(): void {
+    for (const c of this.#all) if (alive(c)) c.proc.kill('SIGKILL');
+  }
+}
+
+export const alive = (c: ChildGate) => c.proc.exitCode === null && c.proc.signalCode === null;
+
+/** A YAML config for a child gate (same keys as in-process gates), written into `dir`. */
+export async function writeGateConfig(dir: string, names: RunNames, fx: FixtureModels, extra: Record<string, unknown>): Promise<string> {
+  const file = path.join(dir, `${names.run}.yaml`);
+  await writeFile(file, stringify(nestSettings(gateSettings(names, fx, { 'log.level': 'info', ...extra }))));
+  return file;
+}
+
+/** SIGKILL: no drain, no leave-group, nothing flushed; resolves once the process is gone. */
+export async function killHard(child: ChildGate): Promise<void> {
+  child.proc.kill('SIGKILL');
+  const how = await child.exited;
+  if (how !== 'SIGKILL') throw new Error(`child gate ended with ${how} before it could be killed:\n${child.stderr().slice(-3000)}`);
+}
+
+/** SIGTERM and the exit code (or 'still running' after `waitMs`). */
+export async function terminate(child: ChildGate, waitMs: number): Promise<number | string> {
+  child.proc.kill('SIGTERM');
+  return Promise.race([child.exited, new Promise<string>((r) => setTimeout(() => r('still running'), waitMs))]);
+}
+
+/** Resident set of a process, bytes (VmRSS in /proc/<pid>/status); undefined once it is gone. */
+export function rssBytes(pid: number): number | undefined {
+  try {
+    const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Waits until the child logged `msg` at least `count` times in all. */
+export function waitForLogCount(child: ChildGate, msg: string, count: number, timeoutMs: number): Promise<number> {
+  return waitFor(`${count}× "${msg}" in the child's log`, () => child.stderr().split(`"msg":"${msg}"`).length - 1 >= count, timeoutMs, 50);
+}
+
+/**
+ * Outcomes of one input that disagree: different kinds (event vs dead letter), different
+ * decisions or scores, different reason codes. Redone work must reach the same verdict.
+ */
+export function contradictions(t: Tally, scoreTolerance = 1e-4): { source: string; outcomes: string[] }[] {
+  const out: { source: string; outcomes: string[] }[] = [];
+  for (const source of t.duplicates.keys()) {
+    const list = t.bySource.get(source)!;
+    const first = list[0];
+    const differs = list.some((o) => o.type !== first.type
+      || (o.type === 'event' && first.type === 'event' && (o.event.decision !== first.event.decision || Math.abs(o.event.score - first.event.score) > scoreTolerance))
+      || (o.type === 'dlq' && first.type === 'dlq' && o.dead.reasonCode !== first.dead.reasonCode));
+    if (differs) out.push({ source, outcomes: list.map(describe) });
+  }
+  return out;
+}
+
+export function describe(o: Outcome): string {
+  return o.type === 'event' ? `event ${o.event.decision} ${o.event.score}` : `dlq ${o.dead.reasonCode}`;
+}
+
+export const sum = (xs: Iterable<number>) => [...xs].reduce((a, b) => a + b, 0);
+
+// ---- Suite summary ------------------------------------------------------------------------------
+
+export interface SummaryRow {
+  test: string;
+  /** Kinds of input or fault the test tried. */
+  kinds: number;
+  /** Faults injected: kills, broker stops, hostile messages, overload seconds… (`faultsNote` says which). */
+  faults: number;
+  faultsNote: string;
+  inputs: number;
+  lost: number;
+  duplicates: number;
+  notes: string;
+}
+
+export interface SummaryData { rows: Record<string, SummaryRow>; sections: Record<string, string> }
+
+const summaryFile = path.join(path.dirname(fileURLToPath(import.meta.url)), 'SUMMARY.md');
+const DATA_MARK = '<!-- summary-data ';
+
+/**
+ * Merges this test's row (and optional extra markdown section) into SUMMARY.md, keeping other
+ * tests' rows: each file runs in its own worker and only knows its own results. vitest runs the
+ * files one after another (fileParallelism false), so read-modify-write does not race.
+ */
+export async function recordSummary(row: SummaryRow, section?: { title: string; markdown: string }): Promise<string> {
+  const data = await readSummaryData();
+  data.rows[row.test] = row;
+  if (section) data.sections[section.title] = section.markdown;
+  const text = renderSummary(data);
+  const tmp = `${summaryFile}.${process.pid}.tmp`;
+  await writeFile(tmp, text);
+  await rename(tmp, summaryFile);
+  return text;
+}
+
+async function readSummaryData(): Promise<SummaryData> {
+  try {
+    const text = await readFile(summaryFile, 'utf8');
+    const at = text.indexOf(DATA_MARK);
+    if (at >= 0) return JSON.parse(text.slice(at + DATA_MARK.length, text.indexOf(' -->', at))) as SummaryData;
+  } catch {
+    // First run, or a hand-edited file: start afresh.
+  }
+  return { rows: {}, sections: {} };
+}
+
+export function summaryTable(rows: SummaryRow[]): string {
+  const lines = [
+    '| test | kinds tried | faults injected | inputs | inputs lost | duplicates | notes |',
+    '| --- | ---: | --- | ---: | ---: | ---: | --- |',
+    ...rows.map((r) => `| ${r.test} | ${r.kinds} | ${r.faults} (${r.faultsNote}) | ${r.inputs} | ${r.lost} | ${r.duplicates} | ${r.notes} |`),
+  ];
+  return lines.join('\n');
+}
+
+function renderSummary(data: SummaryData): string {
+  const rows = Object.values(data.rows).sort((a, b) => a.test.localeCompare(b.test));
+  const parts = [
+    '# Integrity suite summary',
+    '',
+    'Written by the integrity tests (`npx vitest run test/integrity`) on the real local broker; each',
+    'test replaces its own row. Numbers are from the last run of each test on the machine that ran it.',
+    '',
+    summaryTable(rows),
+    '',
+    ...Object.entries(data.sections).sort(([a], [b]) => a.localeCompare(b)).flatMap(([title, md]) => [`## ${title}`, '', md, '']),
+    `${DATA_MARK}${JSON.stringify(data)} -->`,
+    '',
+  ];
+  return parts.join('\n');
+}
