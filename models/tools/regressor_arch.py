@@ -83,9 +83,11 @@ class QualityRegressor(nn.Module):
         self.features = nn.Sequential(*layers)
         self.dropout = nn.Dropout(cfg.dropout)
         self.linear = nn.Linear(cfg.head, 1)
+        # fan_in keeps activations at scale while BatchNorm is still near identity (evaluation of an
+        # early EMA copy); with fan_out the pooled features of a fresh model were ~1e-6, all equal.
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode='fan_out')
+                nn.init.kaiming_normal_(m.weight, mode='fan_in')
         nn.init.normal_(self.linear.weight, std=0.01)
         nn.init.constant_(self.linear.bias, cfg.init_bias)
 

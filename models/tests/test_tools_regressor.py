@@ -1,0 +1,206 @@
+import csv
+import json
+import math
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from tools import make_regset, train_regressor
+from tools.regressor_arch import QualityRegressor, count_flops, count_params
+from tools.train_regressor import average_ranks, pearson, spearman
+
+
+def _source(folder, count=40, identities=10):
+    # Colour blobs on gradients with pixel texture (so every degradation changes the image):
+    # face-sized, not faces; identities of uneven sizes.
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:112, 0:112] / 111.0
+    faces = []
+    for _ in range(count):
+        cy, cx = rng.uniform(0.3, 0.7, 2)
+        blob = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 0.05)[..., None] * rng.uniform(0, 1, 3)
+        img = 0.3 + 0.3 * np.stack([xx, yy, 1 - xx], -1) + 0.4 * blob + rng.normal(0, 0.04, (112, 112, 3))
+        faces.append(np.round(np.clip(img, 0, 1) * 255).astype(np.uint8))
+    folder.mkdir(parents=True)
+    np.stack(faces).tofile(folder / 'faces.u8')
+    ids = [f'id{min(i % 13, identities - 1)}' for i in range(count)]
+    (folder / 'index.json').write_text(json.dumps({
+        'count': count, 'files': [f'{ids[i]}/{i}.jpg' for i in range(count)], 'identities': ids,
+        'eyeDistance': [40.0 + i for i in range(count)]}))
+    return folder
+
+
+def _regset(tmp_path, count=24, seed=0, name='regset'):
+    src = tmp_path / 'src'
+    if not src.exists():
+        _source(src)
+    out = tmp_path / name
+    assert make_regset.main(['--data', str(src), '--out', str(out), '--count', str(count), '--seed', str(seed)]) == 0
+    return out
+
+
+def _fake_labels(regset):
+    # Labels that depend on the image (mean brightness + sharpness), so there is something to fit.
+    faces = np.fromfile(regset / 'faces.u8', np.uint8).reshape(-1, 112, 112, 3).astype(np.float64)
+    path = regset / 'labels.jsonl'
+    with open(path, 'w') as f:
+        for i, img in enumerate(faces):
+            sharp = np.abs(np.diff(img, axis=1)).mean()
+            f.write(json.dumps({'i': i, 'score': 0.6 + img.mean() / 1000 + sharp / 100, 'std': 0.01}) + '\n')
+    return path
+
+
+def test_make_regset_should_be_deterministic_for_a_seed(tmp_path):
+    a = _regset(tmp_path, seed=3, name='a')
+    b = _regset(tmp_path, seed=3, name='b')
+    c = _regset(tmp_path, seed=4, name='c')
+    assert (a / 'faces.u8').read_bytes() == (b / 'faces.u8').read_bytes()
+    assert json.loads((a / 'index.json').read_text())['items'] == json.loads((b / 'index.json').read_text())['items']
+    assert (a / 'faces.u8').read_bytes() != (c / 'faces.u8').read_bytes()
+
+
+def test_make_regset_should_split_by_identity_and_record_each_face(tmp_path):
+    out = _regset(tmp_path, count=36)
+    index = json.loads((out / 'index.json').read_text())
+    src = json.loads((tmp_path / 'src' / 'index.json').read_text())
+    items = index['items']
+    assert index['count'] == len(items) == 36 and len(index['files']) == 36
+    assert (out / 'faces.u8').stat().st_size == 36 * 112 * 112 * 3
+    train_ids = {it['identity'] for it in items if it['split'] == 'train'}
+    held_ids = {it['identity'] for it in items if it['split'] == 'heldout'}
+    assert train_ids and held_ids and not train_ids & held_ids
+    assert sum(it['split'] == 'heldout' for it in items) <= round(0.15 * 36)
+    assert len({it['source'] for it in items}) == 36                  # picked without replacement
+    faces = np.fromfile(out / 'faces.u8', np.uint8).reshape(-1, 112, 112, 3)
+    source = np.fromfile(tmp_path / 'src' / 'faces.u8', np.uint8).reshape(-1, 112, 112, 3)
+    for k, it in enumerate(items):
+        assert it['identity'] == src['identities'][it['source']] == index['identities'][k]
+        assert index['eyeDistance'][k] == src['eyeDistance'][it['source']]
+        assert 0 <= it['strength'] <= 1
+        same = np.array_equal(faces[k], source[it['source']])
+        assert same == (it['kind'] == 'clean'), it                  # clean copies exact, degraded ones differ
+
+
+def test_apply_op_should_degrade_more_at_higher_strength():
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:112, 0:112]
+    img = (((yy // 4 + xx // 4) % 2) * 200 + 30).astype(np.uint8)[..., None].repeat(3, 2)   # checkerboard
+    for kind in make_regset.SIMPLE:
+        errs = [np.abs(make_regset.apply_op(img, kind, make_regset._param(kind, u), rng)[0].astype(float) - img).mean()
+                for u in (0.0, 1.0)]
+        assert errs[1] > errs[0] > 0, kind
+
+
+def test_average_ranks_should_share_tied_ranks():
+    assert average_ranks([10, 20, 20, 20, 5]).tolist() == [2, 4, 4, 4, 1]
+    assert average_ranks([3, 1, 2]).tolist() == [3, 1, 2]
+
+
+def test_spearman_should_match_a_hand_computed_value_with_ties():
+    # ranks x = [1, 2.5, 2.5, 4], y = [1, 3, 2, 4]: sum dx*dy = 4.5, sum dx^2 = 4.5, sum dy^2 = 5
+    assert spearman([1, 2, 2, 3], [1, 3, 2, 4]) == pytest.approx(4.5 / math.sqrt(4.5 * 5))
+    assert spearman([1, 2, 3, 4], [40, 30, 20, 10]) == pytest.approx(-1)
+    assert pearson([1, 2, 3], [2, 4, 7]) == pytest.approx(np.corrcoef([1, 2, 3], [2, 4, 7])[0, 1])
+    assert math.isnan(spearman([1, 1, 1], [1, 2, 3]))
+
+
+def test_regressor_should_fit_the_size_budget():
+    m = QualityRegressor()
+    assert 300_000 <= count_params(m) <= 1_500_000
+    assert count_flops(m) < 0.3e9
+    assert m(torch.zeros(2, 3, 112, 112)).shape == (2, 1)
+
+
+def _args(data, out, steps):
+    return ['--data', str(data), '--out', str(out), '--steps', str(steps), '--batch', '4', '--ckpt-every', '1',
+            '--eval-every', '2', '--seed', '5', '--threads', '1']
+
+
+def test_train_should_checkpoint_resume_evaluate_and_export(tmp_path, capsys):
+    data = _regset(tmp_path)
+    labels = _fake_labels(data)
+    index = json.loads((data / 'index.json').read_text())
+    train_scores = [json.loads(line)['score'] for line, it in zip(labels.read_text().splitlines(), index['items'])
+                    if it['split'] == 'train']
+    out = tmp_path / 'run'
+    assert train_regressor.main(_args(data, out, 2)) == 0
+    assert torch.load(out / 'last.pt', weights_only=False)['step'] == 2
+    assert train_regressor.main(_args(data, out, 3)) == 0
+    printed = capsys.readouterr().out
+    assert 'resumed from' in printed
+    ckpt = torch.load(out / 'last.pt', weights_only=False)
+    assert ckpt['step'] == 3
+    assert (ckpt['label_min'], ckpt['label_max']) == (min(train_scores), max(train_scores))
+    rows = list(csv.DictReader(open(out / 'loss.csv')))
+    assert [int(r['step']) for r in rows] == [1, 2, 3]
+    assert all(np.isfinite(float(r['loss'])) for r in rows)
+
+    report = json.loads((out / 'eval.json').read_text())
+    assert json.loads(printed.strip().splitlines()[-1]) == report
+    n_held = sum(it['split'] == 'heldout' for it in index['items'])
+    assert report['step'] == 3 and report['heldout']['count'] == n_held
+
+    (out / 'eval.json').unlink()
+    assert train_regressor.main(['--data', str(data), '--out', str(out), '--eval', '--threads', '1']) == 0
+    assert json.loads((out / 'eval.json').read_text()) == report
+
+    # Resuming loses nothing: an uninterrupted 3-step run ends with the same weights.
+    straight = tmp_path / 'straight'
+    assert train_regressor.main(_args(data, straight, 3)) == 0
+    other = torch.load(straight / 'last.pt', weights_only=False)
+    for k, v in ckpt['ema'].items():
+        assert torch.allclose(v.float(), other['ema'][k].float(), atol=1e-6), k
+
+    onnx_path = tmp_path / 'own' / 'diffiqa-r-own.onnx'
+    capsys.readouterr()
+    assert train_regressor.main(['--out', str(out), '--export', str(onnx_path), '--threads', '1']) == 0
+    printed = capsys.readouterr().out
+    entry = json.loads(printed[printed.index('manifest entry:') + len('manifest entry:'):])
+    assert entry['sha256'] in printed.splitlines()[0] and entry['version'].endswith('-3')
+    assert entry['id'] == 'diffiqa-r-own' and entry['role'] == 'regressor' and entry['batch'] == 'dynamic'
+    assert entry['normalisation'] == {'mean': [0.5] * 3, 'std': [0.5] * 3}
+    card = onnx_path.with_suffix('.md').read_text()
+    assert repr(ckpt['label_min']) in card and repr(ckpt['label_max']) in card and entry['sha256'] in card
+    meta = {p.key: p.value for p in onnx.load(str(onnx_path)).metadata_props}
+    assert float(meta['label_min']) == ckpt['label_min'] and float(meta['label_max']) == ckpt['label_max']
+
+    model = QualityRegressor()
+    model.load_state_dict(ckpt['ema'])
+    model.eval()
+    faces = np.fromfile(data / 'faces.u8', np.uint8).reshape(-1, 112, 112, 3)
+    x = ((faces.astype(np.float32) / 255 - 0.5) / 0.5).transpose(0, 3, 1, 2).copy()
+    sess = ort.InferenceSession(str(onnx_path), providers=['CPUExecutionProvider'])
+    got = sess.run(['score'], {'input': x})[0]
+    with torch.no_grad():
+        want = model(torch.from_numpy(x)).numpy()
+    assert got.shape == (24, 1)
+    assert np.abs(got - want).max() < 1e-4
+
+    # eval.json describes the exported model on the held-out faces, labels on the train scale.
+    held = [k for k, it in enumerate(index['items']) if it['split'] == 'heldout']
+    scores = np.array([json.loads(line)['score'] for line in labels.read_text().splitlines()])
+    target = (scores[held] - min(train_scores)) / (max(train_scores) - min(train_scores))
+    assert report['heldout']['pearson'] == pytest.approx(np.corrcoef(got[held, 0], target)[0, 1], abs=2e-4)
+    assert report['heldout']['mae'] == pytest.approx(np.abs(got[held, 0] - target).mean(), abs=2e-4)
+
+
+def test_train_should_leave_out_unlabelled_faces_and_reject_flat_labels(tmp_path, capsys):
+    data = _regset(tmp_path)
+    lines = _fake_labels(data).read_text().splitlines()
+    (data / 'labels.jsonl').write_text('\n'.join(lines[:-4]) + '\n')
+    assert train_regressor.main(_args(data, tmp_path / 'run', 1)) == 0
+    assert '(4 unlabelled left out)' in capsys.readouterr().out
+    (data / 'labels.jsonl').write_text(''.join(json.dumps({'i': i, 'score': 0.8, 'std': 0}) + '\n' for i in range(24)))
+    with pytest.raises(ValueError, match='nothing to learn'):
+        train_regressor.main(_args(data, tmp_path / 'flat', 1))
+
+
+def test_train_should_stop_at_the_time_budget(tmp_path):
+    data = _regset(tmp_path)
+    _fake_labels(data)
+    out = tmp_path / 'run'
+    assert train_regressor.main(_args(data, out, 1000) + ['--minutes', '0.0001']) == 0
+    assert torch.load(out / 'last.pt', weights_only=False)['step'] <= 1

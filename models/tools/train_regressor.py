@@ -1,0 +1,387 @@
+"""Trains the project's own quality regressor (tools.regressor_arch) on full-DifFIQA labels,
+resumably, within a time budget, and exports it as ONNX.
+
+    PYTHONPATH=models python -m tools.train_regressor --data .cache/datasets/regset \
+        --labels .cache/datasets/regset/labels.jsonl --minutes 15
+    PYTHONPATH=models python -m tools.train_regressor --export models/own/diffiqa-r-own.onnx
+
+Data: <data>/faces.u8 + index.json from tools.make_regset (its `items[].split` says train or
+heldout). Labels: JSON lines {"i": face index, "score": q, "std": s} from the TypeScript `label`
+command; faces without a finite label are left out. Targets are min-max normalised to [0,1] over
+the labelled TRAIN faces (as the official DifFIQA(R) does); min/max are fixed by the first run and
+kept in the checkpoint, so a resumed run trains on the same scale.
+
+Training: L1 loss, Adam, batches drawn epoch-wise from a permutation seeded by (seed, epoch);
+augmentation: horizontal flip and a shift of up to --shift px (edge padding), seeded by (seed,
+step), so a resumed run repeats an uninterrupted one. An EMA of the weights is what gets evaluated
+and exported. Checkpoint <out>/last.pt every --ckpt-every steps and at the end; loss to
+<out>/loss.csv, periodic held-out numbers to <out>/eval.csv; at the end the held-out Spearman and
+Pearson correlations (and the train split's, to see over-fitting) are printed as JSON and written to
+<out>/eval.json. --export writes ONNX (`input` [N,3,112,112] -> `score` [N,1], normalised-label
+units), checks onnxruntime against PyTorch, writes a model card next to it and prints the sha256
+and a manifest entry.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import json
+import math
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from tools.common import REPO_ROOT, cache_dir, sha256_file
+from tools.regressor_arch import QualityRegressor, RegressorConfig, count_flops, count_params
+from tools.train_denoiser import load_faces, save_checkpoint, to_unit
+
+MODEL_ID = 'diffiqa-r-own'
+LICENCE = 'Apache-2.0 (weights trained on LFW: research use only)'
+MAX_ONNX_BYTES = 10 * 1024 * 1024
+
+
+# ---- statistics -------------------------------------------------------------------------------
+
+def average_ranks(x) -> np.ndarray:
+    """Ranks 1..n; tied values share the mean of the ranks they span."""
+    x = np.asarray(x, dtype=np.float64)
+    order = np.argsort(x, kind='mergesort')
+    sorted_x = x[order]
+    starts = np.flatnonzero(np.r_[True, sorted_x[1:] != sorted_x[:-1]])
+    ends = np.r_[starts[1:], len(x)]
+    ranks = np.empty(len(x))
+    for s, e in zip(starts, ends):
+        ranks[order[s:e]] = (s + 1 + e) / 2      # mean of ranks s+1 .. e
+    return ranks
+
+
+def pearson(x, y) -> float:
+    x = np.asarray(x, dtype=np.float64) - np.mean(x)
+    y = np.asarray(y, dtype=np.float64) - np.mean(y)
+    denom = math.sqrt(float(x @ x) * float(y @ y))
+    return float(x @ y) / denom if denom > 0 else float('nan')
+
+
+def spearman(x, y) -> float:
+    return pearson(average_ranks(x), average_ranks(y))
+
+
+# ---- data -------------------------------------------------------------------------------------
+
+def load_splits(data: Path, count: int) -> list[str]:
+    items = json.loads((data / 'index.json').read_text()).get('items')
+    if not items or len(items) != count:
+        raise ValueError(f'{data / "index.json"}: needs `items` with one split per face '
+                         '(build it with tools.make_regset)')
+    return [it['split'] for it in items]
+
+
+def load_labels(path: Path, count: int) -> np.ndarray:
+    """Scores by face index, NaN where a face has no (finite) label; a later line wins."""
+    scores = np.full(count, np.nan)
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        rec = json.loads(line)
+        i = int(rec['i'])
+        if not 0 <= i < count:
+            raise ValueError(f'{path}:{n}: face index {i} outside 0..{count - 1}')
+        s = rec.get('score')
+        scores[i] = float(s) if isinstance(s, (int, float)) else np.nan
+    return scores
+
+
+class Dataset:
+    def __init__(self, data: Path, labels: Path):
+        faces = load_faces(data)
+        self.faces = np.array(faces)                        # ~45 MB for 1200 faces: keep in memory
+        splits = load_splits(data, len(faces))
+        self.scores = load_labels(labels, len(faces))
+        ok = np.isfinite(self.scores)
+        self.train = np.flatnonzero(ok & (np.array(splits) == 'train'))
+        self.heldout = np.flatnonzero(ok & (np.array(splits) == 'heldout'))
+        self.unlabelled = int((~ok).sum())
+        if len(self.train) < 2:
+            raise ValueError(f'{labels}: only {len(self.train)} labelled train faces')
+
+    def train_range(self) -> tuple[float, float]:
+        s = self.scores[self.train]
+        lo, hi = float(s.min()), float(s.max())
+        if not hi > lo:
+            raise ValueError(f'train labels are all {lo}: nothing to learn')
+        return lo, hi
+
+
+def batch_indices(train: np.ndarray, step: int, batch: int, seed: int) -> np.ndarray:
+    """The `batch` train faces of `step`: consecutive slices of per-epoch permutations."""
+    n = len(train)
+    pos = np.arange(step * batch, (step + 1) * batch)
+    epochs, within = np.divmod(pos, n)
+    perms = {int(e): np.random.default_rng([seed, 1, int(e)]).permutation(n) for e in np.unique(epochs)}
+    return train[[perms[int(e)][k] for e, k in zip(epochs, within)]]
+
+
+def augment(faces_u8: np.ndarray, rng: np.random.Generator, shift: int) -> np.ndarray:
+    out = np.empty_like(faces_u8)
+    h, w = faces_u8.shape[1:3]
+    for j, img in enumerate(faces_u8):
+        if rng.random() < 0.5:
+            img = img[:, ::-1]
+        if shift:
+            dy, dx = rng.integers(-shift, shift + 1, 2)
+            pad = np.pad(img, ((shift, shift), (shift, shift), (0, 0)), mode='edge')
+            img = pad[shift + dy:shift + dy + h, shift + dx:shift + dx + w]
+        out[j] = img
+    return out
+
+
+# ---- training ---------------------------------------------------------------------------------
+
+def ema_decay(step: int, decay: float) -> float:
+    return min(decay, 1 - (1 + step) ** (-2 / 3))
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, faces_u8: np.ndarray, batch: int = 64) -> np.ndarray:
+    model.eval()
+    out = [model(to_unit(faces_u8[k:k + batch]))[:, 0].numpy() for k in range(0, len(faces_u8), batch)]
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def _rounded(v: float) -> float | None:
+    return round(v, 4) if math.isfinite(v) else None       # constant predictions: no correlation (JSON null)
+
+
+def evaluate(model, ds: Dataset, lo: float, hi: float, max_train: int = 1000) -> dict:
+    result = {}
+    for name, idx in (('heldout', ds.heldout), ('train', ds.train[:max_train])):
+        if len(idx) < 2:
+            result[name] = {'count': int(len(idx))}
+            continue
+        pred = predict(model, ds.faces[idx])
+        target = (ds.scores[idx] - lo) / (hi - lo)
+        result[name] = {'count': int(len(idx)), 'spearman': _rounded(spearman(pred, target)),
+                        'pearson': _rounded(pearson(pred, target)),
+                        'mae': _rounded(float(np.abs(pred - target).mean()))}
+    return result
+
+
+def build(args, ckpt: dict | None) -> tuple[QualityRegressor, QualityRegressor, torch.optim.Optimizer, int]:
+    cfg = RegressorConfig.from_dict(ckpt['config']) if ckpt else RegressorConfig(width=args.width)
+    torch.manual_seed(args.seed)
+    model = QualityRegressor(cfg)
+    ema = copy.deepcopy(model)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    step = 0
+    if ckpt:
+        model.load_state_dict(ckpt['model'])
+        ema.load_state_dict(ckpt['ema'])
+        opt.load_state_dict(ckpt['opt'])
+        step = int(ckpt['step'])
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    return model, ema.eval(), opt, step
+
+
+def train(args) -> int:
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / 'last.pt'
+    ds = Dataset(args.data, args.labels)
+    ckpt = torch.load(ckpt_path, map_location='cpu', weights_only=False) if ckpt_path.is_file() else None
+    model, ema, opt, step = build(args, ckpt)
+    lo, hi = ds.train_range()
+    if ckpt:
+        print(f'resumed from {ckpt_path} at step {step}')
+        if (lo, hi) != (ckpt['label_min'], ckpt['label_max']):
+            print(f'warning: these labels span [{lo}, {hi}]; keeping the checkpoint\'s scale '
+                  f'[{ckpt["label_min"]}, {ckpt["label_max"]}]', file=sys.stderr)
+        lo, hi = ckpt['label_min'], ckpt['label_max']
+    print(f'regressor {count_params(model):,} parameters; {len(ds.train)} train / {len(ds.heldout)} held-out '
+          f'labelled faces ({ds.unlabelled} unlabelled left out); label range [{lo:.4f}, {hi:.4f}]')
+    targets = torch.from_numpy((ds.scores - lo) / (hi - lo)).float()
+    deadline = time.monotonic() + args.minutes * 60 if args.minutes else math.inf
+    start = time.monotonic()
+
+    def checkpoint():
+        save_checkpoint(ckpt_path, {'step': step, 'config': model.cfg.to_dict(), 'model': model.state_dict(),
+                                    'ema': ema.state_dict(), 'opt': opt.state_dict(), 'seed': args.seed,
+                                    'label_min': lo, 'label_max': hi, 'data': str(args.data),
+                                    'labels': str(args.labels), 'train_count': int(len(ds.train))})
+
+    loss_new, eval_new = not (out / 'loss.csv').is_file(), not (out / 'eval.csv').is_file()
+    with open(out / 'loss.csv', 'a', newline='') as loss_file, open(out / 'eval.csv', 'a', newline='') as eval_file:
+        loss_log, eval_log = csv.writer(loss_file), csv.writer(eval_file)
+        if loss_new:
+            loss_log.writerow(['step', 'loss', 'seconds', 'images_per_s'])
+        if eval_new:
+            eval_log.writerow(['step', 'heldout_spearman', 'heldout_pearson', 'heldout_mae', 'train_spearman'])
+        while step < args.steps and time.monotonic() < deadline:
+            t0 = time.monotonic()
+            idx = batch_indices(ds.train, step, args.batch, args.seed)
+            x = to_unit(augment(ds.faces[idx], np.random.default_rng([args.seed, 2, step]), args.shift))
+            torch.manual_seed(args.seed * 1_000_003 + step)          # dropout masks, per step
+            model.train()
+            loss = F.l1_loss(model(x)[:, 0], targets[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            with torch.no_grad():
+                d = ema_decay(step, args.ema)
+                for pe, pm in zip(ema.parameters(), model.parameters()):
+                    pe.lerp_(pm.detach(), 1 - d)
+                for be, bm in zip(ema.buffers(), model.buffers()):   # BatchNorm statistics
+                    be.copy_(bm)
+            loss_log.writerow([step, f'{float(loss):.6f}', f'{time.monotonic() - start:.1f}',
+                               f'{args.batch / (time.monotonic() - t0):.1f}'])
+            loss_file.flush()
+            if step % args.ckpt_every == 0:
+                checkpoint()
+            if args.eval_every and step % args.eval_every == 0:
+                e = evaluate(ema, ds, lo, hi, max_train=200)
+                eval_log.writerow([step, e['heldout'].get('spearman'), e['heldout'].get('pearson'),
+                                   e['heldout'].get('mae'), e['train'].get('spearman')])
+                eval_file.flush()
+        checkpoint()
+    print(f'stopped at step {step}; checkpoint {ckpt_path}')
+    return report(ema, ds, lo, hi, step, out)
+
+
+def report(ema, ds: Dataset, lo: float, hi: float, step: int, out: Path) -> int:
+    result = {'step': step, 'label_min': lo, 'label_max': hi, **evaluate(ema, ds, lo, hi)}
+    print(json.dumps(result))
+    (out / 'eval.json').write_text(json.dumps(result, indent=1) + '\n')
+    return 0
+
+
+def evaluate_only(args) -> int:
+    ckpt = torch.load(args.out / 'last.pt', map_location='cpu', weights_only=False)
+    _, ema, _, step = build(args, ckpt)
+    return report(ema, Dataset(args.data, args.labels), ckpt['label_min'], ckpt['label_max'], step, args.out)
+
+
+# ---- export -----------------------------------------------------------------------------------
+
+def manifest_entry(onnx_path: Path, sha256: str, version: str) -> dict:
+    try:
+        bundled = onnx_path.resolve().relative_to(REPO_ROOT).as_posix()
+    except ValueError:                       # exported outside the repository (tests, experiments)
+        bundled = None
+    return {
+        'id': MODEL_ID, 'version': version, 'role': 'regressor', 'file': onnx_path.name, 'sha256': sha256,
+        **({'bundledPath': bundled} if bundled else {}), 'url': None,
+        'input': {'name': 'input', 'layout': 'NCHW', 'shape': [1, 3, 112, 112], 'colorOrder': 'RGB'},
+        'outputs': ['score'], 'batch': 'dynamic',
+        'normalisation': {'mean': [0.5, 0.5, 0.5], 'std': [0.5, 0.5, 0.5]}, 'licence': LICENCE,
+    }
+
+
+def model_card(ckpt: dict, model: QualityRegressor, entry: dict, ev: dict | None) -> str:
+    lo, hi = ckpt['label_min'], ckpt['label_max']
+    lines = [
+        f'# {MODEL_ID} {entry["version"]}', '',
+        'The project\'s own DifFIQA(R)-style quality regressor: a MobileNetV2-style CNN trained from '
+        'scratch (no third-party weights) to predict full-DifFIQA scores. Built by '
+        '`models/tools/train_regressor.py` (architecture: `models/tools/regressor_arch.py`).', '',
+        f'- Input `input` float32 [N,3,112,112], aligned face, RGB, (pixel/255 - 0.5)/0.5.',
+        f'- Output `score` float32 [N,1]: the DifFIQA score min-max normalised over the training split, '
+        f'so DifFIQA q ~= {lo:.6f} + score * {hi - lo:.6f}. Higher is better; values outside [0,1] occur.',
+        f'- Label range (train split): min {lo!r}, max {hi!r}.',
+        f'- Architecture: {json.dumps(model.cfg.to_dict())}; {count_params(model):,} parameters, '
+        f'{count_flops(model) / 1e9:.3f} GFLOP per image.',
+        f'- Training: {ckpt["step"]} steps, {ckpt.get("train_count")} labelled train faces from '
+        f'`{Path(ckpt["data"]).name}` (tools.make_regset: LFW aligned faces, clean and degraded), L1 loss, Adam, '
+        'flip + shift augmentation, EMA weights.',
+    ]
+    if ev and ev.get('step') != ckpt['step']:
+        lines.append(f'- No evaluation of step {ckpt["step"]} (eval.json is of step {ev.get("step")}: run --eval).')
+    elif ev:
+        h, t = ev.get('heldout', {}), ev.get('train', {})
+        lines.append(f'- Held-out (identity-disjoint, {h.get("count")} faces): Spearman {h.get("spearman")}, '
+                     f'Pearson {h.get("pearson")}, MAE {h.get("mae")} (normalised units); train split: '
+                     f'Spearman {t.get("spearman")}.')
+    lines += [f'- sha256 `{entry["sha256"]}`.', f'- Licence: {LICENCE}.', '']
+    return '\n'.join(lines)
+
+
+def export(ckpt_path: Path, onnx_path: Path) -> int:
+    import onnx
+    import onnxruntime as ort
+    ckpt = torch.load(ckpt_path, map_location='cpu', weights_only=False)
+    model = QualityRegressor(RegressorConfig.from_dict(ckpt['config']))
+    model.load_state_dict(ckpt['ema'])
+    model.eval()
+    onnx_path.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(model, (torch.zeros(2, 3, 112, 112),), str(onnx_path), input_names=['input'],
+                      output_names=['score'], dynamic_axes={'input': {0: 'N'}, 'score': {0: 'N'}},
+                      opset_version=17, dynamo=False)
+    proto = onnx.load(str(onnx_path))
+    for key, value in (('label_min', ckpt['label_min']), ('label_max', ckpt['label_max']), ('step', ckpt['step'])):
+        proto.metadata_props.add(key=key, value=repr(value))
+    onnx.save(proto, str(onnx_path))
+    size = onnx_path.stat().st_size
+    if size > MAX_ONNX_BYTES:
+        print(f'error: {onnx_path} is {size} bytes, above {MAX_ONNX_BYTES}', file=sys.stderr)
+        return 1
+    sess = ort.InferenceSession(str(onnx_path), providers=['CPUExecutionProvider'])
+    diff = 0.0
+    for n in (3, 1):                          # two batch sizes: the batch axis must really be dynamic
+        probe = torch.rand(n, 3, 112, 112, generator=torch.Generator().manual_seed(n)) * 2 - 1
+        with torch.no_grad():
+            want = model(probe).numpy()
+        got = sess.run(['score'], {'input': probe.numpy()})[0]
+        if got.shape != (n, 1):
+            print(f'error: onnx output shape {got.shape} for a batch of {n}', file=sys.stderr)
+            return 1
+        diff = max(diff, float(np.abs(got - want).max()))
+    sha = sha256_file(onnx_path)
+    version = f'own-{datetime.now(timezone.utc):%Y%m%d}-{ckpt["step"]}'
+    entry = manifest_entry(onnx_path, sha, version)
+    eval_path = ckpt_path.parent / 'eval.json'
+    ev = json.loads(eval_path.read_text()) if eval_path.is_file() else None
+    onnx_path.with_suffix('.md').write_text(model_card(ckpt, model, entry, ev))
+    print(f'{onnx_path}: step {ckpt["step"]}, {size / 1e6:.2f} MB, max |onnx - torch| {diff:.2g}, sha256 {sha}')
+    print('manifest entry:')
+    print(json.dumps(entry, indent=2))
+    return 0 if diff < 1e-4 else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--data', type=Path, default=cache_dir() / 'datasets' / 'regset')
+    ap.add_argument('--labels', type=Path, help='JSON lines {i, score, std} (default <data>/labels.jsonl)')
+    ap.add_argument('--out', type=Path, default=cache_dir() / 'train' / 'regressor')
+    ap.add_argument('--minutes', type=float, default=0, help='time budget for this run (0: no limit)')
+    ap.add_argument('--steps', type=int, default=100_000, help='total optimiser steps, resumed runs included')
+    ap.add_argument('--batch', type=int, default=32)
+    ap.add_argument('--lr', type=float, default=1e-3)
+    ap.add_argument('--ema', type=float, default=0.995, help='EMA decay of the evaluated/exported weights')
+    ap.add_argument('--shift', type=int, default=4, help='max augmentation shift, px')
+    ap.add_argument('--width', type=float, default=RegressorConfig.width, help='only used when starting from scratch')
+    ap.add_argument('--ckpt-every', type=int, default=200)
+    ap.add_argument('--eval-every', type=int, default=200, help='held-out numbers to eval.csv (0: only at the end)')
+    ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--threads', type=int, default=2, help='torch CPU threads')
+    ap.add_argument('--eval', action='store_true', help='only evaluate the last checkpoint')
+    ap.add_argument('--export', type=Path, metavar='ONNX', help='export the EMA weights of the last checkpoint')
+    args = ap.parse_args(argv)
+    args.labels = args.labels or args.data / 'labels.jsonl'
+    torch.set_num_threads(args.threads)
+    # Tiny weights/activations hit x86 denormal slow paths (40x slower training measured here).
+    torch.set_flush_denormal(True)
+    if args.export:
+        return export(args.out / 'last.pt', args.export)
+    if args.eval:
+        return evaluate_only(args)
+    return train(args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
