@@ -21,6 +21,7 @@ export const schema = {
   'kafka.outputTopic': { kind: 'string', default: 'face-quality', doc: 'FaceQuality output topic' },
   'kafka.escalationTopic': { kind: 'string', default: 'face-quality-escalation', doc: 'borderline frames for full DifFIQA' },
   'kafka.dlqTopic': { kind: 'string', default: 'face-quality-dlq', doc: 'DeadLetter topic' },
+  'kafka.alertsTopic': { kind: 'string', default: 'face-quality-alerts', doc: 'per-camera drift alerts (JSON, see src/plugin/drift/alerts.ts)' },
   'kafka.maxMessageBytes': { kind: 'integer', default: 8_000_000, min: 1024, doc: 'larger input messages go to the DLQ (INPUT_TOO_LARGE)' },
   'kafka.sessionTimeoutMs': { kind: 'integer', default: 30_000, min: 6000, doc: 'consumer session timeout' },
   'registry.type': { kind: 'enum', values: ['embedded', 'http'], default: 'embedded', doc: 'embedded: fixed ids of the bundled schemas; http: a Confluent-compatible registry' },
@@ -55,6 +56,14 @@ export const schema = {
   'escalation.repeats': { kind: 'integer', default: 10, min: 1, max: 100, doc: 'perturbation repeats (paper: 10)' },
   'escalation.maxAgeMs': { kind: 'integer', default: 60_000, min: 0, doc: 'older requests get the regression decision, flagged skipped_overload (0: never)' },
   'telemetry.metricsPort': { kind: 'integer', default: 0, min: 0, max: 65535, doc: 'Prometheus /metrics, /healthz, /readyz port (0: off)' },
+  'telemetry.lagIntervalMs': { kind: 'integer', default: 10_000, min: 100, doc: 'how often consumer lag is polled from the broker' },
+  'drift.enabled': { kind: 'boolean', default: true, doc: 'per-camera score drift alerts (gate only)' },
+  'drift.baselineSize': { kind: 'integer', default: 500, min: 1, doc: "a camera's first N scores form its baseline" },
+  'drift.windowSize': { kind: 'integer', default: 200, min: 1, doc: 'sliding window of recent scores compared with the baseline' },
+  'drift.medianShift': { kind: 'number', default: 0.1, min: 0, doc: 'alert when the recent median moves further than this from the baseline median' },
+  'drift.acceptRateShift': { kind: 'number', default: 0.2, min: 0, max: 1, doc: 'alert when the recent accept rate moves further than this from the baseline' },
+  'drift.rearmFraction': { kind: 'number', default: 0.5, min: 0, max: 1, doc: 'a drifting camera re-arms once both shifts are within this fraction of their bounds' },
+  'drift.maxCameras': { kind: 'integer', default: 10_000, min: 1, doc: 'cameras tracked at once (least recently seen forgotten)' },
   'log.level': { kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], default: 'info', doc: 'log level' },
 } as const satisfies Record<string, KeySpec>;
 

@@ -1,0 +1,84 @@
+import type { Logger } from '../core/log.js';
+import type { OutRecord, ProducerPort } from '../kafka/port.js';
+import type { DriftEvent, DriftOptions } from './monitor.js';
+
+/**
+ * The alert event, JSON (UTF-8) rather than Avro: alerts are rare, read by people and by
+ * alerting tools that rarely speak the schema registry. Key = camera id (one camera's alerts stay
+ * in order on one partition); header `content-type: application/json`; `schema` names the shape:
+ *
+ * { "schema": "diffiqa.drift-alert/v1", "type": "drift" | "recovered", "cameraId": "cam-7",
+ *   "service": "diffiqa-gate", "at": 1764280000000 (ms since epoch),
+ *   "baseline": { "median": 0.71, "acceptRate": 0.83, "count": 500 },
+ *   "recent":   { "median": 0.42, "acceptRate": 0.20, "count": 200 },
+ *   "medianShift": -0.29, "acceptRateShift": -0.63,          (recent − baseline)
+ *   "reasons": ["median", "acceptRate"],                     (bounds exceeded; [] on recovery)
+ *   "bounds": { "medianShift": 0.1, "acceptRateShift": 0.2 } }
+ */
+export const DRIFT_ALERT_SCHEMA = 'diffiqa.drift-alert/v1';
+
+export interface DriftAlert extends DriftEvent {
+  schema: typeof DRIFT_ALERT_SCHEMA;
+  service: string;
+  bounds: { medianShift: number; acceptRateShift: number };
+}
+
+export function driftAlert(e: DriftEvent, service: string, o: Pick<DriftOptions, 'medianShift' | 'acceptRateShift'>): DriftAlert {
+  return { schema: DRIFT_ALERT_SCHEMA, ...e, service, bounds: { medianShift: o.medianShift, acceptRateShift: o.acceptRateShift } };
+}
+
+export function alertRecord(alert: DriftAlert, topic: string, headers: Record<string, string> = {}): OutRecord {
+  return { topic, key: alert.cameraId, value: Buffer.from(JSON.stringify(alert)), headers: { 'content-type': 'application/json', ...headers } };
+}
+
+/**
+ * Sends alerts on a producer of its own, one at a time and off the frame path: an alert is
+ * advice, so a broker hiccup costs at most that alert (logged and counted), never a frame.
+ */
+export class AlertPublisher {
+  readonly #producer: ProducerPort;
+  readonly #topic: string;
+  readonly #log?: Logger;
+  #chain: Promise<void> = Promise.resolve();
+  #connected?: Promise<void>;
+  #closed?: Promise<void>;
+  onFailure?: (err: unknown) => void;
+  sent = 0;
+
+  constructor(producer: ProducerPort, topic: string, log?: Logger) {
+    this.#producer = producer;
+    this.#topic = topic;
+    this.#log = log;
+  }
+
+  publish(alert: DriftAlert, headers?: Record<string, string>): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#chain = this.#chain.then(async () => {
+      try {
+        await (this.#connected ??= this.#producer.connect());
+        await this.#producer.send([alertRecord(alert, this.#topic, headers)]);
+        this.sent++;
+        this.#log?.warn({ cameraId: alert.cameraId, type: alert.type, reasons: alert.reasons, medianShift: alert.medianShift, acceptRateShift: alert.acceptRateShift }, `camera ${alert.type === 'drift' ? 'drifts from' : 'is back at'} its baseline`);
+      } catch (err) {
+        this.#connected = undefined;
+        this.onFailure?.(err);
+        this.#log?.error({ err, cameraId: alert.cameraId }, 'drift alert could not be published');
+      }
+    });
+    return this.#chain;
+  }
+
+  /** Resolves once every alert published so far was sent (or failed). */
+  flush(): Promise<void> {
+    return this.#chain;
+  }
+
+  /** Idempotent: sends what is queued, then disconnects. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      await this.#chain;
+      if (this.#connected) await this.#producer.disconnect().catch(() => undefined);
+    })();
+    return this.#closed;
+  }
+}
