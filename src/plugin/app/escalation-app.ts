@@ -8,7 +8,7 @@ import { DiffusionScorer } from '../diffusion/scorer.js';
 import { DecodeEscalationStage, DiffusionStage } from '../escalation/stages.js';
 import { buildEscalationOutputs } from '../escalation/outputs.js';
 import { runtimeFromConfig } from '../cli/score.js';
-import { topicsFrom, type GateApp } from './gate-app.js';
+import { topicsFrom, type AppHooks, type GateApp } from './gate-app.js';
 
 export interface EscalationApp extends Omit<GateApp, 'pressure'> { stage: DiffusionStage }
 
@@ -16,7 +16,8 @@ export interface EscalationApp extends Omit<GateApp, 'pressure'> { stage: Diffus
  * The full-DifFIQA stage: its own consumer group on the escalation topic, the same delivery,
  * DLQ and shutdown rules as the gate (it reuses the gate's consume → publish → commit loop).
  */
-export async function startEscalation(cfg: Config, client: KafkaClient, log: Logger, wrap?: StageWrapper): Promise<EscalationApp> {
+export async function startEscalation(cfg: Config, client: KafkaClient, log: Logger, hooks?: StageWrapper | AppHooks): Promise<EscalationApp> {
+  const h: AppHooks = typeof hooks === 'function' ? { wrap: hooks } : hooks ?? {};
   const topics = topicsFrom(cfg);
   const rt = runtimeFromConfig(cfg);
   try {
@@ -27,7 +28,7 @@ export async function startEscalation(cfg: Config, client: KafkaClient, log: Log
     const thresholds = { accept: cfg.get('escalation.accept'), reject: cfg.get('escalation.reject') };
     const scorer = new DiffusionScorer(rt, { denoiserId: entry.id, embedderId: cfg.get('models.embedder'), repeats: cfg.get('escalation.repeats'), maxBatch: cfg.get('inference.maxBatch') * 10 });
     const stage = new DiffusionStage(scorer, { id: entry.id, version: entry.version, provider }, { thresholds, maxAgeMs: cfg.get('escalation.maxAgeMs') });
-    const pipeline = new Pipeline([new DecodeEscalationStage(codec, cfg.get('kafka.maxMessageBytes')), stage], wrap);
+    const pipeline = new Pipeline([new DecodeEscalationStage(codec, cfg.get('kafka.maxMessageBytes')), stage], h.wrap);
 
     const admin = client.admin();
     await admin.createTopics([topics.escalation, topics.output, topics.dlq].map((topic) => ({ topic, partitions: 3 })));
@@ -40,7 +41,9 @@ export async function startEscalation(cfg: Config, client: KafkaClient, log: Log
       // Full DifFIQA is ~100× the regressor's cost: small chunks keep commits and heartbeats frequent.
       groupId, inputTopic: topics.escalation, exactlyOnce, inFlightPerPartition: 4, partitionsConcurrently: 3,
     });
+    await h.attach?.({ role: 'escalation', gate, runtime: rt, consumer });
     await gate.start();
+    h.started?.();
     log.info({ input: topics.escalation, group: groupId }, 'escalation stage running');
     let closed: Promise<boolean> | undefined;
     return {

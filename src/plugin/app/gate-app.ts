@@ -1,6 +1,6 @@
 import type { Config } from '../config/load.js';
 import type { Logger } from '../core/log.js';
-import type { KafkaClient } from '../kafka/port.js';
+import type { ConsumerPort, KafkaClient } from '../kafka/port.js';
 import { Gate } from '../gate/gate.js';
 import { Backpressure } from '../pipeline/backpressure.js';
 import { createCodec, createRegistry, type Topics } from '../pipeline/codecs.js';
@@ -18,6 +18,18 @@ export function topicsFrom(cfg: Config): Topics {
   return { input: cfg.get('kafka.inputTopic'), output: cfg.get('kafka.outputTopic'), escalation: cfg.get('kafka.escalationTopic'), dlq: cfg.get('kafka.dlqTopic') };
 }
 
+/** What telemetry plugs into an app; the apps themselves stay telemetry-free. */
+export interface AppHooks {
+  /** Applied to every stage (spans and stage metrics). */
+  wrap?: StageWrapper;
+  /** The parts, once built and before the first record is consumed (observers go in here). */
+  attach?(parts: AppParts): Promise<void> | void;
+  /** The consumer joined its group: the app is ready. */
+  started?(): void;
+}
+
+export interface AppParts { role: 'gate' | 'escalation'; gate: Gate; runtime: ModelRuntime; consumer: ConsumerPort; pressure?: Backpressure }
+
 export interface GateApp {
   gate: Gate;
   runtime: ModelRuntime;
@@ -28,7 +40,8 @@ export interface GateApp {
 }
 
 /** Wires config → models → stages → Kafka. Start-up order: models first (fail fast), then Kafka. */
-export async function startGate(cfg: Config, client: KafkaClient, log: Logger, wrap?: StageWrapper): Promise<GateApp> {
+export async function startGate(cfg: Config, client: KafkaClient, log: Logger, hooks?: StageWrapper | AppHooks): Promise<GateApp> {
+  const h: AppHooks = typeof hooks === 'function' ? { wrap: hooks } : hooks ?? {};
   const topics = topicsFrom(cfg);
   const rt = runtimeFromConfig(cfg);
   const regressorId = cfg.get('models.regressor');
@@ -46,7 +59,7 @@ export async function startGate(cfg: Config, client: KafkaClient, log: Logger, w
       new PrepareStage(rt, { detectorId: cfg.get('models.detector'), detectorScore: cfg.get('face.detectorScore'), limits: limitsFrom(cfg) }),
       new RegressStage(new RegressScorer(rt, regressorId), pressure),
       new DecideStage(thresholds),
-    ], wrap);
+    ], h.wrap);
 
     const admin = client.admin();
     await admin.createTopics([topics.output, topics.escalation, topics.dlq].map((topic) => ({ topic, partitions: 3 })));
@@ -61,7 +74,9 @@ export async function startGate(cfg: Config, client: KafkaClient, log: Logger, w
       inFlightPerPartition: cfg.get('gate.inFlightPerPartition'), partitionsConcurrently: cfg.get('gate.partitionsConcurrently'),
     });
     pressure.attach(gate);
+    await h.attach?.({ role: 'gate', gate, runtime: rt, consumer, pressure });
     await gate.start();
+    h.started?.();
     log.info({ input: topics.input, group: cfg.get('kafka.groupId'), delivery: cfg.get('delivery.mode') }, 'gate running');
 
     let closed: Promise<boolean> | undefined;

@@ -2,6 +2,7 @@ import { loadConfigFile } from '../config/load.js';
 import { createLogger } from '../core/log.js';
 import { startEscalation } from '../app/escalation-app.js';
 import { createKafkajsClient } from '../kafka/kafkajs.js';
+import { startTelemetry } from '../telemetry/telemetry.js';
 import { flagString, type Parsed } from './args.js';
 import { EXIT } from './exit.js';
 import { onShutdownSignal } from './lifecycle.js';
@@ -11,9 +12,12 @@ export default async function escalate(p: Parsed): Promise<number> {
   const cfg = loadConfigFile(flagString(p, 'config'));
   const log = createLogger(cfg.get('log.level'));
   const client = createKafkajsClient({ brokers: cfg.get('kafka.brokers'), clientId: `${cfg.get('kafka.clientId')}-escalation`, logger: log });
-  const app = await startEscalation(cfg, client, log);
+  // Before the app: /healthz answers (and /readyz says why not) while models load.
+  const telemetry = await startTelemetry(cfg, { role: 'escalation', client, log });
+  const app = await startEscalation(cfg, client, log, telemetry).catch(async (err: unknown) => { await telemetry.shutdown(); throw err; });
   return onShutdownSignal(log, async () => {
     const clean = await app.shutdown(cfg.get('shutdown.deadlineMs'));
+    await telemetry.shutdown();
     log.info({ clean, ...app.gate.counts, ...app.stage.counts }, 'stopped');
     return clean ? EXIT.ok : EXIT.drainTimeout;
   });

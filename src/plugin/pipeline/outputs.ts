@@ -3,6 +3,7 @@ import type { AvroCodec } from '../../schemas/codec.js';
 import type { DeadLetter, EscalationRequest, FaceQuality } from '../../schemas/index.js';
 import { valueSubject } from '../../schemas/registry.js';
 import type { OutRecord } from '../kafka/port.js';
+import { traceHeaders } from '../telemetry/carrier.js';
 import type { Thresholds } from './stages/decide.js';
 import type { Topics } from './codecs.js';
 
@@ -16,11 +17,7 @@ export interface OutputOptions {
 
 /** Headers every derived record carries: the trace context and where it came from. */
 export function lineageHeaders(f: Frame, extra: Record<string, string> = {}): Record<string, string | Buffer> {
-  const h: Record<string, string | Buffer> = { ...extra };
-  const tp = f.source?.headers.traceparent;
-  if (tp) h.traceparent = tp;
-  const ts = f.source?.headers.tracestate;
-  if (ts) h.tracestate = ts;
+  const h: Record<string, string | Buffer> = { ...extra, ...traceHeaders(f) };
   if (f.source) h['diffiqa-source'] = `${f.source.topic}/${f.source.partition}/${f.source.offset}`;
   return h;
 }
@@ -70,7 +67,7 @@ export async function buildOutputs(frames: Frame[], codec: AvroCodec, o: OutputO
         alignedRgb: Buffer.from(f.aligned!.data.buffer, f.aligned!.data.byteOffset, f.aligned!.data.byteLength),
         landmarkSource: f.aligned!.landmarkSource, regressionScore: f.regression.score,
         regressionModel: { id: f.regression.modelId, version: f.regression.modelVersion },
-        thresholds: o.thresholds, traceparent: f.source?.headers.traceparent?.toString() ?? null,
+        thresholds: o.thresholds, traceparent: traceHeaders(f).traceparent ?? null,
         source: sourceOf(f), enqueuedAt: Date.now(),
       };
       out.push({ topic: o.topics.escalation, key: key(f), value: await codec.encode(valueSubject(o.topics.escalation), req), headers: lineageHeaders(f) });

@@ -1,0 +1,114 @@
+import type { Attributes, Counter, Histogram, Meter, ObservableResult } from '@opentelemetry/api';
+import type { Frame } from '../core/frame.js';
+import type { Stage } from '../core/stage.js';
+import type { OutRecord } from '../kafka/port.js';
+
+const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const BATCH = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+const SCORES = [...Array.from({ length: 21 }, (_, i) => Math.round(i * 5) / 100), 1.25, 1.5];
+
+/** Sources read at collection time (observable instruments): no timers of our own. */
+export interface Observed {
+  queueDepth?: () => Record<string, number>;
+  pause?: () => { pausedMs: number; pauses: number };
+  lag?: () => { topic: string; partition: number; lag: number }[];
+  models?: () => { model: string; version: string; provider: string }[];
+  ready?: () => boolean;
+  driftActive?: () => string[];
+}
+
+/**
+ * Every instrument of a pipeline process. Names are Prometheus-style already (unit suffixes),
+ * so /metrics reads like any Prometheus exporter's output; OTLP receives the same names.
+ */
+export class PipelineMetrics {
+  readonly #framesIn: Counter;
+  readonly #framesOut: Counter;
+  readonly #recordsOut: Counter;
+  readonly #dlq: Counter;
+  readonly #stage: Histogram;
+  readonly #batch: Histogram;
+  readonly #infer: Histogram;
+  readonly #score: Histogram;
+  readonly #skipped: Counter;
+  readonly #drift: Counter;
+  readonly #alertFailures: Counter;
+  readonly #seen = new WeakSet<Frame>();
+  readonly #meter: Meter;
+
+  constructor(meter: Meter) {
+    this.#meter = meter;
+    this.#framesIn = meter.createCounter('diffiqa_frames_in', { description: 'frames consumed from the input topic' });
+    this.#framesOut = meter.createCounter('diffiqa_frames_out', { description: 'frames published (after commit), by decision; DLQ for dead letters' });
+    this.#recordsOut = meter.createCounter('diffiqa_records_out', { description: 'records published, by topic' });
+    this.#dlq = meter.createCounter('diffiqa_dlq', { description: 'frames dead-lettered, by reason code and stage' });
+    this.#stage = meter.createHistogram('diffiqa_stage_duration_seconds', { unit: 's', description: 'time of one stage call (one batch of frames)', advice: { explicitBucketBoundaries: SECONDS } });
+    this.#batch = meter.createHistogram('diffiqa_inference_batch_size', { description: 'items per model run', advice: { explicitBucketBoundaries: BATCH } });
+    this.#infer = meter.createHistogram('diffiqa_inference_duration_seconds', { unit: 's', description: 'time of one model run in its worker', advice: { explicitBucketBoundaries: SECONDS } });
+    this.#score = meter.createHistogram('diffiqa_score', { description: 'published quality scores per camera', advice: { explicitBucketBoundaries: SCORES } });
+    this.#skipped = meter.createCounter('diffiqa_escalation_skipped_overload', { description: 'borderline frames that kept the inline score because they waited too long' });
+    this.#drift = meter.createCounter('diffiqa_drift_alerts', { description: 'per-camera drift alerts and recoveries published' });
+    this.#alertFailures = meter.createCounter('diffiqa_drift_alert_failures', { description: 'drift alerts that could not be published' });
+    // Zero from the start: an absent series cannot be told from a broken exporter on a dashboard.
+    this.#skipped.add(0);
+    this.#alertFailures.add(0);
+  }
+
+  /** Times every stage call; counts frames on first sight (the first stage). */
+  readonly wrap = (stage: Stage): Stage => ({
+    name: stage.name,
+    process: async (batch, signal) => {
+      let fresh = 0;
+      for (const f of batch) if (!this.#seen.has(f)) { this.#seen.add(f); fresh++; }
+      if (fresh) this.#framesIn.add(fresh);
+      const t0 = performance.now();
+      try {
+        return await stage.process(batch, signal);
+      } finally {
+        this.#stage.record((performance.now() - t0) / 1000, { stage: stage.name });
+      }
+    },
+    close: () => stage.close(),
+  });
+
+  /** A chunk was published and committed: outcomes, scores, dead letters. */
+  chunk(frames: Frame[], records: OutRecord[]): void {
+    for (const r of records) this.#recordsOut.add(1, { topic: r.topic });
+    for (const f of frames) {
+      if (f.error || !f.decision) {
+        this.#framesOut.add(1, { decision: 'DLQ' });
+        this.#dlq.add(1, { reason: f.error?.code ?? 'INTERNAL', stage: f.errorStage ?? 'unknown' });
+        continue;
+      }
+      this.#framesOut.add(1, { decision: f.decision });
+      if (f.escalation === 'SKIPPED_OVERLOAD') this.#skipped.add(1);
+      // The escalation stage's own score is full DifFIQA; a skipped frame's score was counted by the gate.
+      const r = f.full ?? (f.escalation === undefined ? f.regression : undefined);
+      if (r) this.#score.record(r.score, { camera_id: f.cameraId, model: r.modelId });
+    }
+  }
+
+  inferenceRun(model: string, batchSize: number, ms: number, provider: string): void {
+    const a: Attributes = { model, provider };
+    this.#batch.record(batchSize, a);
+    this.#infer.record(ms / 1000, a);
+  }
+
+  driftEvent(cameraId: string, type: string): void { this.#drift.add(1, { camera_id: cameraId, type }); }
+  driftAlertFailed(): void { this.#alertFailures.add(1); }
+
+  observe(o: Observed): void {
+    const m = this.#meter;
+    const gauge = (name: string, description: string, cb: (r: ObservableResult) => void) => m.createObservableGauge(name, { description }).addCallback(cb);
+    const counter = (name: string, description: string, cb: (r: ObservableResult) => void) => m.createObservableCounter(name, { description }).addCallback(cb);
+    if (o.queueDepth) gauge('diffiqa_inference_queue_depth', 'items waiting for a batch, per model', (r) => { for (const [model, n] of Object.entries(o.queueDepth!())) r.observe(n, { model }); });
+    if (o.pause) {
+      counter('diffiqa_backpressure_paused_seconds', 'time the input was paused because inference was saturated', (r) => r.observe(o.pause!().pausedMs / 1000));
+      counter('diffiqa_backpressure_pauses', 'times the input was paused', (r) => r.observe(o.pause!().pauses));
+    }
+    if (o.lag) gauge('diffiqa_consumer_lag', 'end offset minus committed offset per input partition (polled)', (r) => { for (const l of o.lag!()) r.observe(l.lag, { topic: l.topic, partition: String(l.partition) }); });
+    if (o.models) gauge('diffiqa_model_info', 'loaded models and the execution provider each runs on (value 1)', (r) => { for (const x of o.models!()) r.observe(1, x); });
+    if (o.ready) gauge('diffiqa_ready', '1 when the broker is connected and the models are loaded', (r) => r.observe(o.ready!() ? 1 : 0));
+    if (o.driftActive) gauge('diffiqa_drift_active', 'cameras currently drifting from their baseline (value 1)', (r) => { for (const c of o.driftActive!()) r.observe(1, { camera_id: c }); });
+  }
+}

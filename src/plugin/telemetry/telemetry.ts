@@ -1,0 +1,218 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { context, isSpanContextValid, trace, type Tracer } from '@opentelemetry/api';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import type { Resource } from '@opentelemetry/resources';
+import { MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
+import type { BasicTracerProvider, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { AppHooks, AppParts } from '../app/gate-app.js';
+import type { Config } from '../config/load.js';
+import type { Frame } from '../core/frame.js';
+import { setLogContext, type Logger } from '../core/log.js';
+import { packageRoot } from '../core/paths.js';
+import type { Stage } from '../core/stage.js';
+import { AlertPublisher, driftAlert } from '../drift/alerts.js';
+import { DriftMonitor, type DriftOptions } from '../drift/monitor.js';
+import type { KafkaClient, OutRecord } from '../kafka/port.js';
+import { traceHeaders } from './carrier.js';
+import { FrameTracer } from './frame-spans.js';
+import { LagPoller } from './lag.js';
+import { PipelineMetrics } from './metrics.js';
+import { PrometheusReader } from './prometheus.js';
+import { TelemetryServer } from './server.js';
+import { createTracerProvider, exportersFromEnv, telemetryResource } from './tracing.js';
+
+export interface TelemetryOptions {
+  role: 'gate' | 'escalation';
+  /** For consumer lag (admin) and drift alerts (producer). */
+  client: KafkaClient;
+  log: Logger;
+  /** Tests: spans go here (e.g. InMemorySpanExporter) instead of where OTEL_* says. */
+  spanExporter?: SpanExporter;
+  /** Tests: serve /metrics on a free port even when telemetry.metricsPort is 0. */
+  ephemeralPort?: boolean;
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** trace_id/span_id of the active span, for every log line (pino mixin). */
+function activeTraceFields(): Record<string, string> {
+  const span = trace.getSpan(context.active());
+  const sc = span?.spanContext();
+  return sc && isSpanContextValid(sc) ? { trace_id: sc.traceId, span_id: sc.spanId } : {};
+}
+
+export function driftOptions(cfg: Config): DriftOptions {
+  return {
+    baselineSize: cfg.get('drift.baselineSize'), windowSize: cfg.get('drift.windowSize'), medianShift: cfg.get('drift.medianShift'),
+    acceptRateShift: cfg.get('drift.acceptRateShift'), rearmFraction: cfg.get('drift.rearmFraction'), maxCameras: cfg.get('drift.maxCameras'),
+  };
+}
+
+/**
+ * Traces, metrics, health endpoints and drift alerts of one app (gate or escalation stage),
+ * plugged in through AppHooks. OpenTelemetry stays behind this folder. Start it before the app
+ * (so /healthz answers during model loading), pass it as the app's hooks, shut it down after.
+ */
+export class Telemetry implements AppHooks {
+  readonly serviceName: string;
+  readonly metrics: PipelineMetrics;
+  readonly frames?: FrameTracer;
+  readonly drift?: DriftMonitor;
+  readonly #cfg: Config;
+  readonly #o: TelemetryOptions;
+  readonly #tracerProvider?: BasicTracerProvider;
+  readonly #meterProvider: MeterProvider;
+  readonly #prometheus = new PrometheusReader();
+  #server?: TelemetryServer;
+  #lag?: LagPoller;
+  #alerts?: AlertPublisher;
+  #parts?: AppParts;
+  #started = false;
+  #brokerDown?: string;
+  #closed?: Promise<void>;
+  port?: number;
+
+  constructor(cfg: Config, o: TelemetryOptions, resource: Resource) {
+    this.#cfg = cfg;
+    this.#o = o;
+    this.serviceName = String(resource.attributes['service.name']);
+    this.#tracerProvider = createTracerProvider(resource, o.spanExporter);
+    const readers: MetricReader[] = [this.#prometheus];
+    if (exportersFromEnv('METRICS').includes('otlp')) readers.push(new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter() }));
+    this.#meterProvider = new MeterProvider({ resource, readers });
+    this.metrics = new PipelineMetrics(this.#meterProvider.getMeter('diffiqa-gate'));
+    if (this.#tracerProvider) {
+      const tracer: Tracer = this.#tracerProvider.getTracer('diffiqa-gate');
+      const groupId = o.role === 'gate' ? cfg.get('kafka.groupId') : cfg.get('escalation.groupId');
+      this.frames = new FrameTracer(tracer, { groupId, batchStages: ['regress', 'diffiqa'] });
+      setLogContext(activeTraceFields);
+    }
+    if (o.role === 'gate' && cfg.get('drift.enabled')) this.drift = new DriftMonitor(driftOptions(cfg));
+  }
+
+  readonly wrap = (stage: Stage): Stage => {
+    const timed = this.metrics.wrap(stage);
+    return this.frames ? this.frames.wrap(timed) : timed;
+  };
+
+  async listen(): Promise<void> {
+    const port = this.#cfg.get('telemetry.metricsPort');
+    if (port === 0 && !this.#o.ephemeralPort) return;
+    this.#server = new TelemetryServer({ metrics: () => this.renderMetrics(), notReady: () => this.notReady() });
+    this.port = await this.#server.listen(port);
+    this.#o.log.info({ port: this.port }, 'metrics and health endpoints listening');
+  }
+
+  renderMetrics(): Promise<string> {
+    return this.#prometheus.render();
+  }
+
+  /** Empty when ready: models loaded (the app attached) and the consumer in its group. */
+  notReady(): string[] {
+    const why: string[] = [];
+    if (!this.#parts) why.push('models loading');
+    else if (!this.#started) why.push('joining the consumer group');
+    if (this.#brokerDown) why.push(`broker: ${this.#brokerDown}`);
+    if (this.#parts?.gate.stopping) why.push('stopping');
+    return why;
+  }
+
+  async attach(parts: AppParts): Promise<void> {
+    this.#parts = parts;
+    const { gate, runtime, consumer, pressure } = parts;
+    const cfg = this.#cfg;
+    const prevRun = runtime.pool.observer;
+    runtime.pool.observer = { onRun: (m, n, ms, p) => { prevRun?.onRun?.(m, n, ms, p); this.metrics.inferenceRun(m, n, ms, p); } };
+    const prevGate = gate.observer;
+    gate.observer = {
+      onChunk: (frames, records) => { prevGate?.onChunk?.(frames, records); this.#chunk(frames, records); },
+      onCommit: (t, p, o) => prevGate?.onCommit?.(t, p, o),
+    };
+    consumer.onCrash((err, restarting) => {
+      this.#brokerDown = restarting ? `consumer restarting after ${err.message}` : `consumer gave up: ${err.message}`;
+    });
+    // Any (re)join means the group coordinator answered again.
+    consumer.onRebalance(() => { this.#brokerDown = undefined; });
+
+    const modelIds = parts.role === 'gate' ? [cfg.get('models.regressor'), cfg.get('models.detector')] : [cfg.get('models.denoiser'), cfg.get('models.embedder')];
+    const regressor = cfg.get('models.regressor');
+    const groupId = parts.role === 'gate' ? cfg.get('kafka.groupId') : cfg.get('escalation.groupId');
+    const inputTopic = parts.role === 'gate' ? cfg.get('kafka.inputTopic') : cfg.get('kafka.escalationTopic');
+    this.#lag = new LagPoller(this.#o.client.admin(), groupId, inputTopic, this.#o.log);
+    this.metrics.observe({
+      queueDepth: parts.role === 'gate' ? () => ({ [regressor]: runtime.batcher(regressor).queueDepth }) : undefined,
+      pause: pressure ? () => ({ pausedMs: pressure.pausedMs, pauses: pressure.pauses }) : undefined,
+      lag: () => this.#lag?.last ?? [],
+      models: () => modelIds.map((id) => {
+        const m = runtime.pool.model(id);
+        return { model: id, version: m.entry.version, provider: m.provider };
+      }),
+      ready: () => this.notReady().length === 0,
+      driftActive: this.drift ? () => this.drift!.drifting() : undefined,
+    });
+    if (this.drift) {
+      const topic = cfg.get('kafka.alertsTopic');
+      const admin = this.#o.client.admin();
+      try { await admin.createTopics([{ topic, partitions: 3 }]); } finally { await admin.close(); }
+      this.#alerts = new AlertPublisher(this.#o.client.producer(), topic, this.#o.log);
+      this.#alerts.onFailure = () => this.metrics.driftAlertFailed();
+    }
+  }
+
+  started(): void {
+    this.#started = true;
+    this.#lag?.start(this.#cfg.get('telemetry.lagIntervalMs'));
+  }
+
+  /** Runs fn inside the frame's trace (logs carry its trace_id); plain call when tracing is off. */
+  withFrame<T>(f: Frame, fn: () => T): T {
+    return this.frames ? this.frames.withFrame(f, fn) : fn();
+  }
+
+  /** Resolves once every alert raised so far is sent (tests, shutdown). */
+  async flushAlerts(): Promise<void> {
+    await this.#alerts?.flush();
+  }
+
+  #chunk(frames: Frame[], records: OutRecord[]): void {
+    this.metrics.chunk(frames, records);
+    this.frames?.published(frames, records);
+    for (const f of frames) {
+      if (f.error) {
+        this.withFrame(f, () => this.#o.log.debug({ frameId: f.id, cameraId: f.cameraId, reason: f.error!.code, stage: f.errorStage }, 'frame dead-lettered'));
+        continue;
+      }
+      if (!this.drift || !f.regression || !f.decision) continue;
+      const e = this.drift.observe(f.cameraId, f.regression.score, f.decision === 'ACCEPT');
+      if (!e) continue;
+      this.metrics.driftEvent(e.cameraId, e.type);
+      void this.#alerts?.publish(driftAlert(e, this.serviceName, driftOptions(this.#cfg)), traceHeaders(f));
+    }
+  }
+
+  /** Idempotent. Call after the app's shutdown: flushes spans, metrics and alerts. */
+  shutdown(): Promise<void> {
+    // Bounded: an unreachable broker or collector must not hold the process past its drain deadline.
+    const bounded = (ps: (Promise<void> | undefined)[]) => Promise.race([Promise.allSettled(ps), new Promise((r) => setTimeout(r, 5000).unref())]);
+    this.#closed ??= (async () => {
+      await bounded([this.#alerts?.close(), this.#lag?.close(), this.#server?.close()]);
+      await bounded([this.#tracerProvider?.shutdown(), this.#meterProvider.shutdown()]);
+    })();
+    return this.#closed;
+  }
+}
+
+/** Telemetry for one app: resource from the role and OTEL_* env, /metrics listening if configured. */
+export async function startTelemetry(cfg: Config, o: TelemetryOptions): Promise<Telemetry> {
+  const name = o.role === 'gate' ? 'diffiqa-gate' : 'diffiqa-escalation';
+  const t = new Telemetry(cfg, o, telemetryResource(name, packageVersion()));
+  await t.listen();
+  return t;
+}
