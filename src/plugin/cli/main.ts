@@ -72,6 +72,7 @@ async function lazyCommand(name: string): Promise<Command | undefined> {
     bench: () => import('./bench.js'),
     'build-dataset': () => import('./build-dataset.js'),
     label: () => import('./label.js'),
+    'config-doc': () => import('./config-doc.js'),
   };
   const load = table[name];
   if (!load) return undefined;
