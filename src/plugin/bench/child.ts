@@ -1,0 +1,67 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { GateError } from '../core/errors.js';
+import { compiledSibling } from '../core/paths.js';
+import type { ChildReply, ChildRequest, ChildSample } from './gate-child.js';
+
+/** Parent side of gate-child.ts: one request at a time, each answered by one reply. */
+export class GateChild {
+  readonly #proc: ChildProcess;
+  readonly #exited: Promise<unknown>;
+  #stderr = '';
+  #waiting?: { resolve: (m: ChildReply) => void; reject: (e: Error) => void };
+  provider = 'cpu';
+
+  private constructor(profileDir?: string) {
+    const execArgv = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+    this.#proc = fork(compiledSibling(import.meta.url, 'gate-child.js'), [], { execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    this.#exited = new Promise((res) => this.#proc.once('exit', res));
+    this.#proc.stderr!.on('data', (d: Buffer) => { this.#stderr = (this.#stderr + d.toString()).slice(-8000); });
+    this.#proc.on('message', (m: ChildReply) => {
+      const w = this.#waiting;
+      this.#waiting = undefined;
+      if (m.type === 'error') w?.reject(new GateError('INTERNAL', `gate child: ${m.message}`));
+      else w?.resolve(m);
+    });
+    this.#proc.on('exit', (code) => this.#waiting?.reject(new GateError('INTERNAL', `gate child exited (${code}): ${this.#stderr.slice(-2000)}`)));
+  }
+
+  #ask(req: ChildRequest, timeoutMs: number): Promise<ChildReply> {
+    if (this.#waiting) return Promise.reject(new GateError('INTERNAL', 'gate child: one request at a time'));
+    return new Promise<ChildReply>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new GateError('INFER_TIMEOUT', `gate child did not answer ${req.type} within ${timeoutMs} ms: ${this.#stderr.slice(-2000)}`)), timeoutMs);
+      this.#waiting = { resolve: (m) => { clearTimeout(timer); resolve(m); }, reject: (e) => { clearTimeout(timer); reject(e); } };
+      this.#proc.send(req);
+    });
+  }
+
+  /** Forks the built gate-child.js and starts a gate with these flat config settings. */
+  static async start(settings: Record<string, unknown>, profileDir?: string): Promise<GateChild> {
+    const child = new GateChild(profileDir);
+    try {
+      const r = await child.#ask({ type: 'start', settings }, 180_000);
+      if (r.type === 'ready') child.provider = r.provider;
+      return child;
+    } catch (err) {
+      child.#proc.kill('SIGKILL');
+      throw err;
+    }
+  }
+
+  async sample(): Promise<ChildSample> {
+    return (await this.#ask({ type: 'sample' }, 30_000)) as ChildSample;
+  }
+
+  /** Drains and stops the gate; the process exits. true = clean drain. */
+  async stop(): Promise<boolean> {
+    try {
+      const r = await this.#ask({ type: 'stop' }, 60_000);
+      await Promise.race([this.#exited, new Promise((res) => setTimeout(res, 10_000))]);
+      return r.type === 'stopped' && r.clean;
+    } finally {
+      if (this.#proc.exitCode === null) this.#proc.kill('SIGKILL');
+    }
+  }
+}
+
+/** CPU ms between two samples of the child. */
+export const childCpuMs = (a: ChildSample, b: ChildSample) => (b.cpu.user - a.cpu.user + b.cpu.system - a.cpu.system) / 1000;

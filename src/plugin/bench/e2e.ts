@@ -1,0 +1,130 @@
+import { randomUUID } from 'node:crypto';
+import { createKafkajsClient } from '../kafka/kafkajs.js';
+import { createCodec, embeddedRegistry } from '../pipeline/codecs.js';
+import type { BenchContext } from './context.js';
+import { GateChild, childCpuMs } from './child.js';
+import type { BenchFace } from './faces.js';
+import type { BenchModel } from './models.js';
+import { FinalWatcher, Feeder } from './traffic.js';
+import { median, percentile, round, sleep } from './stats.js';
+
+const PARTITIONS = 3;
+
+export interface SaturationRun { frames: number; cpuMsPerFrame: number; framesPerSecond: number; meanBatch: number; pausedMs: number }
+
+export interface GateRuns {
+  modelId: string;
+  provider: string;
+  runs: SaturationRun[];
+  /** Child CPU while idle (fetch polling, heartbeats, ORT threads parked), ms per second. */
+  idleCpuMsPerSecond: number;
+  latency: LatencyRow[];
+  dlq: Record<string, number>;
+  duplicates: number;
+  cleanStop: boolean;
+}
+
+export interface LatencyRow {
+  /** Fraction of the measured saturation throughput. */
+  load: number;
+  ratePerSecond: number;
+  frames: number;
+  /** Produce (captureTimestamp) → the final event's record timestamp, ms. */
+  p50: number; p95: number; p99: number;
+  /** Produce → arrival at the downstream consumer (adds its fetch wait), ms. */
+  arrivedP99: number;
+  meanBatch: number;
+}
+
+export interface EndToEndOptions { frames: number; runs: number; latencyLoads: number[]; latencySeconds: number; brokers: string[] }
+
+function childSettings(ctx: BenchContext, model: BenchModel, run: string, brokers: string[]): Record<string, unknown> {
+  return {
+    'kafka.brokers': brokers, 'kafka.clientId': run, 'kafka.groupId': `${run}-gate`,
+    'kafka.inputTopic': `${run}-in`, 'kafka.outputTopic': `${run}-out`, 'kafka.escalationTopic': `${run}-esc`, 'kafka.dlqTopic': `${run}-dlq`,
+    'kafka.sessionTimeoutMs': 10_000,
+    'models.manifests': [...ctx.cfg.get('models.manifests'), ctx.manifestPath], 'models.regressor': model.id,
+    'models.detector': ctx.cfg.get('models.detector'), 'models.mirror': ctx.sharedDir,
+    'inference.workers': ctx.workers, 'inference.intraOpThreads': ctx.intraOpThreads, 'inference.executionProviders': ['cpu'],
+    'inference.maxBatch': ctx.maxBatch, 'inference.maxDelayMs': ctx.maxDelayMs, 'inference.maxQueue': ctx.cfg.get('inference.maxQueue'),
+    'gate.inFlightPerPartition': ctx.cfg.get('gate.inFlightPerPartition'), 'gate.partitionsConcurrently': ctx.cfg.get('gate.partitionsConcurrently'),
+    // Every frame gets its final event from the regressor: the escalation stage is not under test.
+    'gate.escalate': false, 'log.level': 'warn',
+  };
+}
+
+/**
+ * The real gate in a child process against the real broker: saturation runs (a backlog produced
+ * as fast as possible; the child's CPU per frame and frames/s from first produce to last final
+ * event), then fixed-rate runs at fractions of the saturation throughput for latency percentiles.
+ * The load generator and the watcher run here, in the parent, so none of their CPU is counted.
+ */
+export async function runGate(ctx: BenchContext, model: BenchModel, faces: BenchFace[], o: EndToEndOptions): Promise<GateRuns> {
+  const run = `bench-${randomUUID().slice(0, 8)}`;
+  const topics = { input: `${run}-in`, output: `${run}-out`, escalation: `${run}-esc`, dlq: `${run}-dlq` };
+  const client = createKafkajsClient({ brokers: o.brokers, clientId: `${run}-load`, maxWaitTimeMs: 100 });
+  const admin = client.admin();
+  await admin.createTopics([{ topic: topics.input, partitions: PARTITIONS }]);
+  await admin.close();
+  const codec = createCodec(await embeddedRegistry(), topics);
+  const producer = client.producer();
+  await producer.connect();
+  const feeder = new Feeder(producer, codec, topics.input, faces, run, PARTITIONS);
+  ctx.log(`  starting the gate (${model.id}) in a child process…`);
+  const child = await GateChild.start(childSettings(ctx, model, run, o.brokers), ctx.profileDir);
+  const watcher = new FinalWatcher(client.consumer({ groupId: `${run}-watch` }), codec, topics);
+  let result: Omit<GateRuns, 'cleanStop'>;
+  let cleanStop = false;
+  try {
+    await watcher.start();
+    // Warm-up: JIT, ORT's first runs at each shape, Kafka connections to every partition leader.
+    await feeder.burst(ctx.maxBatch * 4);
+    await watcher.waitFor(feeder.sent, 300_000);
+
+    const runs: SaturationRun[] = [];
+    for (let r = 0; r < o.runs; r++) {
+      const before = await child.sample();
+      const from = feeder.sent;
+      const t0 = Date.now();
+      await feeder.burst(o.frames);
+      await watcher.waitFor(feeder.sent, 600_000);
+      const after = await child.sample();
+      const last = Math.max(...range(from, feeder.sent).map((n) => watcher.finals.get(`${run}-${n}`)?.eventTs ?? 0));
+      runs.push({
+        frames: o.frames, cpuMsPerFrame: childCpuMs(before, after) / o.frames, framesPerSecond: o.frames / ((last - t0) / 1000),
+        meanBatch: (after.items - before.items) / Math.max(1, after.batches - before.batches), pausedMs: after.pausedMs - before.pausedMs,
+      });
+      ctx.log(`  saturation run ${r + 1}/${o.runs}: ${round(runs[r].framesPerSecond, 1)} frames/s, ${round(runs[r].cpuMsPerFrame, 3)} core-ms/frame, mean batch ${round(runs[r].meanBatch, 1)}`);
+    }
+    const idle0 = await child.sample();
+    await sleep(2000);
+    const idleCpuMsPerSecond = childCpuMs(idle0, await child.sample()) / 2;
+
+    const saturation = median(runs.map((r) => r.framesPerSecond));
+    const latency: LatencyRow[] = [];
+    for (const load of o.latencyLoads) {
+      const before = await child.sample();
+      const from = feeder.sent;
+      const rate = saturation * load;
+      await feeder.paced(rate, o.latencySeconds);
+      await watcher.waitFor(feeder.sent, 600_000);
+      const after = await child.sample();
+      const got = range(from, feeder.sent).map((n) => watcher.finals.get(`${run}-${n}`)).filter((x) => x !== undefined);
+      const lat = got.map((x) => x.eventTs - x.captureTs);
+      const arrived = got.map((x) => x.arrivedAt - x.captureTs);
+      latency.push({
+        load, ratePerSecond: rate, frames: got.length, p50: percentile(lat, 50), p95: percentile(lat, 95), p99: percentile(lat, 99),
+        arrivedP99: percentile(arrived, 99), meanBatch: (after.items - before.items) / Math.max(1, after.batches - before.batches),
+      });
+      ctx.log(`  ${Math.round(load * 100)} % load (${round(rate, 1)}/s): p50 ${latency.at(-1)!.p50} ms, p99 ${latency.at(-1)!.p99} ms`);
+    }
+    result = { modelId: model.id, provider: child.provider, runs, idleCpuMsPerSecond, latency, dlq: Object.fromEntries(watcher.dlqReasons), duplicates: watcher.duplicates };
+  } finally {
+    cleanStop = await child.stop().catch(() => false);
+    await watcher.stop().catch(() => undefined);
+    await producer.disconnect().catch(() => undefined);
+  }
+  return { ...result, cleanStop };
+}
+
+const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);

@@ -1,0 +1,84 @@
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { sha256File } from '../assets/resolver.js';
+import type { ModelEntry } from '../assets/manifest.js';
+import { toGateError } from '../core/errors.js';
+import { cacheDir, packageRoot } from '../core/paths.js';
+import type { ModelRuntime } from '../scorers/runtime.js';
+import type { BenchContext } from './context.js';
+import { runPythonJson } from './python.js';
+
+export const OWN_REGRESSOR = 'diffiqa-r-own';
+export const OWN_DENOISER = 'diffiqa-unet-own';
+export const FIXTURE_REGRESSOR = 'tiny-regressor';
+export const FIXTURE_DENOISER = 'fixture-tiny-denoiser';
+export const RANDOM_IRESNET = 'diffiqa-r-random';
+
+/** A regressor under test, and how the Python peer can rebuild the same network. */
+export interface BenchModel {
+  id: string;
+  label: string;
+  note?: string;
+  peer?: { model: 'tiny-regressor' | 'diffiqa-r-random'; checkpoint?: string };
+}
+
+const NORM_05 = { mean: [0.5, 0.5, 0.5] as [number, number, number], std: [0.5, 0.5, 0.5] as [number, number, number] };
+const REGRESSOR_INPUT: ModelEntry['input'] = { name: 'input', layout: 'NCHW', shape: [1, 3, 112, 112], colorOrder: 'RGB' };
+
+/** Built files are referenced in place (bundledPath, relative to the repository) under a computed sha256. */
+async function builtEntry(id: string, file: string, role: ModelEntry['role'], input: ModelEntry['input'], outputs: string[], version: string): Promise<ModelEntry> {
+  return {
+    id, version, role, file: `${id}.onnx`, sha256: await sha256File(file), bundledPath: path.relative(packageRoot(), file),
+    derivedBy: 'models/ci.sh or bench/peer/random_regressor.py', url: null, input, outputs, batch: 'dynamic', normalisation: NORM_05, licence: 'benchmark only',
+  };
+}
+
+export const fixturePath = (name: string) => path.join(cacheDir(), 'fixtures', name);
+export const randomExportDir = (ctx: BenchContext) => path.join(ctx.workDir, 'diffiqa-r-random');
+
+/** Writes the bench's extra manifest for whichever built models exist now. */
+export async function writeBenchManifest(ctx: BenchContext): Promise<void> {
+  const models: ModelEntry[] = [];
+  const reg = fixturePath('tiny-regressor.onnx');
+  if (existsSync(reg)) models.push(await builtEntry(FIXTURE_REGRESSOR, reg, 'regressor', REGRESSOR_INPUT, ['score'], 'fixture'));
+  const den = fixturePath('tiny-denoiser.onnx');
+  if (existsSync(den)) models.push(await builtEntry(FIXTURE_DENOISER, den, 'denoiser', { ...REGRESSOR_INPUT, name: 'x', timestepName: 't' }, ['x0'], 'fixture'));
+  const rnd = path.join(randomExportDir(ctx), 'diffiqa-r.onnx');
+  if (existsSync(rnd)) models.push(await builtEntry(RANDOM_IRESNET, rnd, 'regressor', REGRESSOR_INPUT, ['score'], 'random-weights'));
+  await writeFile(ctx.manifestPath, JSON.stringify({ models }, null, 2));
+}
+
+/** Why `id` cannot be used (not in a manifest, file missing or wrong checksum), or undefined when it can. */
+export async function unusable(rt: ModelRuntime, id: string): Promise<string | undefined> {
+  try {
+    await rt.resolver.resolve(rt.entry(id));
+    return undefined;
+  } catch (err) {
+    const e = toGateError(err);
+    return `${e.code}: ${e.message.split('\n')[0].slice(0, 200)}`;
+  }
+}
+
+/** The project's own regressor when it resolves, else the test fixture (said in a note). */
+export async function smallRegressor(ctx: BenchContext, rt: ModelRuntime): Promise<BenchModel> {
+  const why = await unusable(rt, OWN_REGRESSOR);
+  if (!why) return { id: OWN_REGRESSOR, label: `${OWN_REGRESSOR} (the project's own DifFIQA(R))` };
+  const note = `${OWN_REGRESSOR} does not resolve (${why}); the test fixture ${FIXTURE_REGRESSOR} (3 convs + linear, untrained) stands in`;
+  ctx.notes.push(note);
+  return { id: FIXTURE_REGRESSOR, label: `${FIXTURE_REGRESSOR} (fixture)`, note, peer: { model: 'tiny-regressor' } };
+}
+
+/** iResNet-100 + Linear with random weights, exported by the project's exporter (minutes, once). */
+export async function randomIResNet(ctx: BenchContext): Promise<BenchModel> {
+  ctx.log('exporting the iResNet-100 DifFIQA(R) architecture from random weights (once; minutes)…');
+  const out = await runPythonJson<{ checkpoint: string; onnx: string }>('random_regressor.py', ['--out', ctx.workDir, '--threads', String(ctx.intraOpThreads)], ctx.log, 1_800_000);
+  await writeBenchManifest(ctx);
+  const manifest = JSON.parse(await readFile(ctx.manifestPath, 'utf8')) as { models: ModelEntry[] };
+  if (!manifest.models.some((m) => m.id === RANDOM_IRESNET)) throw new Error(`${out.onnx} was not written`);
+  return {
+    id: RANDOM_IRESNET, label: 'DifFIQA(R) architecture, iResNet-100 + Linear (random weights)',
+    note: 'official architecture and size (65 M parameters), random weights with BatchNorm statistics calibrated on random images: timing only',
+    peer: { model: 'diffiqa-r-random', checkpoint: out.checkpoint },
+  };
+}

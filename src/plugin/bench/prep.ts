@@ -1,0 +1,67 @@
+import type { ModelEntry } from '../assets/manifest.js';
+import type { Config } from '../config/load.js';
+import { prepareFace } from '../face/prepare.js';
+import { toTensor } from '../face/tensor.js';
+import type { ModelRuntime } from '../scorers/runtime.js';
+import type { BenchFace } from './faces.js';
+import { prepareDeps } from './faces.js';
+import { repeatPer, summarise, type PerItem } from './stats.js';
+
+export interface BatchRow extends PerItem { batch: number }
+
+export interface PrepResult {
+  images: number;
+  repeats: number;
+  /** Decode + 5-point alignment with the message's landmarks (what the gate does for camera crops). */
+  landmarkPath: PerItem;
+  /** Decode + RetinaFace through the pool + alignment (crops without landmarks). */
+  detectorPath: PerItem;
+  embedderId: string;
+  /** The FR embedder through the pool, ms per image at each batch size. */
+  embed: BatchRow[];
+}
+
+/** Ready-made batches of real faces; built before timing since the pool transfers (detaches) its inputs. */
+export function faceBatches(faces: BenchFace[], entry: Pick<ModelEntry, 'normalisation' | 'input'>, batch: number, count: number): Float32Array[] {
+  const out: Float32Array[] = [];
+  for (let k = 0; k < count; k++) {
+    const pick = Array.from({ length: batch }, (_, i) => faces[(k * batch + i) % faces.length].aligned);
+    out.push(toTensor(pick, entry.normalisation, entry.input.colorOrder));
+  }
+  return out;
+}
+
+/** How many batches of `batch` make one timed repeat: at least `images` images, at least one batch. */
+export const batchesFor = (images: number, batch: number) => Math.max(1, Math.round(images / batch));
+
+/** Runs `modelId` through the pool over `faces`: median ms (wall and process CPU) per image per batch size. */
+export async function poolRows(rt: ModelRuntime, modelId: string, faces: BenchFace[], batches: number[], repeats: number, images: number): Promise<BatchRow[]> {
+  const { entry } = rt.pool.model(modelId);
+  const rows: BatchRow[] = [];
+  for (const batch of batches) {
+    const n = batchesFor(images, batch);
+    const feedsFor = () => faceBatches(faces, entry, batch, n).map((data) => ({ [entry.input.name]: { type: 'float32' as const, data, dims: [batch, 3, 112, 112] } }));
+    for (const feeds of feedsFor().slice(0, 1)) await rt.run(modelId, feeds); // warm-up at this shape
+    const sets = Array.from({ length: repeats }, feedsFor);
+    let r = 0;
+    const res = await repeatPer(repeats, n * batch, async () => { for (const feeds of sets[r++]) await rt.run(modelId, feeds); });
+    rows.push({ batch, ...summarise(res) });
+  }
+  return rows;
+}
+
+/** Decode + align, landmark and detector paths, one image at a time (per-image cost, not throughput). */
+export async function decodeAlign(rt: ModelRuntime, cfg: Config, faces: BenchFace[], repeats: number, withLandmarks: boolean): Promise<PerItem> {
+  const deps = prepareDeps(rt, cfg);
+  const once = async () => { for (const f of faces) await prepareFace(f.jpeg, { landmarks: withLandmarks ? f.landmarks : null }, deps); };
+  await prepareFace(faces[0].jpeg, { landmarks: withLandmarks ? faces[0].landmarks : null }, deps);
+  return summarise(await repeatPer(repeats, faces.length, once));
+}
+
+/** The "scoring core" numbers. `rt` must have the detector and the embedder loaded. */
+export async function benchPrep(rt: ModelRuntime, cfg: Config, faces: BenchFace[], o: { repeats: number; batches: number[]; embedderId: string }): Promise<PrepResult> {
+  const landmarkPath = await decodeAlign(rt, cfg, faces, o.repeats, true);
+  const detectorPath = await decodeAlign(rt, cfg, faces, o.repeats, false);
+  const embed = await poolRows(rt, o.embedderId, faces, o.batches, o.repeats, Math.max(32, faces.length));
+  return { images: faces.length, repeats: o.repeats, landmarkPath, detectorPath, embedderId: o.embedderId, embed };
+}

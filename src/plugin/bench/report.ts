@@ -1,0 +1,101 @@
+import type { BareResult } from './bare.js';
+import type { DiffusionResult } from './diffusion.js';
+import type { LatencyRow } from './e2e.js';
+import type { OverheadResult } from './overhead.js';
+import type { PeerResult } from './peer.js';
+import type { BatchRow, PrepResult } from './prep.js';
+
+export interface LatencyResult {
+  modelId: string;
+  saturationFramesPerSecond: number;
+  maxDelayMs: number;
+  /** Wall ms of one full batch (maxBatch) through the pool, measured standalone. */
+  batchInferenceMs: number;
+  /** maxDelay + 2 × one batch's inference time: what p99 at 70 % load is compared with. */
+  boundMs: number;
+  rows: LatencyRow[];
+}
+
+export interface BenchReport {
+  name: string;
+  mode: 'prep' | 'quick' | 'full';
+  command: string;
+  startedAt: string;
+  durationS: number;
+  machine: { cpu: string; cores: number; memGiB: number; loadAvgStart: number[]; loadAvgEnd: number[]; node: string; onnxruntime: string; platform: string };
+  settings: { workers: number; intraOpThreads: number; maxBatch: number; maxDelayMs: number; repeats: number; images: number };
+  notes: string[];
+  /** Sections that failed, with why; the others still ran. */
+  errors: Record<string, string>;
+  prep?: PrepResult;
+  bare?: BareResult[];
+  overhead?: OverheadResult[];
+  latency?: LatencyResult;
+  peer?: PeerResult[];
+  diffusion?: DiffusionResult[];
+}
+
+const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '—');
+const byBatch = (rows: BatchRow[] | undefined, b: number) => rows?.find((r) => r.batch === b);
+
+function table(head: string[], rows: (string | number)[][]): string[] {
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => ' --- ').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
+}
+
+/** The markdown summary printed at the end and written as bench/results/latest.md. */
+export function renderMarkdown(r: BenchReport): string {
+  const out: string[] = [
+    `# diffiqa-gate bench — ${r.mode} (${r.startedAt})`, '',
+    `\`${r.command}\` · ${r.machine.cores} × ${r.machine.cpu} · load avg ${r.machine.loadAvgStart.map((x) => x.toFixed(1)).join('/')} at start · node ${r.machine.node} · onnxruntime-node ${r.machine.onnxruntime} · ` +
+      `${r.settings.workers} worker × ${r.settings.intraOpThreads} intra-op threads, maxBatch ${r.settings.maxBatch}, maxDelay ${r.settings.maxDelayMs} ms · medians of ${r.settings.repeats} repeats · ${Math.round(r.durationS)} s`, '',
+  ];
+  if (r.prep) {
+    const p = r.prep;
+    out.push(`## 1. Scoring core (${p.images} LFW images)`, '');
+    out.push(...table(['step', 'ms/image (wall)', 'CPU ms/image'], [
+      ['decode + align (message landmarks)', f(p.landmarkPath.msPerImage), f(p.landmarkPath.cpuMsPerImage)],
+      ['decode + detect + align (RetinaFace via pool)', f(p.detectorPath.msPerImage), f(p.detectorPath.cpuMsPerImage)],
+      ...p.embed.map((e) => [`embed ${p.embedderId} via pool, batch ${e.batch}`, f(e.msPerImage), f(e.cpuMsPerImage)]),
+    ]), '');
+  }
+  if (r.bare?.length) {
+    out.push('## 2. Bare inference limits (ms/image, wall; CPU in brackets)', '');
+    const batches = r.bare[0].bare.map((b) => b.batch);
+    const rows: string[][] = [];
+    for (const m of r.bare) {
+      const cell = (rows: BatchRow[] | undefined, b: number) => { const x = byBatch(rows, b); return x ? `${f(x.msPerImage)} (${f(x.cpuMsPerImage)})` : '—'; };
+      rows.push([m.modelId, 'bare session', ...batches.map((b) => cell(m.bare, b))]);
+      rows.push([m.modelId, 'product pool', ...batches.map((b) => cell(m.pool, b))]);
+      if (m.bareNoSpin) rows.push([m.modelId, 'bare, spinning off', ...batches.map((b) => cell(m.bareNoSpin, b))]);
+    }
+    out.push(...table(['model', 'path', ...batches.map((b) => `batch ${b}`)], rows), '');
+  }
+  if (r.overhead?.length) {
+    out.push('## 3. Overhead at saturation (gate process CPU per frame ÷ standalone work)', '');
+    out.push(...table(['model', 'frames/s', 'gate CPU ms/frame', 'decode+align CPU ms', 'inference CPU ms (batch)', 'ratio (bare)', 'ratio (pool)', 'idle CPU ms/s'],
+      r.overhead.map((o) => [o.modelId, f(o.gate.framesPerSecond, 1), f(o.gate.cpuMsPerFrame), f(o.standalone.decodeAlignCpuMs),
+        `${f(o.standalone.bareInferenceCpuMs)} (${o.standalone.batch})`, f(o.ratio, 3), f(o.ratioToPool, 3), f(o.gate.idleCpuMsPerSecond, 1)])), '');
+  }
+  if (r.peer?.length) {
+    out.push('## 4. Peer: the authors\' PyTorch path vs ours, same images, same threads', '');
+    out.push(...table(['model', 'batch', 'ours img/s', 'peer img/s', 'speed-up', 'model ms/img ours', 'model ms/img peer', 'model speed-up', 'max |Δscore|'],
+      r.peer.flatMap((p) => p.rows.map((x) => [p.modelId, x.batch, f(x.oursImagesPerSecond, 1), f(x.peerImagesPerSecond, 1), `${f(x.speedup)}×`,
+        f(x.oursModelMsPerImage), f(x.peerModelMsPerImage), `${f(x.modelSpeedup)}×`, p.scoreMaxAbsDiff.toExponential(1)]))), '');
+  }
+  if (r.latency) {
+    const l = r.latency;
+    out.push(`## 5. Latency through the broker (${l.modelId}; saturation ${f(l.saturationFramesPerSecond, 1)} frames/s)`, '');
+    out.push(...table(['load', 'rate/s', 'frames', 'p50 ms', 'p95 ms', 'p99 ms', 'p99 at consumer ms', 'mean batch'],
+      l.rows.map((x) => [`${Math.round(x.load * 100)} %`, f(x.ratePerSecond, 1), x.frames, x.p50, x.p95, x.p99, x.arrivedP99, f(x.meanBatch, 1)])), '');
+    out.push(`Bound for p99 at 70 %: maxDelay ${l.maxDelayMs} ms + 2 × ${f(l.batchInferenceMs)} ms (one batch of ${r.settings.maxBatch}) = ${f(l.boundMs, 1)} ms.`, '');
+  }
+  if (r.diffusion?.length) {
+    out.push('## 6. Full DifFIQA on CPU', '');
+    out.push(...table(['denoiser', 'UNet batch', 'images', 'ms/image', 'UNet passes/image'],
+      r.diffusion.flatMap((d) => d.rows.map((x) => [d.denoiserId, x.batchSize, x.images, f(x.msPerImage, 1), f(x.unetCallsPerImage, 1)]))), '');
+  }
+  if (r.notes.length) out.push('Notes:', ...r.notes.map((n) => `- ${n}`), '');
+  const errs = Object.entries(r.errors);
+  if (errs.length) out.push('Sections that failed:', ...errs.map(([k, v]) => `- ${k}: ${v.split('\n')[0]}`), '');
+  return out.join('\n');
+}

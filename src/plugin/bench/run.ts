@@ -1,0 +1,167 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import type { Config } from '../config/load.js';
+import { toGateError } from '../core/errors.js';
+import { packageRoot } from '../core/paths.js';
+import { benchBare } from './bare.js';
+import { benchBroker } from './broker.js';
+import { benchRuntime, benchWorkDir, FULL, QUICK, type BenchContext } from './context.js';
+import { benchFullDifFIQA } from './diffusion.js';
+import { runGate } from './e2e.js';
+import { loadBenchFaces, type BenchFace } from './faces.js';
+import { RANDOM_IRESNET, randomIResNet, smallRegressor, writeBenchManifest, type BenchModel } from './models.js';
+import { overheadFrom } from './overhead.js';
+import { benchPeer } from './peer.js';
+import { benchPrep } from './prep.js';
+import { renderMarkdown, type BenchReport } from './report.js';
+
+export interface BenchOptions {
+  quick: boolean;
+  /** Only the scoring-core numbers (section 1). */
+  prepOnly: boolean;
+  outDir: string;
+  cfg: Config;
+  command: string;
+  profileDir?: string;
+  log?: (msg: string) => void;
+}
+
+export interface BenchOutput { report: BenchReport; jsonPath: string; mdPath: string; markdown: string }
+
+function sharedDirFrom(cfg: Config): string {
+  return path.resolve(cfg.get('models.mirror') || process.env.DIFFIQA_ASSET_MIRROR || process.env.DIFFIQA_SHARED || path.resolve(packageRoot(), '../shared'));
+}
+
+function ortVersion(): string {
+  try {
+    return (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Runs `fn`, recording a failure under `name` instead of losing the sections that follow. */
+async function section<T>(report: BenchReport, name: string, ctx: BenchContext, fn: () => Promise<T>): Promise<T | undefined> {
+  ctx.log(`[${name}]`);
+  try {
+    return await fn();
+  } catch (err) {
+    const e = toGateError(err);
+    report.errors[name] = `${e.code}: ${e.message}`;
+    ctx.log(`  ${name} failed: ${e.message.split('\n')[0]}`);
+    return undefined;
+  }
+}
+
+/** `diffiqa-gate bench`: every section in one run, so that ratios compare numbers taken together. */
+export async function runBench(o: BenchOptions): Promise<BenchOutput> {
+  const started = new Date();
+  const mode = o.prepOnly ? 'prep' : o.quick ? 'quick' : 'full';
+  const workDir = benchWorkDir();
+  const ctx: BenchContext = {
+    quick: o.quick, sizes: o.quick || o.prepOnly ? QUICK : FULL, cfg: o.cfg, sharedDir: sharedDirFrom(o.cfg), workDir,
+    manifestPath: path.join(workDir, 'manifest.json'),
+    intraOpThreads: o.cfg.get('inference.intraOpThreads'), workers: o.cfg.get('inference.workers'),
+    maxBatch: o.cfg.get('inference.maxBatch'), maxDelayMs: o.cfg.get('inference.maxDelayMs'),
+    profileDir: o.profileDir, notes: [], log: o.log ?? ((m) => process.stderr.write(`${m}\n`)),
+  };
+  if (o.prepOnly && !o.quick) ctx.sizes = { ...FULL, repeats: QUICK.repeats };
+  const cpus = os.cpus();
+  const report: BenchReport = {
+    name: `${mode}-${started.toISOString().replace(/[:.]/g, '-').slice(0, 19)}`, mode, command: o.command, startedAt: started.toISOString(), durationS: 0,
+    machine: { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, memGiB: Math.round(os.totalmem() / 2 ** 30), loadAvgStart: os.loadavg(), loadAvgEnd: [], node: process.version, onnxruntime: ortVersion(), platform: `${os.platform()} ${os.release()}` },
+    settings: { workers: ctx.workers, intraOpThreads: ctx.intraOpThreads, maxBatch: ctx.maxBatch, maxDelayMs: ctx.maxDelayMs, repeats: ctx.sizes.repeats, images: ctx.sizes.images },
+    notes: ctx.notes, errors: {},
+  };
+  await writeBenchManifest(ctx);
+
+  // Section 1 must work: everything after it needs the faces.
+  let faces: BenchFace[];
+  let small: BenchModel | undefined;
+  const rt = benchRuntime(ctx);
+  try {
+    ctx.log('[prep] loading models and LFW faces…');
+    await rt.load(o.cfg.get('models.detector'));
+    const embedderId = o.cfg.get('models.embedder');
+    await rt.load(embedderId);
+    // The peer scores more images than the preparation timings need; load them once.
+    faces = await loadBenchFaces(rt, o.cfg, ctx.sharedDir, workDir, o.prepOnly ? ctx.sizes.images : Math.max(ctx.sizes.images, ctx.sizes.peerImages));
+    report.prep = await benchPrep(rt, o.cfg, faces.slice(0, ctx.sizes.images), { repeats: ctx.sizes.repeats, batches: ctx.sizes.batches, embedderId });
+    if (!o.prepOnly) small = await smallRegressor(ctx, rt);
+  } finally {
+    await rt.close();
+  }
+
+  if (small) await runSections(ctx, report, faces, small);
+  report.machine.loadAvgEnd = os.loadavg();
+  report.durationS = (Date.now() - started.getTime()) / 1000;
+  const markdown = renderMarkdown(report);
+  await mkdir(o.outDir, { recursive: true });
+  const jsonPath = path.join(o.outDir, `${report.name}.json`);
+  const mdPath = path.join(o.outDir, 'latest.md');
+  await writeFile(jsonPath, JSON.stringify(report, null, 2) + '\n');
+  await writeFile(mdPath, markdown + '\n');
+  return { report, jsonPath, mdPath, markdown };
+}
+
+async function runSections(ctx: BenchContext, report: BenchReport, faces: BenchFace[], small: BenchModel): Promise<void> {
+  const models: BenchModel[] = [small];
+  if (!ctx.quick) {
+    const big = await section(report, 'export', ctx, () => randomIResNet(ctx));
+    if (big) models.push(big);
+  } else {
+    ctx.notes.push('quick mode: the iResNet-100-size regressor is skipped (full mode only)');
+  }
+  const isBig = (m: BenchModel) => m.id === RANDOM_IRESNET;
+
+  report.bare = [];
+  for (const m of models) {
+    const r = await section(report, `bare ${m.id}`, ctx, async () => {
+      const rt = benchRuntime(ctx);
+      try {
+        await rt.load(m.id);
+        return await benchBare(rt, m, faces, { batches: ctx.sizes.batches, repeats: isBig(m) ? 3 : ctx.sizes.repeats, images: isBig(m) ? 8 : 64, threads: ctx.intraOpThreads, noSpin: !isBig(m) });
+      } finally {
+        await rt.close();
+      }
+    });
+    if (r) report.bare.push(r);
+  }
+
+  const broker = await section(report, 'broker', ctx, () => benchBroker(ctx.log));
+  if (broker) {
+    report.overhead = [];
+    try {
+      for (const m of models) {
+        await section(report, `end-to-end ${m.id}`, ctx, async () => {
+          const gate = await runGate(ctx, m, faces, {
+            brokers: broker.brokers, frames: isBig(m) ? 32 : ctx.sizes.saturationFrames, runs: isBig(m) ? 1 : ctx.sizes.saturationRuns,
+            latencyLoads: isBig(m) ? [] : [0.3, 0.7, 1.0], latencySeconds: ctx.sizes.latencySeconds,
+          });
+          const o = await overheadFrom(ctx, m, faces, gate, isBig(m) ? 16 : 64);
+          report.overhead!.push(o);
+          if (gate.latency.length) {
+            report.latency = {
+              modelId: m.id, saturationFramesPerSecond: o.gate.framesPerSecond, maxDelayMs: ctx.maxDelayMs, batchInferenceMs: o.standalone.poolBatchWallMs,
+              boundMs: ctx.maxDelayMs + 2 * o.standalone.poolBatchWallMs, rows: gate.latency,
+            };
+          }
+        });
+      }
+    } finally {
+      await broker.release();
+    }
+  }
+
+  report.peer = [];
+  for (const m of models) {
+    const r = await section(report, `peer ${m.id}`, ctx, () => benchPeer(ctx, m, faces, isBig(m)
+      ? { images: 16, batches: [1, 16], repeats: 2 }
+      : { images: ctx.sizes.peerImages, batches: [1, 32], repeats: ctx.sizes.repeats }));
+    if (r) report.peer.push(r);
+  }
+
+  report.diffusion = await section(report, 'full DifFIQA', ctx, () => benchFullDifFIQA(ctx, faces.slice(0, ctx.sizes.diffusionImages), ctx.quick ? [20] : [20, 80]));
+}
