@@ -17,7 +17,7 @@
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$ROOT"
+cd "$ROOT" || exit 1
 CPU_ONLY=0
 for a in "$@"; do [[ "$a" == --cpu-only ]] && CPU_ONLY=1; done
 OUT_DIR="${OUT:-}"
