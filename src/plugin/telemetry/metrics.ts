@@ -45,7 +45,7 @@ export class PipelineMetrics {
     this.#stage = meter.createHistogram('diffiqa_stage_duration_seconds', { unit: 's', description: 'time of one stage call (one batch of frames)', advice: { explicitBucketBoundaries: SECONDS } });
     this.#batch = meter.createHistogram('diffiqa_inference_batch_size', { description: 'items per model run', advice: { explicitBucketBoundaries: BATCH } });
     this.#infer = meter.createHistogram('diffiqa_inference_duration_seconds', { unit: 's', description: 'time of one model run in its worker', advice: { explicitBucketBoundaries: SECONDS } });
-    this.#score = meter.createHistogram('diffiqa_score', { description: 'published quality scores per camera', advice: { explicitBucketBoundaries: SCORES } });
+    this.#score = meter.createHistogram('diffiqa_score', { description: 'published quality scores per camera (negative scores counted as 0)', advice: { explicitBucketBoundaries: SCORES } });
     this.#skipped = meter.createCounter('diffiqa_escalation_skipped_overload', { description: 'borderline frames that kept the inline score because they waited too long' });
     this.#drift = meter.createCounter('diffiqa_drift_alerts', { description: 'per-camera drift alerts and recoveries published' });
     this.#alertFailures = meter.createCounter('diffiqa_drift_alert_failures', { description: 'drift alerts that could not be published' });
@@ -84,7 +84,8 @@ export class PipelineMetrics {
       if (f.escalation === 'SKIPPED_OVERLOAD') this.#skipped.add(1);
       // The escalation stage's own score is full DifFIQA; a skipped frame's score was counted by the gate.
       const r = f.full ?? (f.escalation === undefined ? f.regression : undefined);
-      if (r) this.#score.record(r.score, { camera_id: f.cameraId, model: r.modelId });
+      // OTel histograms drop negative values; the regressor's output is unbounded, so a negative score counts as 0 (lowest bucket).
+      if (r) this.#score.record(Math.max(0, r.score), { camera_id: f.cameraId, model: r.modelId });
     }
   }
 

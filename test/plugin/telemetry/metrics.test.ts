@@ -38,6 +38,15 @@ describe('PipelineMetrics', () => {
     expect(text).not.toContain('model="reg"');
   });
 
+  it('chunk should count a negative regressor score in the lowest bucket instead of dropping it', async () => {
+    const { reader, metrics } = setup();
+    const f = { ...frameAt(0), cameraId: 'c', decision: 'REJECT' as const, regression: { score: -0.2, modelId: 'reg', modelVersion: '1' } };
+    metrics.chunk([f], []);
+    const text = await reader.render();
+    expect(text).toContain('diffiqa_score_bucket{camera_id="c",model="reg",le="0"} 1\n');
+    expect(text).toContain('diffiqa_score_count{camera_id="c",model="reg"} 1\n');
+  });
+
   it('inferenceRun should record batch sizes and run time per model and execution provider', async () => {
     const { reader, metrics } = setup();
     metrics.inferenceRun('reg', 16, 20, 'cuda');
