@@ -18,7 +18,7 @@ export interface GateTargets {
 export interface GateCalibration {
   accept: number;
   reject: number;
-  /** Fractions of the frames rejected / borderline at these (rounded) thresholds. */
+  /** Fractions of the frames rejected / borderline at these (rounded) thresholds; never above the targets. */
   expectedDiscard: number;
   expectedBorderline: number;
   /** FNMR on the genuine comparisons whose two images both pass reject, and the share of pairs that lose one. */
@@ -30,8 +30,16 @@ export interface GateCalibration {
   genuine: number;
 }
 
-/** Thresholds go into a YAML file: 7 significant digits, the precision of a float32 score. */
-const round7 = (v: number) => Number(v.toPrecision(7));
+/**
+ * Thresholds go into a YAML file with 7 significant digits (a float32 score's precision), rounded
+ * in the direction that keeps the target a bound: rounding to nearest could push one more frame over.
+ */
+export function round7(v: number, direction: 'down' | 'up'): number {
+  const r = Number(v.toPrecision(7));
+  if (v === 0 || !Number.isFinite(v) || (direction === 'down' ? r <= v : r >= v)) return r;
+  const unit = 10 ** (Math.floor(Math.log10(Math.abs(v))) - 6);
+  return Number((direction === 'down' ? r - unit : r + unit).toPrecision(7));
+}
 
 /**
  * Accept/reject thresholds from per-frame quality scores and genuine comparisons (metrics.calibrate),
@@ -46,7 +54,10 @@ export function calibrateGate(scores: Float64Array, genuine: readonly GenuineCom
     targetFnmr: t.targetFnmr === undefined ? undefined : { fnmr: t.targetFnmr, genuine, threshold },
     escalationBudget: t.escalationBudget,
   });
-  const reject = round7(c.reject), accept = round7(c.accept);
+  // A discard target and an escalation budget are maxima: round them down. An FNMR target is a
+  // maximum too, which a higher reject threshold keeps: round reject up.
+  const reject = round7(c.reject, t.targetFnmr === undefined ? 'down' : 'up');
+  const accept = c.accept === c.reject ? reject : Math.max(reject, round7(c.accept, 'down'));
   let rejected = 0, borderline = 0;
   for (const s of scores) { if (s < reject) rejected++; else if (s < accept) borderline++; }
   const kept = genuine.filter((g) => pairQuality(g) >= reject);

@@ -99,8 +99,12 @@ export function edcMarkdown(data: EvalData, rows: ScorerEdc[], command: string):
 export async function writeReports(out: string, data: EvalData, rows: ScorerEdc[], command: string): Promise<string> {
   await mkdir(out, { recursive: true });
   const md = edcMarkdown(data, rows, command);
-  const svg = edcSvg(ranked(rows).map((r) => ({ label: `${r.id} (${f4(r.pauc02)})`, curve: r.curve })), { title: `EDC, ${path.basename(data.set.root)}: FNMR vs. discard (pAUC@0.2 in brackets)` });
-  await writeFile(path.join(out, 'edc.json'), JSON.stringify(edcJson(data, rows, command), null, 1) + '\n');
+  // Legend in rank order, styles by line-up position: a scorer keeps its colour from plot to plot.
+  const style = new Map(data.scorers.map((sc, i) => [sc.id, i]));
+  const svg = edcSvg(ranked(rows).map((r) => ({ label: `${r.id} (${f4(r.pauc02)})`, curve: r.curve, style: style.get(r.id) })), { title: `EDC, ${path.basename(data.set.root)}: FNMR vs. discard (pAUC@0.2 in brackets)` });
+  // Indented for reading and diffs, but number lists on one line each: the curves are long.
+  const text = JSON.stringify(edcJson(data, rows, command), null, 1).replace(/\[[-\d.e,\snul]*\]/g, (a) => a.replace(/\s+/g, ''));
+  await writeFile(path.join(out, 'edc.json'), text + '\n');
   await writeFile(path.join(out, 'edc.md'), md);
   await writeFile(path.join(out, 'edc.svg'), svg);
   await writeFile(path.join(out, 'edc.png'), await svgToPng(svg));

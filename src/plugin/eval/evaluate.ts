@@ -1,7 +1,8 @@
 import { realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { findModel, loadManifest } from '../assets/manifest.js';
+import { findModel, loadManifest, type Manifest } from '../assets/manifest.js';
+import { AssetResolver } from '../assets/resolver.js';
 import type { Config } from '../config/load.js';
 import { GateError, toGateError } from '../core/errors.js';
 import type { Frame } from '../core/frame.js';
@@ -96,15 +97,17 @@ function cacheKey(cfg: Config, dataDir: string) {
   };
 }
 
-/** The default line-up: every baseline, plus the gate's regressor when its model file resolves. */
-async function defaultScorers(cfg: Config, rt: () => ModelRuntime, note: (s: string) => void): Promise<string[]> {
+/**
+ * The default line-up: every baseline, plus the gate's regressor when its model file resolves.
+ * Checked through the resolver alone, so a fully cached rerun starts no inference workers.
+ */
+async function defaultScorers(cfg: Config, manifest: Manifest, note: (s: string) => void): Promise<string[]> {
   const ids: string[] = Object.keys(BASELINES);
   const id = cfg.get('models.regressor');
   try {
-    const r = rt();
-    const entry = r.entry(id);
+    const entry = findModel(manifest, id);
     if (entry.role !== 'regressor') throw new GateError('CONFIG_INVALID', `model ${id} has role ${entry.role}`);
-    await r.resolver.resolve(entry);
+    await new AssetResolver({ mirrorDir: cfg.get('models.mirror') || undefined }).resolve(entry);
     ids.push(id);
   } catch (err) {
     note(`regressor ${id} left out: ${toGateError(err).message}`);
@@ -135,7 +138,7 @@ export async function computeEval(opts: EvalOptions, cfg: Config, deps: EvalDeps
   const note = (s: string) => process.stderr.write(`evaluate: ${s}\n`);
   const cache = await EvalCache.open(opts.cacheRoot ?? path.join(cacheDir(), 'eval'), key);
   try {
-    const scorerIds = opts.scorers?.length ? opts.scorers : await defaultScorers(cfg, runtime, note);
+    const scorerIds = opts.scorers?.length ? opts.scorers : await defaultScorers(cfg, manifest, note);
     const scorers = resolveScorers(scorerIds, { manifest, runtime, embedderId: cfg.get('models.embedder'), repeats: opts.repeats ?? cfg.get('escalation.repeats') });
     stats.prepared = await prepareMissing(set.files.filter((f) => !cache.record(f)), set.root, cache, cfg, runtime, opts.progress);
 

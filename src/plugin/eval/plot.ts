@@ -4,6 +4,8 @@ import type { EdcCurve } from './metrics.js';
 export interface PlotSeries {
   label: string;
   curve: EdcCurve;
+  /** Picks colour and dash; default the series' position. Fix it per scorer so plots of different sets match. */
+  style?: number;
 }
 
 export interface PlotOptions {
@@ -72,7 +74,8 @@ export function edcSvg(series: readonly PlotSeries[], opts: PlotOptions): string
   out.push(`<text x="${m.left + pw / 2}" y="${H - 15}" text-anchor="middle">fraction of genuine comparisons discarded (lowest quality first)</text>`);
   out.push(`<text transform="translate(20 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle">FNMR at the fixed threshold</text>`);
 
-  series.forEach((s, k) => {
+  series.forEach((s, i) => {
+    const k = s.style ?? i;
     const colour = COLOURS[k % COLOURS.length];
     // Dashes as well as colours, so the curves stay apart in print and for colour-blind readers.
     const dash = DASHES[k % DASHES.length];
@@ -84,7 +87,7 @@ export function edcSvg(series: readonly PlotSeries[], opts: PlotOptions): string
       pts.push(`${fmt(X(discard[i]))},${fmt(Y(fnmr[i]))}`, `${fmt(X(end))},${fmt(Y(fnmr[i]))}`);
     }
     out.push(`<polyline fill="none" stroke="${colour}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''} points="${pts.join(' ')}"/>`);
-    const ly = m.top + 10 + k * 20;
+    const ly = m.top + 10 + i * 20;
     const lx = m.left + pw + 15;
     out.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 28}" y2="${ly}" stroke="${colour}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`);
     out.push(`<text x="${lx + 34}" y="${ly + 4}">${esc(s.label)}</text>`);

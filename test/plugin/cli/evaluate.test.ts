@@ -149,6 +149,14 @@ describe('evaluate and calibrate on an LFW subset', () => {
     expect(q.every(Number.isFinite) && new Set(q).size > 1).toBe(true);
   });
 
+  it('computeEval should start no runtime for a default line-up that is all cached', async () => {
+    const before = snapshot();
+    const data = await computeEval({ ...evalOptions(parseArgs(argv)), scorers: undefined }, cfg, { createRuntime });
+    expect(Object.keys(data.quality)).toContain(FIXTURE_REGRESSOR_ID);
+    expect(Object.values(data.stats.computed).every((n) => n === 0)).toBe(true);
+    expect(snapshot()).toEqual(before);
+  });
+
   it('calibrateCommand should print a gate YAML snippet from the cached scores', async () => {
     const before = snapshot();
     stdout = [];

@@ -30,6 +30,14 @@ describe('edcSvg', () => {
     expect(svg).not.toContain('NaN');
   });
 
+  it('edcSvg should take colour and dash from style, not from the legend position', () => {
+    const strokes = (svg: string) => [...svg.matchAll(/<polyline fill="none" stroke="([^"]+)"/g)].map((m) => m[1]);
+    const plain = strokes(edcSvg(series, { title: 't' }));
+    expect(plain[0]).not.toBe(plain[1]);
+    const swapped = strokes(edcSvg(series.map((s, i) => ({ ...s, style: 1 - i })), { title: 't' }));
+    expect(swapped).toEqual([plain[1], plain[0]]);
+  });
+
   it('svgToPng should render the SVG at its size', async () => {
     const png = await svgToPng(edcSvg(series, { title: 't', width: 500, height: 300 }));
     const meta = await sharp(png).metadata();
