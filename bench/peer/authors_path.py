@@ -3,13 +3,15 @@
     PYTHONPATH=models models/.venv/bin/python bench/peer/authors_path.py --model tiny-regressor \
         --images DIR --threads 2 --batches 1,32 --repeats 3
 
-Upstream (github.com/LSIbabnikz/DifFIQA, diffiqa(r)) scores pre-aligned 112x112 crops with
-PIL load -> torchvision Resize((112,112)) -> ToTensor -> Normalize(0.5, 0.5) -> batches ->
-the PyTorch model under no_grad. torchvision is not installed here, so those three transforms are
-re-implemented below with PIL, numpy and torch, following torchvision's code (see each function).
-Loading runs in the main process (DataLoader num_workers=0), so the peer uses exactly the cores
-it is given: torch.set_num_threads(--threads), one inter-op thread, denormals flushed as the
-project's onnxruntime sessions do.
+Upstream (github.com/LSIbabnikz/DifFIQA, diffiqa(r)/inference.py with configs/model_config.yaml
+and configs/inference_config.yaml) scores pre-aligned crops with ImageDataset:
+Image.open(path).convert("RGB") -> torchvision Resize([112, 112]) -> ToTensor ->
+Normalize(mean .5, std .5), a DataLoader with only batch_size set (128; so num_workers=0: images
+load in the main process), and the model under @torch.no_grad(). torchvision is not installed
+here, so the three transforms are re-implemented below with PIL, numpy and torch, following
+torchvision's code (see each function); the DataLoader is a plain loop with torch.stack, which is
+what its default collate does for tensors. Threads: torch.set_num_threads(--threads), one
+inter-op thread, denormals flushed as the project's onnxruntime sessions do.
 
 Prints one JSON object: per batch size the end-to-end images/s (load + transforms + model), the
 model-only ms/image on the same tensors, the preprocessing ms/image, and the scores in file order.

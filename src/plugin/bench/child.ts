@@ -11,9 +11,8 @@ export class GateChild {
   #waiting?: { resolve: (m: ChildReply) => void; reject: (e: Error) => void };
   provider = 'cpu';
 
-  private constructor(profileDir?: string) {
-    const execArgv = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-    this.#proc = fork(compiledSibling(import.meta.url, 'gate-child.js'), [], { execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  private constructor() {
+    this.#proc = fork(compiledSibling(import.meta.url, 'gate-child.js'), [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     this.#exited = new Promise((res) => this.#proc.once('exit', res));
     this.#proc.stderr!.on('data', (d: Buffer) => { this.#stderr = (this.#stderr + d.toString()).slice(-8000); });
     this.#proc.on('message', (m: ChildReply) => {
@@ -35,8 +34,8 @@ export class GateChild {
   }
 
   /** Forks the built gate-child.js and starts a gate with these flat config settings. */
-  static async start(settings: Record<string, unknown>, profileDir?: string): Promise<GateChild> {
-    const child = new GateChild(profileDir);
+  static async start(settings: Record<string, unknown>): Promise<GateChild> {
+    const child = new GateChild();
     try {
       const r = await child.#ask({ type: 'start', settings }, 180_000);
       if (r.type === 'ready') child.provider = r.provider;
@@ -49,6 +48,15 @@ export class GateChild {
 
   async sample(): Promise<ChildSample> {
     return (await this.#ask({ type: 'sample' }, 30_000)) as ChildSample;
+  }
+
+  /** Samples the child's main thread with the V8 profiler until profileStop(file). */
+  async profileStart(): Promise<void> {
+    await this.#ask({ type: 'profile-start' }, 30_000);
+  }
+
+  async profileStop(file: string): Promise<void> {
+    await this.#ask({ type: 'profile-stop', file }, 60_000);
   }
 
   /** Drains and stops the gate; the process exits. true = clean drain. */

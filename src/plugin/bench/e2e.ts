@@ -7,10 +7,22 @@ import type { BenchFace } from './faces.js';
 import type { BenchModel } from './models.js';
 import { FinalWatcher, Feeder } from './traffic.js';
 import { median, percentile, round, sleep } from './stats.js';
+import { summariseProfile, type ProfileSummary } from './profile.js';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 
 const PARTITIONS = 3;
 
-export interface SaturationRun { frames: number; cpuMsPerFrame: number; framesPerSecond: number; meanBatch: number; pausedMs: number }
+export interface SaturationRun {
+  frames: number;
+  cpuMsPerFrame: number;
+  /** The same CPU split by thread (Linux): the event loop, and everything else (ORT, libvips, libuv, GC helpers). */
+  mainThreadMsPerFrame: number;
+  otherThreadsMsPerFrame: number;
+  framesPerSecond: number;
+  meanBatch: number;
+  pausedMs: number;
+}
 
 export interface GateRuns {
   modelId: string;
@@ -22,6 +34,8 @@ export interface GateRuns {
   dlq: Record<string, number>;
   duplicates: number;
   cleanStop: boolean;
+  /** The gate's main thread during the saturation runs (with --profile). */
+  profile?: ProfileSummary;
 }
 
 export interface LatencyRow {
@@ -36,7 +50,7 @@ export interface LatencyRow {
   meanBatch: number;
 }
 
-export interface EndToEndOptions { frames: number; runs: number; latencyLoads: number[]; latencySeconds: number; brokers: string[] }
+export interface EndToEndOptions { warmup: number; frames: number; runs: number; latencyLoads: number[]; latencySeconds: number; brokers: string[] }
 
 function childSettings(ctx: BenchContext, model: BenchModel, run: string, brokers: string[]): Record<string, unknown> {
   return {
@@ -71,17 +85,19 @@ export async function runGate(ctx: BenchContext, model: BenchModel, faces: Bench
   await producer.connect();
   const feeder = new Feeder(producer, codec, topics.input, faces, run, PARTITIONS);
   ctx.log(`  starting the gate (${model.id}) in a child process…`);
-  const child = await GateChild.start(childSettings(ctx, model, run, o.brokers), ctx.profileDir);
+  const child = await GateChild.start(childSettings(ctx, model, run, o.brokers));
   const watcher = new FinalWatcher(client.consumer({ groupId: `${run}-watch` }), codec, topics);
   let result: Omit<GateRuns, 'cleanStop'>;
   let cleanStop = false;
   try {
     await watcher.start();
     // Warm-up: JIT, ORT's first runs at each shape, Kafka connections to every partition leader.
-    await feeder.burst(ctx.maxBatch * 4);
+    await feeder.burst(o.warmup);
     await watcher.waitFor(feeder.sent, 300_000);
 
     const runs: SaturationRun[] = [];
+    const profileFile = ctx.profileDir ? path.join(ctx.profileDir, `gate-main-${model.id}-${run}.cpuprofile`) : undefined;
+    if (profileFile) await child.profileStart();
     for (let r = 0; r < o.runs; r++) {
       const before = await child.sample();
       const from = feeder.sent;
@@ -91,10 +107,17 @@ export async function runGate(ctx: BenchContext, model: BenchModel, faces: Bench
       const after = await child.sample();
       const last = Math.max(...range(from, feeder.sent).map((n) => watcher.finals.get(`${run}-${n}`)?.eventTs ?? 0));
       runs.push({
-        frames: o.frames, cpuMsPerFrame: childCpuMs(before, after) / o.frames, framesPerSecond: o.frames / ((last - t0) / 1000),
+        frames: o.frames, cpuMsPerFrame: childCpuMs(before, after) / o.frames,
+        mainThreadMsPerFrame: (after.mainThreadMs - before.mainThreadMs) / o.frames, otherThreadsMsPerFrame: (after.otherThreadsMs - before.otherThreadsMs) / o.frames,
+        framesPerSecond: o.frames / ((last - t0) / 1000),
         meanBatch: (after.items - before.items) / Math.max(1, after.batches - before.batches), pausedMs: after.pausedMs - before.pausedMs,
       });
       ctx.log(`  saturation run ${r + 1}/${o.runs}: ${round(runs[r].framesPerSecond, 1)} frames/s, ${round(runs[r].cpuMsPerFrame, 3)} core-ms/frame, mean batch ${round(runs[r].meanBatch, 1)}`);
+    }
+    let profile: ProfileSummary | undefined;
+    if (profileFile) {
+      await child.profileStop(profileFile);
+      profile = summariseProfile(JSON.parse(await readFile(profileFile, 'utf8')), profileFile);
     }
     const idle0 = await child.sample();
     await sleep(2000);
@@ -119,6 +142,7 @@ export async function runGate(ctx: BenchContext, model: BenchModel, faces: Bench
       ctx.log(`  ${Math.round(load * 100)} % load (${round(rate, 1)}/s): p50 ${latency.at(-1)!.p50} ms, p99 ${latency.at(-1)!.p99} ms`);
     }
     result = { modelId: model.id, provider: child.provider, runs, idleCpuMsPerSecond, latency, dlq: Object.fromEntries(watcher.dlqReasons), duplicates: watcher.duplicates };
+    if (profile) result.profile = profile;
   } finally {
     cleanStop = await child.stop().catch(() => false);
     await watcher.stop().catch(() => undefined);

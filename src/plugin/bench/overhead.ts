@@ -16,6 +16,9 @@ export interface OverheadResult {
     /** Median over saturation runs of the gate process's CPU ms per frame (all its threads). */
     cpuMsPerFrame: number;
     runsCpuMsPerFrame: number[];
+    /** Of cpuMsPerFrame: the event loop's thread, and all other threads (Linux /proc, 10 ms ticks). */
+    mainThreadMsPerFrame: number;
+    otherThreadsMsPerFrame: number;
     framesPerSecond: number;
     runsFramesPerSecond: number[];
     meanBatch: number;
@@ -31,7 +34,7 @@ export interface OverheadResult {
     bareInferenceCpuMs: number;
     /** The product's pool, CPU ms per image (adds the worker hand-off). */
     poolInferenceCpuMs: number;
-    /** Wall ms of one full batch (maxBatch) through the pool: the latency bound's unit. */
+    /** Wall ms of one full batch (maxBatch) through the pool: the latency bound's unit (with fullBatch, else of `batch`). */
     poolBatchWallMs: number;
   };
   /** gate ÷ (decode+align + bare inference). Goal ≤ 1.05. */
@@ -41,13 +44,14 @@ export interface OverheadResult {
   dlq: Record<string, number>;
   duplicates: number;
   cleanStop: boolean;
+  profile?: GateRuns['profile'];
 }
 
 /**
  * The denominator of the overhead ratio, measured here in the parent while no Kafka client runs
  * in it (so process.cpuUsage() holds only this work), in the same run as the gate's numbers.
  */
-export async function overheadFrom(ctx: BenchContext, model: BenchModel, faces: BenchFace[], gate: GateRuns, inferenceImages: number): Promise<OverheadResult> {
+export async function overheadFrom(ctx: BenchContext, model: BenchModel, faces: BenchFace[], gate: GateRuns, inferenceImages: number, fullBatch: boolean): Promise<OverheadResult> {
   const meanBatch = median(gate.runs.map((r) => r.meanBatch));
   const batch = Math.max(1, Math.round(meanBatch));
   const rt = benchRuntime(ctx);
@@ -59,16 +63,17 @@ export async function overheadFrom(ctx: BenchContext, model: BenchModel, faces: 
     const images = Math.max(batch, inferenceImages);
     const file = await rt.resolver.resolve(rt.entry(model.id));
     const [bare] = await bareRows(file, rt, model.id, faces, { batches: [batch], repeats, images, threads: ctx.intraOpThreads }, true);
-    const pool = await poolRows(rt, model.id, faces, [...new Set([batch, ctx.maxBatch])], repeats, images);
+    const pool = await poolRows(rt, model.id, faces, [...new Set(fullBatch ? [batch, ctx.maxBatch] : [batch])], repeats, images);
     const standalone = {
       decodeAlignCpuMs, batch, bareInferenceCpuMs: bare.cpuMsPerImage, poolInferenceCpuMs: pool[0].cpuMsPerImage,
-      poolBatchWallMs: pool[pool.length - 1].msPerImage * ctx.maxBatch,
+      poolBatchWallMs: pool[pool.length - 1].msPerImage * pool[pool.length - 1].batch,
     };
     const cpuMsPerFrame = median(gate.runs.map((r) => r.cpuMsPerFrame));
     const result: OverheadResult = {
       modelId: model.id, label: model.label, provider: gate.provider,
       gate: {
         cpuMsPerFrame, runsCpuMsPerFrame: gate.runs.map((r) => r.cpuMsPerFrame),
+        mainThreadMsPerFrame: median(gate.runs.map((r) => r.mainThreadMsPerFrame)), otherThreadsMsPerFrame: median(gate.runs.map((r) => r.otherThreadsMsPerFrame)),
         framesPerSecond: median(gate.runs.map((r) => r.framesPerSecond)), runsFramesPerSecond: gate.runs.map((r) => r.framesPerSecond),
         meanBatch, idleCpuMsPerSecond: gate.idleCpuMsPerSecond, pausedMs: median(gate.runs.map((r) => r.pausedMs)),
       },
@@ -78,6 +83,7 @@ export async function overheadFrom(ctx: BenchContext, model: BenchModel, faces: 
       dlq: gate.dlq, duplicates: gate.duplicates, cleanStop: gate.cleanStop,
     };
     if (model.note) result.note = model.note;
+    if (gate.profile) result.profile = gate.profile;
     return result;
   } finally {
     await rt.close();

@@ -13,7 +13,7 @@ import { runGate } from './e2e.js';
 import { loadBenchFaces, type BenchFace } from './faces.js';
 import { RANDOM_IRESNET, randomIResNet, smallRegressor, writeBenchManifest, type BenchModel } from './models.js';
 import { overheadFrom } from './overhead.js';
-import { benchPeer } from './peer.js';
+import { benchPeer, type PeerOptions } from './peer.js';
 import { benchPrep } from './prep.js';
 import { renderMarkdown, type BenchReport } from './report.js';
 
@@ -76,6 +76,10 @@ export async function runBench(o: BenchOptions): Promise<BenchOutput> {
     notes: ctx.notes, errors: {},
   };
   await writeBenchManifest(ctx);
+  if (o.profileDir) {
+    await mkdir(o.profileDir, { recursive: true });
+    ctx.notes.push(`--profile: the gate's main thread was sampled every 200 µs during the saturation runs (profiles in ${o.profileDir}); its CPU figures include the profiler's own cost`);
+  }
 
   // Section 1 must work: everything after it needs the faces.
   let faces: BenchFace[];
@@ -106,6 +110,22 @@ export async function runBench(o: BenchOptions): Promise<BenchOutput> {
   return { report, jsonPath, mdPath, markdown };
 }
 
+/** How much of each section a model gets: the iResNet-100-size one costs ~0.5 s per image here. */
+interface Plan { bare: { images: number; repeats: number }; warmup: number; frames: number; runs: number; latencyLoads: number[]; inferenceImages: number; peer: PeerOptions }
+
+function planFor(ctx: BenchContext, m: BenchModel): Plan {
+  if (m.id === RANDOM_IRESNET) {
+    return { bare: { images: 8, repeats: 3 }, warmup: 16, frames: 32, runs: 1, latencyLoads: [], inferenceImages: 16, peer: { images: 16, batches: [1, 16], repeats: 2 } };
+  }
+  const s = ctx.sizes;
+  return {
+    bare: { images: 64, repeats: s.repeats }, warmup: ctx.maxBatch * 4, frames: s.saturationFrames, runs: s.saturationRuns,
+    latencyLoads: [0.3, 0.7, 1.0], inferenceImages: 64,
+    // 128 is the authors' DataLoader batch size (inference_config.yaml).
+    peer: { images: s.peerImages, batches: ctx.quick ? [1, 32] : [1, 32, 128], repeats: s.repeats },
+  };
+}
+
 async function runSections(ctx: BenchContext, report: BenchReport, faces: BenchFace[], small: BenchModel): Promise<void> {
   const models: BenchModel[] = [small];
   if (!ctx.quick) {
@@ -114,7 +134,6 @@ async function runSections(ctx: BenchContext, report: BenchReport, faces: BenchF
   } else {
     ctx.notes.push('quick mode: the iResNet-100-size regressor is skipped (full mode only)');
   }
-  const isBig = (m: BenchModel) => m.id === RANDOM_IRESNET;
 
   report.bare = [];
   for (const m of models) {
@@ -122,7 +141,8 @@ async function runSections(ctx: BenchContext, report: BenchReport, faces: BenchF
       const rt = benchRuntime(ctx);
       try {
         await rt.load(m.id);
-        return await benchBare(rt, m, faces, { batches: ctx.sizes.batches, repeats: isBig(m) ? 3 : ctx.sizes.repeats, images: isBig(m) ? 8 : 64, threads: ctx.intraOpThreads, noSpin: !isBig(m) });
+        const { images, repeats } = planFor(ctx, m).bare;
+        return await benchBare(rt, m, faces, { batches: ctx.sizes.batches, repeats, images, threads: ctx.intraOpThreads, noSpin: m.id !== RANDOM_IRESNET });
       } finally {
         await rt.close();
       }
@@ -136,11 +156,9 @@ async function runSections(ctx: BenchContext, report: BenchReport, faces: BenchF
     try {
       for (const m of models) {
         await section(report, `end-to-end ${m.id}`, ctx, async () => {
-          const gate = await runGate(ctx, m, faces, {
-            brokers: broker.brokers, frames: isBig(m) ? 32 : ctx.sizes.saturationFrames, runs: isBig(m) ? 1 : ctx.sizes.saturationRuns,
-            latencyLoads: isBig(m) ? [] : [0.3, 0.7, 1.0], latencySeconds: ctx.sizes.latencySeconds,
-          });
-          const o = await overheadFrom(ctx, m, faces, gate, isBig(m) ? 16 : 64);
+          const plan = planFor(ctx, m);
+          const gate = await runGate(ctx, m, faces, { brokers: broker.brokers, warmup: plan.warmup, frames: plan.frames, runs: plan.runs, latencyLoads: plan.latencyLoads, latencySeconds: ctx.sizes.latencySeconds });
+          const o = await overheadFrom(ctx, m, faces, gate, plan.inferenceImages, plan.latencyLoads.length > 0);
           report.overhead!.push(o);
           if (gate.latency.length) {
             report.latency = {
@@ -157,9 +175,7 @@ async function runSections(ctx: BenchContext, report: BenchReport, faces: BenchF
 
   report.peer = [];
   for (const m of models) {
-    const r = await section(report, `peer ${m.id}`, ctx, () => benchPeer(ctx, m, faces, isBig(m)
-      ? { images: 16, batches: [1, 16], repeats: 2 }
-      : { images: ctx.sizes.peerImages, batches: [1, 32], repeats: ctx.sizes.repeats }));
+    const r = await section(report, `peer ${m.id}`, ctx, () => benchPeer(ctx, m, faces, planFor(ctx, m).peer));
     if (r) report.peer.push(r);
   }
 

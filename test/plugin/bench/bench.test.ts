@@ -34,7 +34,7 @@ describe('runBench', () => {
 
     const prep = report.prep!;
     expect(prep.images).toBe(report.settings.images);
-    for (const [name, step] of Object.entries({ landmarkPath: prep.landmarkPath, detectorPath: prep.detectorPath })) {
+    for (const [name, step] of Object.entries({ landmarkPath: prep.landmarkPath, landmarkPathConcurrent: prep.landmarkPathConcurrent, detectorPath: prep.detectorPath })) {
       positive(`${name}.msPerImage`, step.msPerImage);
       positive(`${name}.cpuMsPerImage`, step.cpuMsPerImage);
       expect(step.runsMs).toHaveLength(prep.repeats);

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { renderMarkdown, type BenchReport } from '../../../src/plugin/bench/report.js';
+import type { OverheadResult } from '../../../src/plugin/bench/overhead.js';
+
+function report(extra: Partial<BenchReport>): BenchReport {
+  return {
+    name: 'quick-x', mode: 'quick', command: 'diffiqa-gate bench --quick', startedAt: '2026-01-01T00:00:00.000Z', durationS: 60,
+    machine: { cpu: 'test cpu', cores: 2, memGiB: 8, loadAvgStart: [1, 1, 1], loadAvgEnd: [1, 1, 1], node: 'v20', onnxruntime: '1.30.0', platform: 'linux' },
+    settings: { workers: 1, intraOpThreads: 2, maxBatch: 16, maxDelayMs: 5, repeats: 3, images: 16 },
+    notes: [], errors: {}, ...extra,
+  };
+}
+
+function overhead(ratio: number): OverheadResult {
+  return {
+    modelId: 'm', label: 'm', provider: 'cpu',
+    gate: { cpuMsPerFrame: 5, runsCpuMsPerFrame: [5], mainThreadMsPerFrame: 2, otherThreadsMsPerFrame: 3, framesPerSecond: 100, runsFramesPerSecond: [100], meanBatch: 12, idleCpuMsPerSecond: 30, pausedMs: 0 },
+    standalone: { decodeAlignCpuMs: 3, batch: 12, bareInferenceCpuMs: 0.5, poolInferenceCpuMs: 0.6, poolBatchWallMs: 10 },
+    ratio, ratioToPool: ratio, dlq: {}, duplicates: 0, cleanStop: true,
+  };
+}
+
+describe('renderMarkdown', () => {
+  it('renderMarkdown should judge the overhead ratio against the 1.05 goal', () => {
+    expect(renderMarkdown(report({ overhead: [overhead(1.04)] }))).toContain('m: ratio 1.040 — goal ≤ 1.05 met.');
+    expect(renderMarkdown(report({ overhead: [overhead(1.3)] }))).toContain('m: ratio 1.300 — goal ≤ 1.05 NOT met.');
+  });
+
+  it('renderMarkdown should compare p99 at 70 % load with maxDelay + 2 batches', () => {
+    const row = (load: number, p99: number) => ({ load, ratePerSecond: 10, frames: 100, p50: 1, p95: 2, p99, arrivedP99: p99 + 1, meanBatch: 2 });
+    const latency = { modelId: 'm', saturationFramesPerSecond: 100, maxDelayMs: 5, batchInferenceMs: 10, boundMs: 25, rows: [row(0.3, 10), row(0.7, 50)] };
+    const md = renderMarkdown(report({ latency }));
+    expect(md).toContain('= 25.0 ms; measured p99 50 ms: 2.0× the bound.');
+    expect(renderMarkdown(report({ latency: { ...latency, rows: [row(0.7, 20)] } }))).toContain('measured p99 20 ms: within the bound.');
+  });
+
+  it('renderMarkdown should list failed sections and leave out sections that did not run', () => {
+    const md = renderMarkdown(report({ errors: { 'peer m': 'INTERNAL: python missing\nstack' } }));
+    expect(md).toContain('- peer m: INTERNAL: python missing');
+    expect(md).not.toContain('stack');
+    expect(md).not.toContain('## 3.');
+  });
+});
