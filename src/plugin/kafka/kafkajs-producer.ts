@@ -1,4 +1,5 @@
-import { Partitioners, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
+import type { Kafka, Message, Producer, TopicMessages } from 'kafkajs';
+import { Partitioners } from './kafkajs-lib.js';
 import { GateError } from '../core/errors.js';
 import { toKafkaGateError, type KafkaLogger } from './kafkajs-support.js';
 import { parseOffset } from './offsets.js';

@@ -1,4 +1,5 @@
-import { logLevel as KafkaLogLevel, type KafkaMessage, type logCreator } from 'kafkajs';
+import type { KafkaMessage, logCreator, logLevel as LogLevel } from 'kafkajs';
+import { logLevel as KafkaLogLevel } from './kafkajs-lib.js';
 import { GateError } from '../core/errors.js';
 import type { KafkaRecord } from './port.js';
 
@@ -13,7 +14,7 @@ export interface KafkaLogger {
 
 export type KafkaLogLevelName = 'nothing' | 'error' | 'warn' | 'info' | 'debug';
 
-const levels: Record<KafkaLogLevelName, KafkaLogLevel> = {
+const levels: Record<KafkaLogLevelName, LogLevel> = {
   nothing: KafkaLogLevel.NOTHING,
   error: KafkaLogLevel.ERROR,
   warn: KafkaLogLevel.WARN,
@@ -22,7 +23,7 @@ const levels: Record<KafkaLogLevelName, KafkaLogLevel> = {
 };
 
 /** kafkajs's level for a logger level name; pino's trace/fatal/silent map to the nearest one. */
-export function kafkaLogLevel(name: string | undefined): KafkaLogLevel {
+export function kafkaLogLevel(name: string | undefined): LogLevel {
   if (name === undefined) return KafkaLogLevel.WARN;
   if (name in levels) return levels[name as KafkaLogLevelName];
   return name === 'trace' ? KafkaLogLevel.DEBUG : name === 'fatal' ? KafkaLogLevel.ERROR : KafkaLogLevel.NOTHING;

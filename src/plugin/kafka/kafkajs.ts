@@ -1,4 +1,4 @@
-import { Kafka } from 'kafkajs';
+import { Kafka } from './kafkajs-lib.js';
 import { KafkajsAdmin } from './kafkajs-admin.js';
 import { KafkajsConsumer, type KafkajsConsumerOptions } from './kafkajs-consumer.js';
 import { KafkajsProducer, KafkajsTransactionalProducer } from './kafkajs-producer.js';
@@ -28,6 +28,8 @@ export interface KafkajsClientOptions {
  *   so `isActive()` turns false on all its batches, not only the moved ones.
  * - No KIP-447 (group metadata in transactions): exactly-once fences zombies with one
  *   transactional id per input partition; a new owner's first transaction fences the old one.
+ * - Its read_committed filter lets records of an aborted transaction through when two aborted
+ *   transactions overlap in a partition: kafkajs-lib.ts loads it with a fixed filter.
  * - Admin offsets are listed read_committed: `endOffsets` is the last stable offset, and a
  *   committed transaction shows there (and to read_committed readers) once its markers are written.
  */
