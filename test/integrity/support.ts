@@ -26,6 +26,11 @@ export class Children {
     return child;
   }
 
+  /** Every child's stderr, oldest child first: for diagnostics when an assertion fails. */
+  logs(): string[] {
+    return this.#all.map((c) => c.stderr());
+  }
+
   killAll(): void {
     for (const c of this.#all) if (alive(c)) c.proc.kill('SIGKILL');
   }
