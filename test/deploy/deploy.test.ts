@@ -1,0 +1,214 @@
+/**
+ * Checks of the deployment artefacts that need no Docker, Kubernetes or GPU: the files parse,
+ * point at files that exist, agree with the product's config schema and with the metric names
+ * the telemetry code really exports. deploy/validate.sh runs the external tools (helm,
+ * kubeconform, hadolint, promtool) when they are installed.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { buildConfig } from '../../src/plugin/config/load.js';
+import { packageRoot } from '../../src/plugin/core/paths.js';
+
+const root = packageRoot();
+const read = (rel: string) => readFileSync(path.join(root, rel), 'utf8');
+const yaml = (rel: string) => parseYaml(read(rel), { merge: true });
+type Obj = Record<string, unknown>;
+
+/** Prometheus series names the telemetry code exports (src/plugin/telemetry/metrics.ts). */
+function exportedSeries(): Set<string> {
+  const src = read('src/plugin/telemetry/metrics.ts');
+  const out = new Set<string>();
+  for (const [, kind, name] of src.matchAll(/create(Counter|Histogram|ObservableGauge|ObservableCounter)\('(\w+)'/g)) add(kind, name);
+  for (const [, kind, name] of src.matchAll(/\b(gauge|counter)\('(\w+)'/g)) add(kind === 'gauge' ? 'ObservableGauge' : 'ObservableCounter', name);
+  return out;
+  function add(kind: string, name: string) {
+    if (kind === 'Histogram') for (const s of ['_bucket', '_sum', '_count']) out.add(name + s);
+    else if (kind.endsWith('Counter')) out.add(name.endsWith('_total') ? name : `${name}_total`);
+    else out.add(name);
+  }
+}
+const seriesIn = (expr: string) => [...expr.matchAll(/\bdiffiqa_[a-z_]+/g)].map((m) => m[0]);
+
+function deepMerge(a: Obj, b: Obj): Obj {
+  const out: Obj = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const cur = out[k];
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur) ? deepMerge(cur as Obj, v as Obj) : v;
+  }
+  return out;
+}
+const has = (obj: unknown, keys: string[]) => keys.reduce<unknown>((o, k) => (o && typeof o === 'object' && k in o ? (o as Obj)[k] : undefined), obj) !== undefined;
+
+describe('docker-compose', () => {
+  const compose = yaml('deploy/compose/docker-compose.yml') as { services: Record<string, Obj> };
+
+  it('docker-compose.yml should mount only files that exist and build from existing Dockerfiles', () => {
+    for (const [name, svc] of Object.entries(compose.services)) {
+      for (const v of (svc.volumes as string[] | undefined) ?? []) {
+        const src = v.split(':')[0];
+        if (src.startsWith('./')) expect(existsSync(path.join(root, 'deploy/compose', src)), `${name}: ${src}`).toBe(true);
+      }
+      const build = svc.build as { context: string; dockerfile: string } | undefined;
+      if (build) expect(existsSync(path.join(root, 'deploy/compose', build.context, build.dockerfile)), `${name}: ${build.dockerfile}`).toBe(true);
+    }
+    const gpu = yaml('deploy/compose/docker-compose.gpu.yml') as { services: { escalation: Obj & { build: { context: string; dockerfile: string } } } };
+    expect(existsSync(path.join(root, 'deploy/compose', gpu.services.escalation.build.context, gpu.services.escalation.build.dockerfile))).toBe(true);
+    expect(JSON.stringify(gpu.services.escalation.deploy)).toContain('"driver":"nvidia"');
+  });
+
+  it('docker-compose.yml should give the gate and escalation configs the product accepts, drained within stop_grace_period', () => {
+    for (const [name, command] of [['gate', 'run'], ['escalation', 'escalate']] as const) {
+      const svc = compose.services[name];
+      expect((svc.command as string[])[0]).toBe(command);
+      const mount = (svc.volumes as string[]).find((v) => v.includes(':/etc/diffiqa-gate/config.yaml'));
+      expect(mount, `${name} mounts its config`).toBeDefined();
+      const env = svc.environment as Record<string, string>;
+      const cfg = buildConfig(yaml(path.join('deploy/compose', mount!.split(':')[0])), env);
+      expect(cfg.get('kafka.brokers')).toEqual(['kafka:9092']);
+      expect(cfg.get('telemetry.metricsPort')).toBe(9464);
+      expect(Number.parseInt(svc.stop_grace_period as string, 10) * 1000).toBeGreaterThan(cfg.get('shutdown.deadlineMs'));
+    }
+    const scraped = (yaml('deploy/compose/prometheus.yml') as { scrape_configs: { static_configs: { targets: string[] }[] }[] }).scrape_configs.flatMap((s) => s.static_configs.flatMap((c) => c.targets));
+    expect(scraped).toEqual(expect.arrayContaining(['gate:9464', 'escalation:9464']));
+  });
+});
+
+describe('grafana dashboard', () => {
+  const dash = JSON.parse(read('deploy/compose/grafana/dashboards/diffiqa-gate.json')) as { panels: { type: string; title: string; targets?: { expr: string }[] }[] };
+  const panels = dash.panels.filter((p) => p.type !== 'row');
+
+  it('diffiqa-gate.json should give every panel a query on a series the telemetry exports', () => {
+    const series = exportedSeries();
+    expect(series.size).toBeGreaterThan(10);
+    for (const p of panels) {
+      expect(p.targets?.length, p.title).toBeGreaterThan(0);
+      for (const t of p.targets!) {
+        expect(t.expr.trim(), p.title).not.toBe('');
+        for (const s of seriesIn(t.expr)) expect(series.has(s), `${p.title}: ${s} is not exported by src/plugin/telemetry/metrics.ts`).toBe(true);
+      }
+    }
+  });
+
+  it('diffiqa-gate.json should have the panels the operators asked for', () => {
+    const titles = panels.map((p) => p.title.toLowerCase()).join('\n');
+    for (const want of ['frames per decision', 'dlq per reason', 'stage latency p95', 'batch size', 'queue depth', 'consumer lag', 'score histogram', 'drift alerts']) {
+      expect(titles).toContain(want);
+    }
+  });
+
+  it('prometheus-rules.yml should alert only on series the telemetry exports', () => {
+    const rules = (yaml('deploy/compose/prometheus-rules.yml') as { groups: { rules: { expr: string }[] }[] }).groups.flatMap((g) => g.rules);
+    const series = exportedSeries();
+    for (const r of rules) for (const s of seriesIn(r.expr)) expect(series.has(s), s).toBe(true);
+  });
+});
+
+describe('helm chart', () => {
+  const chart = 'deploy/helm/diffiqa-gate';
+  const values = yaml(`${chart}/values.yaml`) as Obj & { config: Obj; gate: Obj & { config: Obj }; escalation: Obj & { config: Obj }; graceMarginSeconds: number };
+  const templates = ['_helpers.tpl', '_deployment.tpl', 'configmap.yaml', 'deployment-gate.yaml', 'deployment-escalation.yaml', 'service.yaml', 'servicemonitor.yaml', 'scaledobject.yaml', 'pdb.yaml', 'serviceaccount.yaml']
+    .map((f) => read(`${chart}/templates/${f}`)).join('\n');
+
+  it('templates should only use values keys that values.yaml defines', () => {
+    const used = [...templates.matchAll(/\.Values((?:\.[A-Za-z_]\w*)+)/g)].map((m) => m[1].slice(1).split('.'));
+    expect(used.length).toBeGreaterThan(10);
+    for (const keys of used) expect(has(values, keys), `.Values.${keys.join('.')}`).toBe(true);
+    // $v is one component's values (gate or escalation): both must define what the shared templates read.
+    const perComponent = [...templates.matchAll(/\$v((?:\.[A-Za-z_]\w*)+)/g)].map((m) => m[1].slice(1).split('.'));
+    expect(perComponent.length).toBeGreaterThan(10);
+    for (const keys of perComponent) for (const c of ['gate', 'escalation']) expect(has(values[c], keys), `${c}.${keys.join('.')}`).toBe(true);
+  });
+
+  it('values.yaml should render configs the product accepts, with the CUDA provider for escalation', () => {
+    const gate = buildConfig(deepMerge(values.config, values.gate.config), {});
+    const esc = buildConfig(deepMerge(values.config, values.escalation.config), {});
+    expect(gate.get('telemetry.metricsPort')).toBeGreaterThan(0);
+    expect(esc.get('inference.executionProviders')[0]).toBe('cuda');
+    expect(has(values, ['escalation', 'gpu', 'resourceName'])).toBe(true);
+    // The default grace period is the drain deadline plus a margin, so it always exceeds it.
+    expect(values.graceMarginSeconds).toBeGreaterThan(0);
+    expect(templates).toContain('must exceed shutdown.deadlineMs');
+  });
+
+  it('templates should probe /healthz and /readyz and guard the CRDs behind flags', () => {
+    expect(templates).toMatch(/livenessProbe:\s+httpGet: \{ path: \/healthz/);
+    expect(templates).toMatch(/readinessProbe:\s+httpGet: \{ path: \/readyz/);
+    expect(read(`${chart}/templates/servicemonitor.yaml`)).toMatch(/^\{\{- if \.Values\.serviceMonitor\.enabled \}\}/);
+    expect(read(`${chart}/templates/scaledobject.yaml`)).toContain('$v.autoscaling.enabled');
+  });
+});
+
+describe('dockerfiles', () => {
+  const allowlist = (file: string) => read(file).split('\n').filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, ''));
+
+  it('Dockerfiles should install with the .npmrc CUDA skip and copy only existing, allowlisted paths', () => {
+    expect(read('.npmrc')).toMatch(/^onnxruntime-node-install=skip$/m);
+    for (const file of ['deploy/docker/Dockerfile', 'deploy/docker/Dockerfile.cuda']) {
+      const text = read(file);
+      const allowed = allowlist(`${file}.dockerignore`);
+      expect(text).toMatch(/COPY package\.json package-lock\.json \.npmrc \.\//);
+      const copies = [...text.matchAll(/^COPY (?!--from)(.+)$/gm)].map((m) => m[1].trim().split(/\s+/).slice(0, -1));
+      expect(copies.length).toBeGreaterThan(3);
+      for (const src of copies.flat()) {
+        expect(existsSync(path.join(root, src)), `${file}: COPY ${src}`).toBe(true);
+        expect(allowed.some((a) => src === a || src.startsWith(`${a}/`) || a.startsWith(`${src}/`)), `${file}: ${src} is excluded by its .dockerignore`).toBe(true);
+      }
+      const bin = (JSON.parse(read('package.json')) as { bin: Record<string, string> }).bin['diffiqa-gate'];
+      expect(text).toContain(`ENTRYPOINT ["node", "${bin}"]`);
+      expect(text).toMatch(/HEALTHCHECK[\s\S]*\/healthz/);
+      expect(text).toMatch(/^USER 10001/m);
+    }
+  });
+
+  it('Dockerfile.cuda should put the provider files where onnxruntime-node installs them', () => {
+    const text = read('deploy/docker/Dockerfile.cuda');
+    const target = text.match(/COPY --from=ort-cuda \/providers\/ \.\/(\S+)/)?.[1];
+    expect(target).toBeDefined();
+    expect(existsSync(path.join(root, target!, 'libonnxruntime.so.1')), `${target} holds the core library`).toBe(true);
+  });
+});
+
+describe('cuda-ep.sh', () => {
+  it('cuda-ep.sh should install the provider files install.js names for linux/x64', () => {
+    const require = createRequire(import.meta.url);
+    const meta = require(path.join(root, 'node_modules/onnxruntime-node/script/install-metadata.js')) as { manifests: Record<string, Record<string, unknown>> };
+    const names = Object.keys(meta.manifests['linux/x64:cuda12']).map((f) => path.basename(f));
+    const script = read('deploy/gpu/cuda-ep.sh');
+    const installed = script.match(/^PROVIDERS=\(([^)]*)\)/m)?.[1].split(/\s+/).filter(Boolean) ?? [];
+    expect(installed.length).toBe(2);
+    for (const f of installed) expect(names).toContain(f);
+    // TensorRT's provider is the one install.js file left out on purpose (it needs TensorRT libraries).
+    expect(names.filter((n) => !installed.includes(n))).toEqual(['libonnxruntime_providers_tensorrt.so']);
+  });
+
+  it('cuda-ep.sh status should exit 3 and name the missing files when the provider is not installed', () => {
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'cuda-ep-'));
+    const r = spawnSync('bash', ['deploy/gpu/cuda-ep.sh', 'status'], { cwd: root, encoding: 'utf8', env: { ...process.env, ORT_CUDA_DIR: tmp, ORT_NODE_DIR: path.join(root, 'node_modules/onnxruntime-node') } });
+    const providersThere = existsSync(path.join(root, 'node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so'));
+    expect(r.status).toBe(providersThere ? 0 : 3);
+    expect(r.stderr).toContain(providersThere ? 'installed: libonnxruntime_providers_cuda.so' : 'missing:   libonnxruntime_providers_cuda.so');
+  });
+});
+
+describe('gpu check', () => {
+  it('check.mjs --cpu-only should print a table and write a JSON report with CPU rows', () => {
+    const dist = path.join(root, 'dist/src/plugin/diffusion/bench.js');
+    expect(existsSync(dist), 'dist/ missing: run npm run build (npm test does)').toBe(true);
+    const json = path.join(mkdtempSync(path.join(os.tmpdir(), 'gpu-check-')), 'report.json');
+    const r = spawnSync(process.execPath, ['deploy/gpu/check.mjs', '--cpu-only', '--cpu-images', '1', '--batch-sizes', '20', '--repeats', '1', '--json', json], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\| cpu \| cpu \| 20 \| 1 \|/);
+    const report = JSON.parse(readFileSync(json, 'utf8')) as { ok: boolean; cudaProbe: unknown; rows: { device: string; batchSize: number; msPerImage: number; meanScore: number }[] };
+    expect(report.ok).toBe(true);
+    expect(report.cudaProbe).toBeNull();
+    expect(report.rows).toHaveLength(1);
+    expect(report.rows[0]).toMatchObject({ device: 'cpu', batchSize: 20 });
+    expect(report.rows[0].msPerImage).toBeGreaterThan(0);
+    expect(report.rows[0].meanScore).toBeGreaterThan(0);
+  });
+});
