@@ -152,6 +152,9 @@ describe('dockerfiles', () => {
       const text = read(file);
       const allowed = allowlist(`${file}.dockerignore`);
       expect(text).toMatch(/COPY package\.json package-lock\.json \.npmrc \.\//);
+      // The env variable install.js reads is set before npm ci too, in case npm stops passing .npmrc keys on.
+      expect(text.indexOf('ENV ONNXRUNTIME_NODE_INSTALL=skip')).toBeGreaterThan(-1);
+      expect(text.indexOf('ENV ONNXRUNTIME_NODE_INSTALL=skip')).toBeLessThan(text.indexOf('npm ci'));
       const copies = [...text.matchAll(/^COPY (?!--from)(.+)$/gm)].map((m) => m[1].trim().split(/\s+/).slice(0, -1));
       expect(copies.length).toBeGreaterThan(3);
       for (const src of copies.flat()) {
