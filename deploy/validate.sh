@@ -72,7 +72,8 @@ func main() {
 }
 GO
   (cd "$dir" && { [[ -f go.mod ]] || go mod init compose-check; } \
-    && GOPATH="$TOOLS/go" GOFLAGS=-modcacherw go get github.com/compose-spec/compose-go/v2@latest \
+    && GOPATH="$TOOLS/go" GOFLAGS=-modcacherw go get github.com/compose-spec/compose-go/v2/cli@latest \
+    && GOPATH="$TOOLS/go" GOFLAGS=-modcacherw go mod tidy \
     && GOPATH="$TOOLS/go" GOFLAGS=-modcacherw go build -o "$TOOLS/bin/compose-check" .)
 }
 
@@ -167,8 +168,8 @@ compose_checks() {
     check "docker compose config" docker compose -f deploy/compose/docker-compose.yml config -q
     check "docker compose config (GPU override)" docker compose -f deploy/compose/docker-compose.yml -f deploy/compose/docker-compose.gpu.yml config -q
   elif cc="$(tool compose-check)"; then
-    check "compose-go load (as docker compose config)" "$cc" -f deploy/compose/docker-compose.yml
-    check "compose-go load (GPU override)" "$cc" -f deploy/compose/docker-compose.yml -f deploy/compose/docker-compose.gpu.yml
+    check "compose-go load (as docker compose config)" "$cc" deploy/compose/docker-compose.yml
+    check "compose-go load (GPU override)" "$cc" deploy/compose/docker-compose.yml deploy/compose/docker-compose.gpu.yml
   else
     skip "docker compose config" "no docker compose plugin nor compose-check (--install builds it)"
   fi
