@@ -5,7 +5,7 @@ import { labelFaces } from '../datasets/label.js';
 import { flagString, type Parsed } from './args.js';
 import { EXIT } from './exit.js';
 
-/** `diffiqa-gate label --dataset DIR [--faces FILE] [--out FILE] [--denoiser ID] [--repeats R] [--limit N]`. */
+/** `diffiqa-gate label --dataset DIR [--faces FILE] [--out FILE] [--denoiser ID] [--repeats R] [--limit N] [--start I]`. */
 export default async function label(p: Parsed): Promise<number> {
   const dataset = flagString(p, 'dataset');
   if (!dataset) throw new GateError('USAGE', 'label needs --dataset DIR (a folder with faces.u8 from build-dataset)');
@@ -17,6 +17,7 @@ export default async function label(p: Parsed): Promise<number> {
     imagesPerCall: Number(flagString(p, 'images-per-call') ?? 8),
     limit: flagString(p, 'limit') ? Number(flagString(p, 'limit')) : undefined,
     faceFile: flagString(p, 'faces'),
+    start: flagString(p, 'start') ? Number(flagString(p, 'start')) : undefined,
   });
   process.stdout.write(JSON.stringify({ out, labelled: n }) + '\n');
   return EXIT.ok;

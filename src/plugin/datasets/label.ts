@@ -8,7 +8,7 @@ import { Progress } from '../cli/progress.js';
 
 const FACE_BYTES = 112 * 112 * 3;
 
-export interface LabelOptions { denoiserId: string; repeats: number; imagesPerCall: number; limit?: number; faceFile?: string }
+export interface LabelOptions { denoiserId: string; repeats: number; imagesPerCall: number; limit?: number; faceFile?: string; /** First face index: lets several processes label disjoint ranges. */ start?: number }
 
 /**
  * Full-DifFIQA labels for a raw face file (N×112×112×3), the regressor's training targets.
@@ -18,8 +18,9 @@ export interface LabelOptions { denoiserId: string; repeats: number; imagesPerCa
 export async function labelFaces(cfg: Config, datasetDir: string, out: string, o: LabelOptions): Promise<number> {
   const faceFile = o.faceFile ?? path.join(datasetDir, 'faces.u8');
   const fh = await open(faceFile, 'r');
-  const total = Math.min((await fh.stat()).size / FACE_BYTES, o.limit ?? Infinity);
-  const done = existsSync(out) ? (await readFile(out, 'utf8')).split('\n').filter(Boolean).length : 0;
+  const start = o.start ?? 0;
+  const total = Math.min((await fh.stat()).size / FACE_BYTES, start + (o.limit ?? Infinity));
+  const done = start + (existsSync(out) ? (await readFile(out, 'utf8')).split('\n').filter(Boolean).length : 0);
   const rt = runtimeFromConfig(cfg);
   try {
     const scorer = new DiffusionScorer(rt, { denoiserId: o.denoiserId, embedderId: cfg.get('models.embedder'), repeats: o.repeats, maxBatch: o.imagesPerCall * 2 * o.repeats });
