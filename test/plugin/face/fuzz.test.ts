@@ -86,9 +86,9 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ op: fc.constant('dims' as const), width: dimension, height: dimension }),
 );
 
-/** Offset of the first JPEG start-of-frame's height field, or of PNG IHDR's width, or -1. */
+/** Where the first JPEG start-of-frame's height field, or PNG IHDR's width, is; undefined when there is none. */
 function dimsOffset(b: Buffer): { at: number; kind: 'jpeg' | 'png' } | undefined {
-  if (b[0] === 0x89 && b.toString('latin1', 12, 16) === 'IHDR') return { at: 16, kind: 'png' };
+  if (b.length >= 24 && b[0] === 0x89 && b.toString('latin1', 12, 16) === 'IHDR') return { at: 16, kind: 'png' };
   for (let i = 2; i + 9 < b.length;) {
     if (b[i] !== 0xff) return undefined;
     const m = b[i + 1];
