@@ -4,6 +4,8 @@ import { GateError } from '../core/errors.js';
 import { toKafkaGateError, toKafkaRecord, type KafkaLogger } from './kafkajs-support.js';
 import type { AdminPort, KafkaRecord } from './port.js';
 
+const CREATE_TOPICS_PATIENCE_MS = 15_000;
+
 export class KafkajsAdmin implements AdminPort {
   readonly #kafka: Kafka;
   readonly #admin: Admin;
@@ -16,10 +18,27 @@ export class KafkajsAdmin implements AdminPort {
     this.#logger = logger;
   }
 
+  /**
+   * kafkajs waits for the new topics' leaders but gives up when the metadata says
+   * UNKNOWN_TOPIC_OR_PARTITION, which a KRaft broker answers for a moment after creating a topic
+   * while its metadata cache catches up (seen on a broker that had just started, under load).
+   * Creating again is idempotent, so that answer is retried for a while.
+   */
   async createTopics(topics: { topic: string; partitions: number }[]): Promise<void> {
-    await this.#call('createTopics', (a) =>
-      a.createTopics({ topics: topics.map((t) => ({ topic: t.topic, numPartitions: t.partitions })), waitForLeaders: true }),
-    );
+    const deadline = performance.now() + CREATE_TOPICS_PATIENCE_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#call('createTopics', (a) =>
+          a.createTopics({ topics: topics.map((t) => ({ topic: t.topic, numPartitions: t.partitions })), waitForLeaders: true }),
+        );
+        return;
+      } catch (err) {
+        const notYetKnown = err instanceof GateError && err.details?.type === 'UNKNOWN_TOPIC_OR_PARTITION';
+        if (!notYetKnown || performance.now() > deadline) throw err;
+        this.#logger?.debug({ component: 'kafka', attempt, topics: topics.map((t) => t.topic) }, 'new topics not yet in the metadata; creating again');
+        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2000)));
+      }
+    }
   }
 
   async committedOffsets(groupId: string, topic: string): Promise<Map<number, string>> {
