@@ -16,7 +16,7 @@ import {
   assertBroker, brokers, builtBin, cropFactory, drained, readOutcomes, tally, tempDir, testClient, uniqueNames, waitFor, type InputRecord,
 } from '../helpers/gate-harness.js';
 import { hostileCorpus, HOSTILE_HEADER, HOSTILE_KINDS, type HostileKind, type HostileMessage } from '../helpers/hostile.js';
-import { alive, Children, describe as describeOutcome, recordSummary, terminate, writeGateConfig } from './support.js';
+import { alive, Children, describeOutcome, recordSummary, terminate, writeGateConfig } from './support.js';
 
 const COPIES = 3;
 const GOOD = 60;

@@ -85,12 +85,12 @@ export function contradictions(t: Tally, scoreTolerance = 1e-4): { source: strin
     const differs = list.some((o) => o.type !== first.type
       || (o.type === 'event' && first.type === 'event' && (o.event.decision !== first.event.decision || Math.abs(o.event.score - first.event.score) > scoreTolerance))
       || (o.type === 'dlq' && first.type === 'dlq' && o.dead.reasonCode !== first.dead.reasonCode));
-    if (differs) out.push({ source, outcomes: list.map(describe) });
+    if (differs) out.push({ source, outcomes: list.map(describeOutcome) });
   }
   return out;
 }
 
-export function describe(o: Outcome): string {
+export function describeOutcome(o: Outcome): string {
   return o.type === 'event' ? `event ${o.event.decision} ${o.event.score}` : `dlq ${o.dead.reasonCode}`;
 }
 
