@@ -4,10 +4,10 @@
  * outcomes agree, and the suite summary (test/integrity/SUMMARY.md).
  */
 import { readFileSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { cacheDir } from '../../src/plugin/core/paths.js';
 import type { FixtureModels } from '../helpers/fixture-models.js';
 import { gateSettings, nestSettings, spawnGate, waitFor, type ChildGate, type Outcome, type RunNames, type Tally } from '../helpers/gate-harness.js';
 
@@ -113,7 +113,11 @@ export interface SummaryRow {
 
 export interface SummaryData { rows: Record<string, SummaryRow>; sections: Record<string, string> }
 
-const summaryFile = path.join(path.dirname(fileURLToPath(import.meta.url)), 'SUMMARY.md');
+// Tests must not dirty the checkout: the table goes to the cache unless asked for
+// (DIFFIQA_INTEGRITY_SUMMARY=test/integrity/SUMMARY.md refreshes the committed copy).
+const summaryFile = process.env.DIFFIQA_INTEGRITY_SUMMARY
+  ? path.resolve(process.env.DIFFIQA_INTEGRITY_SUMMARY)
+  : path.join(cacheDir(), 'integrity', 'SUMMARY.md');
 const DATA_MARK = '<!-- summary-data ';
 
 /**
@@ -127,6 +131,7 @@ export async function recordSummary(row: SummaryRow, section?: { title: string; 
   if (section) data.sections[section.title] = section.markdown;
   const text = renderSummary(data);
   const tmp = `${summaryFile}.${process.pid}.tmp`;
+  await mkdir(path.dirname(summaryFile), { recursive: true });
   await writeFile(tmp, text);
   await rename(tmp, summaryFile);
   return text;
