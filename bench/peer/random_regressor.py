@@ -15,6 +15,8 @@ therefore calibrated on random images first, so that no layer overflows or sinks
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import sys
 from pathlib import Path
@@ -66,13 +68,11 @@ def main(argv: list[str] | None = None) -> int:
         tmp = ckpt.with_suffix(".tmp")
         torch.save(model.state_dict(), tmp)
         tmp.replace(ckpt)
-        # The exporter prints the manifest entry on stdout; ours must stay one JSON line.
-        real_stdout, sys.stdout = sys.stdout, sys.stderr
-        try:
+        # The exporter prints the manifest entry on stdout (it also writes it to a file); ours
+        # must stay one JSON line.
+        with contextlib.redirect_stdout(io.StringIO()):
             code = export_main(["--kind", "diffiqa-r", "--checkpoint", str(ckpt), "--out", str(export_dir),
                                 "--threads", str(args.threads)])
-        finally:
-            sys.stdout = real_stdout
         if code != 0:
             return code
     print(json.dumps({"checkpoint": str(ckpt), "onnx": str(onnx_path), "manifest": str(manifest)}))

@@ -5,7 +5,7 @@ import type { BenchContext } from './context.js';
 import { GateChild, childCpuMs } from './child.js';
 import type { BenchFace } from './faces.js';
 import type { BenchModel } from './models.js';
-import { FinalWatcher, Feeder } from './traffic.js';
+import { FinalWatcher, Feeder, type Outcome } from './traffic.js';
 import { median, percentile, round, sleep } from './stats.js';
 import { summariseProfile, type ProfileSummary } from './profile.js';
 import { readFile } from 'node:fs/promises';
@@ -48,6 +48,25 @@ export interface LatencyRow {
   /** Produce → arrival at the downstream consumer (adds its fetch wait), ms. */
   arrivedP99: number;
   meanBatch: number;
+  /**
+   * Where the time goes, from the events' own timings: before the gate's handler had the record
+   * (produce, broker, fetch, waiting for the previous fetch round), inside the gate (handler to
+   * event built), and per stage (each stage's time for the frame's whole chunk), medians and p99.
+   */
+  breakdown: { beforeGate: [number, number]; inGate: [number, number]; stages: Record<string, [number, number]> };
+}
+
+function p50p99(xs: number[]): [number, number] {
+  return [round(percentile(xs, 50), 1), round(percentile(xs, 99), 1)];
+}
+
+function breakdown(got: Outcome[]): LatencyRow['breakdown'] {
+  const names = [...new Set(got.flatMap((x) => Object.keys(x.stages)))];
+  return {
+    beforeGate: p50p99(got.map((x) => x.producedAt - x.inGateMs - x.captureTs)),
+    inGate: p50p99(got.map((x) => x.inGateMs)),
+    stages: Object.fromEntries(names.map((n) => [n, p50p99(got.map((x) => x.stages[n] ?? 0))])),
+  };
 }
 
 export interface EndToEndOptions { warmup: number; frames: number; runs: number; latencyLoads: number[]; latencySeconds: number; brokers: string[] }
@@ -137,7 +156,7 @@ export async function runGate(ctx: BenchContext, model: BenchModel, faces: Bench
       const arrived = got.map((x) => x.arrivedAt - x.captureTs);
       latency.push({
         load, ratePerSecond: rate, frames: got.length, p50: percentile(lat, 50), p95: percentile(lat, 95), p99: percentile(lat, 99),
-        arrivedP99: percentile(arrived, 99), meanBatch: (after.items - before.items) / Math.max(1, after.batches - before.batches),
+        arrivedP99: percentile(arrived, 99), meanBatch: (after.items - before.items) / Math.max(1, after.batches - before.batches), breakdown: breakdown(got),
       });
       ctx.log(`  ${Math.round(load * 100)} % load (${round(rate, 1)}/s): p50 ${latency.at(-1)!.p50} ms, p99 ${latency.at(-1)!.p99} ms`);
     }

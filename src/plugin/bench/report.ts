@@ -100,14 +100,20 @@ export function renderMarkdown(r: BenchReport): string {
     out.push(`## 5. Latency through the broker (${l.modelId}; saturation ${f(l.saturationFramesPerSecond, 1)} frames/s)`, '');
     out.push(...table(['load', 'rate/s', 'frames', 'p50 ms', 'p95 ms', 'p99 ms', 'p99 at consumer ms', 'mean batch'],
       l.rows.map((x) => [`${Math.round(x.load * 100)} %`, f(x.ratePerSecond, 1), x.frames, x.p50, x.p95, x.p99, x.arrivedP99, f(x.meanBatch, 1)])), '');
+    out.push('Where the time goes (p50 / p99 ms): before the gate = produce → broker → fetched by the gate\'s handler (includes waiting for the previous fetch round); in the gate = handler → event built; stages are per chunk.', '');
+    const stageNames = [...new Set(l.rows.flatMap((x) => Object.keys(x.breakdown.stages)))];
+    const pair = (v: [number, number] | undefined) => (v ? `${v[0]} / ${v[1]}` : '—');
+    out.push(...table(['load', 'before the gate', 'in the gate', ...stageNames],
+      l.rows.map((x) => [`${Math.round(x.load * 100)} %`, pair(x.breakdown.beforeGate), pair(x.breakdown.inGate), ...stageNames.map((n) => pair(x.breakdown.stages[n]))])), '');
     const at70 = l.rows.find((x) => Math.abs(x.load - 0.7) < 1e-9);
     out.push(`Bound for p99 at 70 %: maxDelay ${l.maxDelayMs} ms + 2 × ${f(l.batchInferenceMs)} ms (one batch of ${r.settings.maxBatch}) = ${f(l.boundMs, 1)} ms` +
       (at70 ? `; measured p99 ${at70.p99} ms: ${at70.p99 <= l.boundMs ? 'within the bound' : `${f(at70.p99 / l.boundMs, 1)}× the bound`}.` : '.'), '');
   }
   if (r.diffusion?.length) {
     out.push('## 6. Full DifFIQA on CPU', '');
-    out.push(...table(['denoiser', 'UNet batch', 'images', 'ms/image', 'UNet passes/image'],
-      r.diffusion.flatMap((d) => d.rows.map((x) => [d.denoiserId, x.batchSize, x.images, f(x.msPerImage, 1), f(x.unetCallsPerImage, 1)]))), '');
+    // A call runs up to `batchSize` samples: passes = calls × batch size when batches are full.
+    out.push(...table(['denoiser', 'UNet batch', 'images', 'ms/image', 'UNet calls/image (batched)', 'UNet sample passes/image'],
+      r.diffusion.flatMap((d) => d.rows.map((x) => [d.denoiserId, x.batchSize, x.images, f(x.msPerImage, 1), f(x.unetCallsPerImage, 2), f(x.unetCallsPerImage * x.batchSize, 0)]))), '');
   }
   if (r.notes.length) out.push('Notes:', ...r.notes.map((n) => `- ${n}`), '');
   const errs = Object.entries(r.errors);

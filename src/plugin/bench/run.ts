@@ -175,6 +175,10 @@ async function runSections(ctx: BenchContext, report: BenchReport, faces: BenchF
 
   report.peer = [];
   for (const m of models) {
+    if (!m.peer) {
+      ctx.notes.push(`peer: no PyTorch twin of ${m.id} is known to the bench, so it has no peer row`);
+      continue;
+    }
     const r = await section(report, `peer ${m.id}`, ctx, () => benchPeer(ctx, m, faces, planFor(ctx, m).peer));
     if (r) report.peer.push(r);
   }

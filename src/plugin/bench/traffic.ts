@@ -51,7 +51,17 @@ export class Feeder {
   }
 }
 
-export interface Outcome { captureTs: number; eventTs: number; arrivedAt: number }
+export interface Outcome {
+  captureTs: number;
+  /** The final event's record timestamp (the gate's send). */
+  eventTs: number;
+  /** When the downstream watcher had it. */
+  arrivedAt: number;
+  /** From the event: ms from the gate's handler receiving the record to the event being built, and per stage (whole chunk). */
+  inGateMs: number;
+  stages: Record<string, number>;
+  producedAt: number;
+}
 
 /** Downstream view: every final event (by frame id) with its timestamps, and dead letters. */
 export class FinalWatcher {
@@ -78,7 +88,8 @@ export class FinalWatcher {
         const q = await this.codec.decode<FaceQuality>(rec.value, faceQualityType);
         if (!q.final) continue;
         if (this.finals.has(q.frameId)) { this.duplicates++; continue; }
-        this.finals.set(q.frameId, { captureTs: q.captureTimestamp, eventTs: Number(rec.timestamp), arrivedAt });
+        const { totalMs, ...stages } = q.timings;
+        this.finals.set(q.frameId, { captureTs: q.captureTimestamp, eventTs: Number(rec.timestamp), arrivedAt, inGateMs: totalMs ?? NaN, stages, producedAt: q.producedAt });
       }
       if (batch.records.length) await batch.commit(batch.records[batch.records.length - 1].offset);
     }, { concurrency: 6 });

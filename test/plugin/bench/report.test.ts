@@ -27,7 +27,7 @@ describe('renderMarkdown', () => {
   });
 
   it('renderMarkdown should compare p99 at 70 % load with maxDelay + 2 batches', () => {
-    const row = (load: number, p99: number) => ({ load, ratePerSecond: 10, frames: 100, p50: 1, p95: 2, p99, arrivedP99: p99 + 1, meanBatch: 2 });
+    const row = (load: number, p99: number) => ({ load, ratePerSecond: 10, frames: 100, p50: 1, p95: 2, p99, arrivedP99: p99 + 1, meanBatch: 2, breakdown: { beforeGate: [1, 2] as [number, number], inGate: [3, 4] as [number, number], stages: { regress: [5, 6] as [number, number] } } });
     const latency = { modelId: 'm', saturationFramesPerSecond: 100, maxDelayMs: 5, batchInferenceMs: 10, boundMs: 25, rows: [row(0.3, 10), row(0.7, 50)] };
     const md = renderMarkdown(report({ latency }));
     expect(md).toContain('= 25.0 ms; measured p99 50 ms: 2.0× the bound.');
