@@ -119,9 +119,13 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"no images in {args.images}")
     model = build_model(args.model, args.checkpoint)
 
-    t0 = time.perf_counter()
-    tensors = [load(f) for f in files]
-    prep_ms = (time.perf_counter() - t0) * 1000 / len(files)
+    tensors = [load(f) for f in files]  # warm-up: PIL plugins, page cache
+    prep = []
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        tensors = [load(f) for f in files]
+        prep.append((time.perf_counter() - t0) * 1000 / len(files))
+    prep_ms = statistics.median(prep)
 
     rows = []
     scores: list[float] = []
