@@ -21,7 +21,7 @@ export interface BenchSizes {
   diffusionImages: number;
 }
 
-export const QUICK: BenchSizes = { images: 16, repeats: 3, batches: [1, 8, 32], saturationFrames: 150, saturationRuns: 1, latencySeconds: 5, peerImages: 64, diffusionImages: 2 };
+export const QUICK: BenchSizes = { images: 16, repeats: 3, batches: [1, 8, 32], saturationFrames: 150, saturationRuns: 1, latencySeconds: 4, peerImages: 48, diffusionImages: 1 };
 export const FULL: BenchSizes = { images: 64, repeats: 5, batches: [1, 8, 32], saturationFrames: 600, saturationRuns: 3, latencySeconds: 20, peerImages: 256, diffusionImages: 4 };
 
 export interface BenchContext {

@@ -11,14 +11,14 @@ export interface DiffusionResult {
   note?: string;
 }
 
-/** Full DifFIQA on CPU: the tiny fixture denoiser always, the project's own UNet when it resolves. */
-export async function benchFullDifFIQA(ctx: BenchContext, faces: BenchFace[], batchSizes: number[]): Promise<DiffusionResult[]> {
+/** Full DifFIQA on CPU: the tiny fixture denoiser always, the project's own UNet when it resolves and `withOwn`. */
+export async function benchFullDifFIQA(ctx: BenchContext, faces: BenchFace[], batchSizes: number[], withOwn: boolean): Promise<DiffusionResult[]> {
   const embedderId = ctx.cfg.get('models.embedder');
   const rt = benchRuntime(ctx);
   try {
     const results: DiffusionResult[] = [];
-    const own = await unusable(rt, OWN_DENOISER);
-    if (own) ctx.notes.push(`${OWN_DENOISER} does not resolve (${own}): full DifFIQA is timed with the fixture denoiser only`);
+    const own = withOwn ? await unusable(rt, OWN_DENOISER) : 'quick mode: full mode only';
+    if (own) ctx.notes.push(`${OWN_DENOISER} is not timed (${own}): full DifFIQA with the fixture denoiser only`);
     for (const denoiserId of own ? [FIXTURE_DENOISER] : [FIXTURE_DENOISER, OWN_DENOISER]) {
       ctx.log(`  full DifFIQA with ${denoiserId}…`);
       const rows = await benchDiffusion(rt, { denoiserId, embedderId, images: faces.map((f) => f.aligned), batchSizes });

@@ -44,7 +44,7 @@ function ortVersion(): string {
 
 /** Runs `fn`, recording a failure under `name` instead of losing the sections that follow. */
 async function section<T>(report: BenchReport, name: string, ctx: BenchContext, fn: () => Promise<T>): Promise<T | undefined> {
-  ctx.log(`[${name}]`);
+  ctx.log(`[${name}] at ${Math.round((Date.now() - Date.parse(report.startedAt)) / 1000)} s`);
   try {
     return await fn();
   } catch (err) {
@@ -183,5 +183,5 @@ async function runSections(ctx: BenchContext, report: BenchReport, faces: BenchF
     if (r) report.peer.push(r);
   }
 
-  report.diffusion = await section(report, 'full DifFIQA', ctx, () => benchFullDifFIQA(ctx, faces.slice(0, ctx.sizes.diffusionImages), ctx.quick ? [20] : [20, 80]));
+  report.diffusion = await section(report, 'full DifFIQA', ctx, () => benchFullDifFIQA(ctx, faces.slice(0, ctx.sizes.diffusionImages), ctx.quick ? [20] : [20, 80], !ctx.quick));
 }
