@@ -20,8 +20,9 @@ async function load(req: LoadRequest): Promise<WorkerResponse> {
         intraOpNumThreads: req.intraOpThreads,
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
-        // Denormal floats take x86 slow paths (measured 40× slower in PyTorch training here).
-        extra: { session: { set_denormal_as_zero: '1' } },
+        // Denormal floats take x86 slow paths (measured 40× slower in PyTorch training here);
+        // spinning intra-op threads burned ~26 % of the gate's CPU between small batches (bench).
+        extra: { session: { set_denormal_as_zero: '1', intra_op: { allow_spinning: '0' } } },
       });
       sessions.set(req.modelId, { session, batch: req.batch, provider });
       return { id: req.id, ok: true, provider };

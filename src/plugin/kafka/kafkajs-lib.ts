@@ -27,5 +27,25 @@ function loadKafkajs(): typeof KafkaJS {
   return require('kafkajs') as typeof KafkaJS;
 }
 
+interface RequestQueueProto { pending: unknown[]; throttledUntil: number; scheduleCheckPendingRequests(): void }
+
+/**
+ * kafkajs 2.2.4 re-arms a 1 ms timer forever on every idle connection (tulios/kafkajs#1556, fix
+ * unmerged): an idle gate burned 28–77 CPU-ms per second in the benchmark. With nothing pending
+ * and no throttle there is nothing to check; enqueueing a request schedules the check again.
+ */
+function stopIdleTimerLoop(): void {
+  const RequestQueue = require('kafkajs/src/network/requestQueue/index.js') as { prototype: RequestQueueProto };
+  const original = RequestQueue.prototype.scheduleCheckPendingRequests;
+  if ((original as { patched?: boolean }).patched) return;
+  const patched = function (this: RequestQueueProto): void {
+    if (this.pending.length === 0 && !(this.throttledUntil > Date.now())) return;
+    original.call(this);
+  };
+  (patched as { patched?: boolean }).patched = true;
+  RequestQueue.prototype.scheduleCheckPendingRequests = patched;
+}
+
 export const kafkajs = loadKafkajs();
+stopIdleTimerLoop();
 export const { Kafka, Partitioners, logLevel } = kafkajs;
