@@ -40,7 +40,7 @@ export default async function demo(p: Parsed): Promise<number> {
     'kafka.brokers': brokers.split(','),
     'kafka.inputTopic': `${run}.face-crops`, 'kafka.outputTopic': `${run}.face-quality`,
     'kafka.escalationTopic': `${run}.escalation`, 'kafka.dlqTopic': `${run}.dlq`,
-    'kafka.groupId': `${run}.gate`, 'models.mirror': mirror, 'log.level': process.env.DIFFIQA_GATE__LOG__LEVEL ?? 'warn',
+    'kafka.groupId': `${run}.gate`, 'models.mirror': mirror, 'log.level': process.env.DIFFIQA_GATE__LOG__LEVEL ?? 'error',
     // Full DifFIQA on a CPU is slow: fewer repeats, and a short max age so the overload
     // fallback (skipped_overload) shows up too rather than frames waiting.
     'escalation.repeats': Number(process.env.DIFFIQA_GATE__ESCALATION__REPEATS ?? 4),

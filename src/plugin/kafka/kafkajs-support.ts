@@ -33,6 +33,10 @@ export function kafkaLogLevel(name: string | undefined): LogLevel {
 // is what kafkajs's warning about limited retries is about: not worth a warning per producer.
 const quiet = /Limiting retries for the idempotent producer/;
 
+function retriable(log: Record<string, unknown>): boolean {
+  return /^Response /.test(String(log.message)) || log.retryCount !== undefined;
+}
+
 /** Routes kafkajs's logs into the gate's logger instead of the console. */
 export function kafkaLogCreator(logger: KafkaLogger | undefined): logCreator {
   return () => ({ namespace, level, log }) => {
@@ -42,7 +46,11 @@ export function kafkaLogCreator(logger: KafkaLogger | undefined): logCreator {
     const fields: Record<string, unknown> = { component: 'kafkajs', namespace, ...log };
     delete fields.message;
     delete fields.timestamp;
-    if (level === KafkaLogLevel.ERROR) logger.error(fields, message);
+    // kafkajs logs every retriable broker answer as an error (coordinator loading, topic exists,
+    // rebalance in progress) and retries it: the adapter surfaces real failures as GateErrors,
+    // so a logged response error is a warning here.
+    if (level === KafkaLogLevel.ERROR && !retriable(log)) logger.error(fields, message);
+    else if (level === KafkaLogLevel.ERROR) logger.warn(fields, message);
     else if (level === KafkaLogLevel.WARN && !quiet.test(message)) logger.warn(fields, message);
     else if (level === KafkaLogLevel.INFO) logger.info(fields, message);
     else logger.debug(fields, message);
