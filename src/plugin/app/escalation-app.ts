@@ -8,6 +8,7 @@ import { DiffusionScorer } from '../diffusion/scorer.js';
 import { DecodeEscalationStage, DiffusionStage } from '../escalation/stages.js';
 import { buildEscalationOutputs } from '../escalation/outputs.js';
 import { runtimeFromConfig } from '../cli/score.js';
+import { onceShutdown } from './shutdown.js';
 import { topicsFrom, type AppHooks, type GateApp } from './gate-app.js';
 
 export interface EscalationApp extends Omit<GateApp, 'pressure'> { stage: DiffusionStage }
@@ -45,20 +46,7 @@ export async function startEscalation(cfg: Config, client: KafkaClient, log: Log
     await gate.start();
     h.started?.();
     log.info({ input: topics.escalation, group: groupId }, 'escalation stage running');
-    let closed: Promise<boolean> | undefined;
-    return {
-      gate, runtime: rt, provider, stage,
-      shutdown(deadlineMs) {
-        closed ??= (async () => {
-          const clean = await gate.stop(deadlineMs);
-          await Promise.race([(async () => { await consumer.disconnect(); await producer.disconnect(); })(), new Promise((r) => setTimeout(r, 5000).unref())]);
-          await pipeline.close();
-          await rt.close();
-          return clean;
-        })();
-        return closed;
-      },
-    };
+    return { gate, runtime: rt, provider, stage, shutdown: onceShutdown({ gate, consumer, producer, pipeline, runtime: rt }) };
   } catch (err) {
     await rt.close();
     throw err;

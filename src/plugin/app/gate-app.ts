@@ -13,6 +13,7 @@ import { RegressStage } from '../pipeline/stages/regress.js';
 import { RegressScorer } from '../scorers/scorers.js';
 import { limitsFrom, runtimeFromConfig } from '../cli/score.js';
 import type { ModelRuntime } from '../scorers/runtime.js';
+import { onceShutdown } from './shutdown.js';
 
 export function topicsFrom(cfg: Config): Topics {
   return { input: cfg.get('kafka.inputTopic'), output: cfg.get('kafka.outputTopic'), escalation: cfg.get('kafka.escalationTopic'), dlq: cfg.get('kafka.dlqTopic') };
@@ -79,23 +80,7 @@ export async function startGate(cfg: Config, client: KafkaClient, log: Logger, h
     h.started?.();
     log.info({ input: topics.input, group: cfg.get('kafka.groupId'), delivery: cfg.get('delivery.mode') }, 'gate running');
 
-    let closed: Promise<boolean> | undefined;
-    return {
-      gate, runtime: rt, pressure, provider,
-      shutdown(deadlineMs) {
-        closed ??= (async () => {
-          const clean = await gate.stop(deadlineMs);
-          await Promise.race([
-            (async () => { await consumer.disconnect(); await producer.disconnect(); })(),
-            new Promise((r) => setTimeout(r, 5000).unref()),
-          ]);
-          await pipeline.close();
-          await rt.close();
-          return clean;
-        })();
-        return closed;
-      },
-    };
+    return { gate, runtime: rt, pressure, provider, shutdown: onceShutdown({ gate, consumer, producer, pipeline, runtime: rt }) };
   } catch (err) {
     await rt.close();
     throw err;

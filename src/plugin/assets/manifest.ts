@@ -23,6 +23,9 @@ export interface ModelEntry {
   bundledPath?: string;
   /** Built by a script into the cache; the resolver only names the script. */
   derivedBy?: string;
+  /** A model with equal outputs to run instead when this one's file cannot be resolved
+   *  (e.g. the dynamic-batch re-export before models/ci.sh has built it). */
+  fallback?: string;
   url?: string | null;
   input: { name: string; layout: 'NCHW'; shape: number[]; colorOrder: 'RGB' | 'BGR'; timestepName?: string };
   outputs: string[];

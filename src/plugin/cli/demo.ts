@@ -101,7 +101,7 @@ export default async function demo(p: Parsed): Promise<number> {
     `  model ${cfg.get('models.regressor')} on ${app.provider}; thresholds accept ≥ ${cfg.get('gate.accept')}, reject < ${cfg.get('gate.reject')}; clean shutdown: ${clean && escalationClean}`,
     escalation
       ? `  escalation: full DifFIQA (${cfg.get('models.denoiser')}, ${cfg.get('escalation.repeats')} repeats) scored ${escalation.stage.counts.scored}, skipped_overload ${escalation.stage.counts.skippedOverload} (max age ${cfg.get('escalation.maxAgeMs')} ms)`
-      : '  escalation: off (the denoiser model is not available); borderline frames got their final event from the regressor',
+      : '  escalation: off (its models could not be loaded, see above); borderline frames got their final event from the regressor',
   ].join('\n') + '\n');
   return complete && clean && escalationClean ? EXIT.ok : EXIT.failure;
 }

@@ -1,4 +1,5 @@
 import { AssetResolver } from '../assets/resolver.js';
+import { GateError } from '../core/errors.js';
 import { findModel, loadManifest, type Manifest, type ModelEntry } from '../assets/manifest.js';
 import { InferencePool, type PoolOptions } from '../inference/pool.js';
 import { MicroBatcher, type BatcherOptions } from '../inference/batcher.js';
@@ -34,8 +35,16 @@ export class ModelRuntime {
     return findModel(this.manifest, modelId);
   }
 
+  /** Loads a model into every worker. When its file cannot be resolved and the manifest names an
+   *  equivalent `fallback`, that one runs under the requested id (its version says which it is). */
   async load(modelId: string): Promise<{ entry: ModelEntry; provider: string }> {
-    return this.pool.load(this.entry(modelId), this.resolver);
+    const entry = this.entry(modelId);
+    try {
+      return await this.pool.load(entry, this.resolver);
+    } catch (err) {
+      if (!entry.fallback || !(err instanceof GateError && err.code.startsWith('ASSET_'))) throw err;
+      return this.pool.load({ ...this.entry(entry.fallback), id: entry.id }, this.resolver);
+    }
   }
 
   /** A shared batcher per model, so frames of every partition land in the same batches. */
