@@ -32,7 +32,7 @@ describe('buildConfig', () => {
 
   it('loadConfigFile should read YAML and JSON and report a syntax error with the file name', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'cfg-'));
-    writeFileSync(path.join(dir, 'c.yaml'), 'gate:\n  accept: 0.65\n');
+    writeFileSync(path.join(dir, 'c.yaml'), 'gate:\n  accept: 0.65\n  reject: 0.5\n');
     writeFileSync(path.join(dir, 'c.json'), '{"gate": {"reject": 0.1}}');
     writeFileSync(path.join(dir, 'bad.yaml'), 'gate: [');
     expect(loadConfigFile(path.join(dir, 'c.yaml'), {}).get('gate.accept')).toBe(0.65);
