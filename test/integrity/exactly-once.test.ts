@@ -5,11 +5,9 @@
  * read_committed reader then sees exactly one final event or dead letter per input.
  * Needs a broker (deploy/kafka/broker.sh start), ../shared, models/ci.sh's fixtures and the build.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prepareFixtureModels, type FixtureModels } from '../helpers/fixture-models.js';
-import { assertBroker, builtBin, tempDir } from '../helpers/gate-harness.js';
+import { describe, expect, it } from 'vitest';
 import { runCrashScenario } from './crash-scenario.js';
-import { Children, recordSummary, sum } from './support.js';
+import { childGateSuite, recordSummary, sum } from './support.js';
 
 // Fewer crops than crash.test.ts: a transaction per chunk per partition is slower, and the test
 // must stay under two minutes on the shared 2-core machine. The kills are what matter here.
@@ -20,29 +18,13 @@ const IN_FLIGHT = 16;
 const KILLS = 3;
 const MAX_MESSAGE_BYTES = 64_000;
 
-let fx: FixtureModels;
-let tmp: Awaited<ReturnType<typeof tempDir>>;
-let children: Children;
-
-beforeAll(async () => {
-  builtBin();
-  await assertBroker();
-  fx = await prepareFixtureModels();
-  tmp = await tempDir('diffiqa-eos-');
-  children = new Children(fx.env);
-});
-
-afterAll(async () => {
-  children?.killAll();
-  await tmp?.cleanup();
-  await fx?.cleanup();
-});
+const gates = childGateSuite('diffiqa-eos-');
 
 describe('gate exactly-once (SIGKILL, child process, real broker)', () => {
   it('run should give a read_committed reader exactly one outcome per input after repeated SIGKILLs', async () => {
     const r = await runCrashScenario({
       prefix: 'eos', mode: 'exactly_once', count: COUNT, bad: BAD, partitions: PARTITIONS, inFlight: IN_FLIGHT, kills: KILLS,
-      maxMessageBytes: MAX_MESSAGE_BYTES, tmpDir: tmp.dir, fx, children,
+      maxMessageBytes: MAX_MESSAGE_BYTES, tmpDir: gates.dir, fx: gates.fx, children: gates.children,
     });
     const dupTotal = sum([...r.tally.duplicates.values()].map((n) => n - 1));
     console.log(`exactly-once: ${r.inputs.length} inputs on ${PARTITIONS} partitions, ${KILLS} SIGKILLs at committed ${r.kills.map((k) => k.committed).join('/')}; ` +

@@ -8,15 +8,14 @@
 import os from 'node:os';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { valueSubject } from '../../src/schemas/registry.js';
 import { loadFaceSources } from '../helpers/crops.js';
-import { prepareFixtureModels, type FixtureModels } from '../helpers/fixture-models.js';
 import {
-  assertBroker, brokers, builtBin, cropFactory, drained, readOutcomes, tally, tempDir, testClient, uniqueNames, waitFor, type InputRecord,
+  brokers, cropFactory, drained, readOutcomes, tally, testClient, uniqueNames, waitFor, type InputRecord,
 } from '../helpers/gate-harness.js';
 import { hostileCorpus, HOSTILE_HEADER, HOSTILE_KINDS, type HostileKind, type HostileMessage } from '../helpers/hostile.js';
-import { alive, Children, describeOutcome, recordSummary, terminate, writeGateConfig } from './support.js';
+import { alive, childGateSuite, describeOutcome, recordSummary, terminate, writeGateConfig } from './support.js';
 
 const COPIES = 3;
 const GOOD = 60;
@@ -24,23 +23,7 @@ const PARTITIONS = 3;
 const MAX_MESSAGE_BYTES = 1_000_000;
 const MAX_IMAGE_BYTES = 600_000;
 
-let fx: FixtureModels;
-let tmp: Awaited<ReturnType<typeof tempDir>>;
-let children: Children;
-
-beforeAll(async () => {
-  builtBin();
-  await assertBroker();
-  fx = await prepareFixtureModels();
-  tmp = await tempDir('diffiqa-hostile-');
-  children = new Children(fx.env);
-});
-
-afterAll(async () => {
-  children?.killAll();
-  await tmp?.cleanup();
-  await fx?.cleanup();
-});
+const gates = childGateSuite('diffiqa-hostile-');
 
 interface Entry { kind: HostileKind | 'good'; message: HostileMessage }
 
@@ -71,12 +54,12 @@ describe('gate hostile input (child process, real broker)', () => {
     const names = uniqueNames('hostile');
     const client = testClient(names.run);
     const admin = client.admin();
-    const { factory, codec } = await cropFactory(names, fx, MAX_MESSAGE_BYTES);
+    const { factory, codec } = await cropFactory(names, gates.fx, MAX_MESSAGE_BYTES);
     try {
       await admin.createTopics([{ topic: names.topics.input, partitions: PARTITIONS }]);
       const sources = await factory.stream(names.run, GOOD, 0);
       // The same cached LFW faces as the good crops; the first one is the corpus's face.
-      const [face] = await loadFaceSources({ count: 50, cacheFile: path.join(os.tmpdir(), 'diffiqa-integrity-lfw-landmarks-50.json'), mirrorDir: fx.mirrorDir, modelCacheDir: fx.cacheDir });
+      const [face] = await loadFaceSources({ count: 50, cacheFile: path.join(os.tmpdir(), 'diffiqa-integrity-lfw-landmarks-50.json'), mirrorDir: gates.fx.mirrorDir, modelCacheDir: gates.fx.cacheDir });
       const corpus = await hostileCorpus({
         codec, subject: valueSubject(names.topics.input), face,
         maxMessageBytes: MAX_MESSAGE_BYTES, maxImageBytes: MAX_IMAGE_BYTES,
@@ -88,10 +71,10 @@ describe('gate hostile input (child process, real broker)', () => {
         while (g < GOOD && g * step <= i) entries.push({ kind: 'good', message: { key: sources[g].key, value: sources[g].value, headers: sources[g++].headers } });
         entries.push(corpus[i]);
       }
-      const configFile = await writeGateConfig(tmp.dir, names, fx, {
+      const configFile = await writeGateConfig(gates.dir, names, gates.fx, {
         'kafka.maxMessageBytes': MAX_MESSAGE_BYTES, 'face.maxBytes': MAX_IMAGE_BYTES, 'gate.inFlightPerPartition': 16, 'shutdown.deadlineMs': 10_000,
       });
-      const gate = children.start(configFile);
+      const gate = gates.children.start(configFile);
       await gate.waitForLog('gate running', 60_000);
       await send(names.topics.input, entries);
       const drainMs = await waitFor('the gate to commit every hostile input', () => drained(admin, names.groupId, names.topics.input), 90_000);

@@ -10,13 +10,12 @@
  * need 5–10 minutes here; ~6 s (≈50–60 s of work) keeps the test under two minutes on the shared
  * 2-core machine. Memory is watched during the whole time the lag lasts.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prepareFixtureModels, type FixtureModels } from '../helpers/fixture-models.js';
+import { describe, expect, it } from 'vitest';
 import {
-  assertBroker, builtBin, cropFactory, produce, readInputs, readOutcomes, sleep, sumCommitted, tally, tempDir, testClient, uniqueNames, waitFor,
+  cropFactory, produce, readInputs, readOutcomes, sleep, sumCommitted, tally, testClient, uniqueNames, waitFor,
 } from '../helpers/gate-harness.js';
 import type { AdminPort } from '../../src/plugin/kafka/port.js';
-import { alive, Children, contradictions, recordSummary, rssBytes, sum, terminate, waitForLogCount, writeGateConfig } from './support.js';
+import { alive, childGateSuite, contradictions, recordSummary, rssBytes, sum, terminate, waitForLogCount, writeGateConfig } from './support.js';
 
 const PARTITIONS = 3;
 const CALIBRATION = 300;
@@ -29,23 +28,7 @@ const MAX_QUEUE = 16;
 const RSS_LIMIT_MB = Number(process.env.OVERLOAD_RSS_LIMIT_MB ?? 512);
 const MAX_MESSAGE_BYTES = 64_000;
 
-let fx: FixtureModels;
-let tmp: Awaited<ReturnType<typeof tempDir>>;
-let children: Children;
-
-beforeAll(async () => {
-  builtBin();
-  await assertBroker();
-  fx = await prepareFixtureModels();
-  tmp = await tempDir('diffiqa-overload-');
-  children = new Children(fx.env);
-});
-
-afterAll(async () => {
-  children?.killAll();
-  await tmp?.cleanup();
-  await fx?.cleanup();
-});
+const gates = childGateSuite('diffiqa-overload-');
 
 async function lag(admin: AdminPort, groupId: string, topic: string): Promise<number> {
   const [committed, end] = await Promise.all([admin.committedOffsets(groupId, topic), admin.endOffsets(topic)]);
@@ -59,14 +42,14 @@ describe('gate under overload (child process, real broker)', () => {
     const names = uniqueNames('overload');
     const client = testClient(names.run);
     const admin = client.admin();
-    const { factory, codec } = await cropFactory(names, fx, MAX_MESSAGE_BYTES);
+    const { factory, codec } = await cropFactory(names, gates.fx, MAX_MESSAGE_BYTES);
     try {
       await admin.createTopics([{ topic: names.topics.input, partitions: PARTITIONS }]);
-      const configFile = await writeGateConfig(tmp.dir, names, fx, {
+      const configFile = await writeGateConfig(gates.dir, names, gates.fx, {
         'kafka.maxMessageBytes': MAX_MESSAGE_BYTES, 'gate.inFlightPerPartition': IN_FLIGHT, 'inference.maxQueue': MAX_QUEUE, 'inference.maxBatch': 8,
         'shutdown.deadlineMs': 10_000,
       });
-      const gate = children.start(configFile);
+      const gate = gates.children.start(configFile);
       await gate.waitForLog('gate running', 60_000);
       const pid = gate.proc.pid!;
       const idleRss = rssBytes(pid)!;

@@ -8,8 +8,9 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { cacheDir } from '../../src/plugin/core/paths.js';
-import type { FixtureModels } from '../helpers/fixture-models.js';
-import { gateSettings, nestSettings, spawnGate, waitFor, type ChildGate, type Outcome, type RunNames, type Tally } from '../helpers/gate-harness.js';
+import { afterAll, beforeAll } from 'vitest';
+import { prepareFixtureModels, type FixtureModels } from '../helpers/fixture-models.js';
+import { assertBroker, builtBin, gateSettings, nestSettings, spawnGate, tempDir, waitFor, type ChildGate, type Outcome, type RunNames, type Tally } from '../helpers/gate-harness.js';
 
 /** Child gates started by a test file; `killAll` in afterAll so a failed test leaves none in the group. */
 export class Children {
@@ -172,4 +173,40 @@ function renderSummary(data: SummaryData): string {
     '',
   ];
   return parts.join('\n');
+}
+
+export interface ChildGateSuite {
+  /** Fixture models (tiny regressor) and the env a child gate needs. */
+  readonly fx: FixtureModels;
+  /** A temporary folder for config files, removed after the file's tests. */
+  readonly dir: string;
+  readonly children: Children;
+}
+
+/**
+ * Registers what every child-process gate test file needs: a built CLI, a reachable broker,
+ * fixture models and a temp folder before its tests; every child killed and everything removed
+ * after. Read the fields inside tests (they are set in beforeAll).
+ */
+export function childGateSuite(tempPrefix: string): ChildGateSuite {
+  let fx: FixtureModels | undefined;
+  let tmp: Awaited<ReturnType<typeof tempDir>> | undefined;
+  let children: Children | undefined;
+  beforeAll(async () => {
+    builtBin();
+    await assertBroker();
+    fx = await prepareFixtureModels();
+    tmp = await tempDir(tempPrefix);
+    children = new Children(fx.env);
+  });
+  afterAll(async () => {
+    children?.killAll();
+    await tmp?.cleanup();
+    await fx?.cleanup();
+  });
+  return {
+    get fx() { return fx!; },
+    get dir() { return tmp!.dir; },
+    get children() { return children!; },
+  };
 }
