@@ -46,7 +46,10 @@ describe('gate under overload (child process, real broker)', () => {
     try {
       await admin.createTopics([{ topic: names.topics.input, partitions: PARTITIONS }]);
       const configFile = await writeGateConfig(gates.dir, names, gates.fx, {
-        'kafka.maxMessageBytes': MAX_MESSAGE_BYTES, 'gate.inFlightPerPartition': IN_FLIGHT, 'inference.maxQueue': MAX_QUEUE, 'inference.maxBatch': 8,
+        'kafka.maxMessageBytes': MAX_MESSAGE_BYTES, 'gate.inFlightPerPartition': IN_FLIGHT, 'inference.maxQueue': MAX_QUEUE, 'inference.maxBatch': 4,
+        // One inference thread: the producer shares the 2 cores with the gate, and it must outrun
+        // the gate tenfold. Capping the gate keeps "10×" within the producer's reach on a fast CPU.
+        'inference.intraOpThreads': 1,
         'shutdown.deadlineMs': 10_000,
       });
       const gate = gates.children.start(configFile);
