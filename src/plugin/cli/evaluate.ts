@@ -65,7 +65,7 @@ export function edcJson(data: EvalData, rows: ScorerEdc[], command: string): unk
     threshold: data.threshold,
     fnmr0: data.fnmr0,
     pairs: data.pairs,
-    images: { total: data.images.total, used: data.images.used, skipped: data.images.skipped, skippedFiles: data.images.skippedFiles },
+    images: { total: data.images.total, used: data.images.used, scored: data.images.scored, skipped: data.images.skipped, skippedFiles: data.images.skippedFiles },
     scorers: ranked(rows).map((r) => ({
       id: r.id, key: r.key, 'pAUC0.2': r6(r.pauc02), 'pAUC0.3': r6(r.pauc03), fnmr0: data.fnmr0, threshold: data.threshold,
       curve: { discard: r.curve.discard.map(r6), fnmr: r.curve.fnmr.map(r6) },
@@ -81,7 +81,7 @@ export function edcMarkdown(data: EvalData, rows: ScorerEdc[], command: string):
     `Made by \`${command}\`.`,
     '',
     `- Pairs: ${data.set.protocol}. Compared: ${data.pairs.genuine} genuine, ${data.pairs.impostor} impostor; excluded for an unusable image: ${data.pairs.excludedGenuine} genuine, ${data.pairs.excludedImpostor} impostor.`,
-    `- Images: ${data.images.used} of ${data.images.total} usable; skipped: ${skipped}.`,
+    `- Images: ${data.images.used} of ${data.images.total} usable, ${data.images.scored} in a genuine comparison and so scored; skipped: ${skipped}.`,
     `- Faces: ${data.models.detector} + 5-point alignment (the gate's own pipeline); similarity: cosine of ${data.models.embedder} embeddings.`,
     `- Threshold ${data.threshold.toFixed(4)} at FMR ${data.fmr} (achieved ${data.achievedFmr.toFixed(5)}); FNMR with nothing discarded: ${data.fnmr0.toFixed(4)} (${Math.round(data.fnmr0 * data.pairs.genuine)} of ${data.pairs.genuine} genuine pairs: the errors a quality score can remove).`,
     '',
@@ -119,7 +119,7 @@ export default async function evaluateCommand(p: Parsed, deps: EvalDeps = {}): P
   const opts = evalOptions(p);
   const cfg = loadConfigFile(flagString(p, 'config'));
   const out = flagString(p, 'out') ?? path.join(cacheDir(), 'eval-results', path.basename(path.resolve(opts.data)));
-  const data = await computeEval(opts, cfg, deps);
+  const data = await computeEval({ ...opts, scoreImages: 'genuine' }, cfg, deps);
   const rows = edcSummary(data);
   const md = await writeReports(out, data, rows, commandLine(p));
   process.stdout.write(md);

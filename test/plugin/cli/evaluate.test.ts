@@ -31,7 +31,7 @@ interface EdcJson {
   threshold: number;
   fnmr0: number;
   pairs: { genuine: number; impostor: number };
-  images: { used: number; total: number };
+  images: { used: number; total: number; scored: number };
   scorers: { id: string; 'pAUC0.2': number; 'pAUC0.3': number; fnmr0: number; threshold: number; curve: { discard: number[]; fnmr: number[] } }[];
 }
 
@@ -89,6 +89,9 @@ describe('evaluate and calibrate on an LFW subset', () => {
     expect(Number.isFinite(j.threshold)).toBe(true);
     expect(j.fnmr0, 'this subset should have false non-matches at the threshold').toBeGreaterThan(0);
     expect(j.scorers.map((s) => s.id).sort()).toEqual([...SCORERS].sort());
+    // Only images of genuine comparisons are scored (the EDC reads no other quality).
+    expect(j.images.scored).toBeLessThan(j.images.used);
+    expect(j.images.scored).toBeGreaterThanOrEqual(j.pairs.genuine);
     for (const s of j.scorers) {
       expect(Number.isFinite(s['pAUC0.2']) && Number.isFinite(s['pAUC0.3']), s.id).toBe(true);
       expect(s.fnmr0).toBe(j.fnmr0);
@@ -116,7 +119,7 @@ describe('evaluate and calibrate on an LFW subset', () => {
   it('computeEval should serve a rerun from the cache without starting a model', async () => {
     const before = snapshot();
     const t0 = performance.now();
-    cached = await computeEval(evalOptions(parseArgs(argv)), cfg, { createRuntime });
+    cached = await computeEval({ ...evalOptions(parseArgs(argv)), scoreImages: 'genuine' }, cfg, { createRuntime });
     const ms = performance.now() - t0;
     expect(snapshot()).toEqual(before);
     expect(cached.stats.prepared).toBe(0);
@@ -136,12 +139,16 @@ describe('evaluate and calibrate on an LFW subset', () => {
     expect(pauc(curve, 0.3)).toBeLessThan(1);
   });
 
-  it('computeEval should compute only the scorers new to the cache, running only the regressor model', async () => {
+  it('computeEval should compute only what is new to the cache (scorers, impostor-only images), running only the regressor model', async () => {
     const calls = counts.modelCalls.length;
-    // No --scorer: the default line-up, every baseline plus the configured regressor.
+    // No --scorer: the default line-up, every baseline plus the configured regressor; every image
+    // (as calibrate asks), so the cached scorers compute just the images only impostor pairs hold.
     const data = await computeEval({ ...evalOptions(parseArgs(argv)), scorers: undefined }, cfg, { createRuntime });
     const fresh = ['brightness', 'face-size', FIXTURE_REGRESSOR_ID];
-    expect(data.stats.computed).toEqual({ ...Object.fromEntries(SCORERS.map((s) => [s, 0])), ...Object.fromEntries(fresh.map((s) => [s, data.images.used])) });
+    expect(data.images.scored).toBe(data.images.used);
+    const impostorOnly = data.images.used - cached.images.scored;
+    expect(impostorOnly).toBeGreaterThan(0);
+    expect(data.stats.computed).toEqual({ ...Object.fromEntries(SCORERS.map((s) => [s, impostorOnly])), ...Object.fromEntries(fresh.map((s) => [s, data.images.used])) });
     expect(data.stats.prepared).toBe(0);
     expect(counts.modelCalls.length).toBeGreaterThan(calls);
     expect(new Set(counts.modelCalls.slice(calls))).toEqual(new Set([FIXTURE_REGRESSOR_ID]));
