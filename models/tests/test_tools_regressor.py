@@ -84,6 +84,29 @@ def test_make_regset_should_split_by_identity_and_record_each_face(tmp_path):
         assert same == (it['kind'] == 'clean'), it                  # clean copies exact, degraded ones differ
 
 
+def test_make_regset_extend_should_append_unused_sources_and_keep_existing_faces_and_splits(tmp_path):
+    out = _regset(tmp_path, count=20)
+    before = json.loads((out / 'index.json').read_text())
+    head = (out / 'faces.u8').read_bytes()
+    assert make_regset.main(['--data', str(tmp_path / 'src'), '--out', str(out), '--extend', '12']) == 0
+    index = json.loads((out / 'index.json').read_text())
+    items = index['items']
+    assert index['count'] == len(items) == len(index['files']) == len(index['eyeDistance']) == 32
+    assert items[:20] == before['items']                              # labels by index stay valid
+    assert (out / 'faces.u8').read_bytes()[:len(head)] == head
+    assert (out / 'faces.u8').stat().st_size == 32 * 112 * 112 * 3
+    assert len({it['source'] for it in items}) == 32                  # no source face twice
+    split = {it['identity']: it['split'] for it in before['items']}
+    for it in items[20:]:
+        assert split.get(it['identity'], 'train') == it['split'] == 'train'   # held-out stays as it was
+    held = {it['identity'] for it in before['items'] if it['split'] == 'heldout'}
+    used = {it['source'] for it in items}
+    ids = json.loads((tmp_path / 'src' / 'index.json').read_text())['identities']
+    free = sum(1 for k, i in enumerate(ids) if i not in held and k not in used)
+    with pytest.raises(ValueError, match='unused source faces'):
+        make_regset.main(['--data', str(tmp_path / 'src'), '--out', str(out), '--extend', str(free + 1)])
+
+
 def test_apply_op_should_degrade_more_at_higher_strength():
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:112, 0:112]

@@ -14,6 +14,11 @@ operations with their parameters.
 Split: by identity, so no person is on both sides; held-out takes whole identities (in seeded
 random order) while they fit in round(heldout * count). Faces are written in the seeded random
 pick order, so any prefix (e.g. a partial labelling run) is itself a random sample.
+--extend N appends N faces to an existing set: sources not yet used, degraded the same way (face
+at position p seeded from (seed, position) as before); an identity already in the set keeps its
+split and a new one goes to train, so the held-out faces, and the labels already computed (by face
+index), stay valid. Faces of held-out identities are not added: the held-out split stays the
+very faces it was, so correlations before and after an extension compare.
 Degradations: "clean" with probability `--clean`; otherwise one of blur (Gaussian sigma 0.5-4),
 downscale (x2-x8, log-uniform in strength, and back up), jpeg (quality 40-5), noise (Gaussian
 sigma 5-40 of 255), dark (x0.6-x0.15), combo (two of those) or bsrgan (tools.degrade rounds; 1
@@ -167,6 +172,42 @@ def make(data: Path, out: Path, count: int, seed: int, heldout: float = 0.15, cl
     return result
 
 
+def extend(data: Path, out: Path, add: int) -> dict:
+    """Appends `add` faces to the set in `out` (see the module doc); returns the new index."""
+    index = json.loads((data / 'index.json').read_text())
+    total = int(index['count'])
+    old = json.loads((out / 'index.json').read_text())
+    count, seed, clean_prob = int(old['count']), int(old['seed']), float(old['cleanProbability'])
+    used = {it['source'] for it in old['items']}
+    held = {it['identity'] for it in old['items'] if it['split'] == 'heldout'}
+    # Sources of held-out identities are left out: the held-out faces stay exactly those scored before.
+    free = np.array([i for i in range(total) if i not in used and index['identities'][i] not in held])
+    if not 0 < add <= len(free):
+        raise ValueError(f'--extend {add} must be in 1..{len(free)} (unused source faces)')
+    if (out / 'faces.u8').stat().st_size != count * SIZE * SIZE * 3:
+        raise ValueError(f'{out / "faces.u8"} does not hold the {count} faces its index.json lists')
+    faces = np.memmap(data / 'faces.u8', dtype=np.uint8, mode='r', shape=(total, SIZE, SIZE, 3))
+    picks = [int(i) for i in np.random.default_rng([seed, 3, count]).choice(free, add, replace=False)]
+    split = {it['identity']: it['split'] for it in old['items']}
+    items = []
+    with open(out / 'faces.u8', 'ab') as f:
+        for k, src in enumerate(picks):
+            pos = count + k
+            img, rec = degrade_item(np.array(faces[src]), np.random.default_rng([seed, 2, pos]), clean_prob)
+            f.write(img.tobytes())
+            identity = index['identities'][src]
+            items.append({'source': src, 'file': index['files'][src], 'identity': identity,
+                          'split': split.get(identity, 'train'), **rec})
+    old['items'] += items
+    old['count'] = count + add
+    old['files'] += [it['file'] for it in items]
+    old['identities'] += [it['identity'] for it in items]
+    if 'eyeDistance' in old and 'eyeDistance' in index:
+        old['eyeDistance'] += [index['eyeDistance'][i] for i in picks]
+    (out / 'index.json').write_text(json.dumps(old, indent=1) + '\n')
+    return old
+
+
 def summary(result: dict) -> dict:
     items = result['items']
     return {
@@ -185,11 +226,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--heldout', type=float, default=0.15, help='fraction of faces in the held-out split')
     ap.add_argument('--clean', type=float, default=0.35, help='probability that a face stays clean')
+    ap.add_argument('--extend', type=int, metavar='N', help='append N faces to the set in --out (keeps its seed and splits)')
     args = ap.parse_args(argv)
     if not (0 < args.heldout < 1 and 0 <= args.clean <= 1):
         ap.error('--heldout must be in (0,1) and --clean in [0,1]')
     start = time.monotonic()
-    result = make(args.data, args.out, args.count, args.seed, args.heldout, args.clean)
+    result = extend(args.data, args.out, args.extend) if args.extend else \
+        make(args.data, args.out, args.count, args.seed, args.heldout, args.clean)
     print(json.dumps({**summary(result), 'seconds': round(time.monotonic() - start, 1),
                       'out': str(args.out)}))
     return 0
