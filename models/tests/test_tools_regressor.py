@@ -10,6 +10,7 @@ import torch
 
 from tools import make_regset, train_regressor
 from tools.regressor_arch import QualityRegressor, count_flops, count_params
+from tools.common import shared_dir
 from tools.train_regressor import average_ranks, pearson, spearman
 
 
@@ -227,3 +228,33 @@ def test_train_should_stop_at_the_time_budget(tmp_path):
     out = tmp_path / 'run'
     assert train_regressor.main(_args(data, out, 1000) + ['--minutes', '0.0001']) == 0
     assert torch.load(out / 'last.pt', weights_only=False)['step'] <= 1
+
+
+def test_train_with_distill_should_resume_its_heads_and_export_the_same_network(tmp_path):
+    # Needs the shared mirror's MobileFaceNet (the teacher): fails, not skips, when it is missing.
+    data = _regset(tmp_path)
+    _fake_labels(data)
+    out, straight = tmp_path / 'run', tmp_path / 'straight'
+    assert train_regressor.main(_args(data, out, 2) + ['--distill', '1']) == 0
+    # A resumed run keeps the first run's distillation weight, whatever this one says.
+    assert train_regressor.main(_args(data, out, 3) + ['--distill', '0']) == 0
+    assert train_regressor.main(_args(data, straight, 3) + ['--distill', '1']) == 0
+    ckpt, other = (torch.load(p / 'last.pt', weights_only=False) for p in (out, straight))
+    assert ckpt['distill'] == 1.0 and set(ckpt['heads']) == {'embedding.weight', 'embedding.bias', 'flip.weight', 'flip.bias'}
+    for k, v in ckpt['heads'].items():
+        assert torch.allclose(v, other['heads'][k], atol=1e-6), k
+    plain = tmp_path / 'plain'
+    assert train_regressor.main(_args(data, plain, 3)) == 0
+    # The distillation changed the learning (different weights), not the network that is exported.
+    base = torch.load(plain / 'last.pt', weights_only=False)
+    assert 'heads' not in base and set(base['ema']) == set(ckpt['ema'])
+    assert any(not torch.allclose(v.float(), base['ema'][k].float()) for k, v in ckpt['ema'].items())
+
+
+def test_teacher_flip_consistency_should_be_one_for_a_mirror_symmetric_face():
+    teacher = train_regressor.Teacher(shared_dir())
+    x = torch.rand(2, 3, 112, 112) * 2 - 1
+    x = torch.cat([x[:, :, :, :56], x[:, :, :, :56].flip(3)], 3)      # symmetric left/right
+    e, flip = teacher.targets(x)
+    assert e.shape == (2, 128) and torch.allclose(e.norm(dim=1), torch.ones(2), atol=1e-5)
+    assert torch.allclose(flip, torch.ones(2), atol=1e-5)

@@ -91,9 +91,12 @@ class QualityRegressor(nn.Module):
         nn.init.normal_(self.linear.weight, std=0.01)
         nn.init.constant_(self.linear.bias, cfg.init_bias)
 
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """The pooled `head` features the score is read from (distillation heads read them too)."""
+        return self.features(x).mean(dim=(2, 3))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f = self.features(x).mean(dim=(2, 3))
-        return self.linear(self.dropout(f))
+        return self.linear(self.dropout(self.pooled(x)))
 
 
 def count_params(model: nn.Module) -> int:

@@ -11,6 +11,12 @@ command; faces without a finite label are left out. Targets are min-max normalis
 the labelled TRAIN faces (as the official DifFIQA(R) does); min/max are fixed by the first run and
 kept in the checkpoint, so a resumed run trains on the same scale.
 
+Distillation (--distill W > 0, an extra target the issue allows): the FR embedder (MobileFaceNet
+from the mirror, sha256-checked) embeds each augmented batch and its mirror image; a training-only
+head on the regressor's pooled features predicts the embedding (loss 1 - cosine) and the flip
+consistency cos(e(x), e(x^f)) (L1; one of full DifFIQA's five terms). Both add W x their loss. The
+heads are not exported: the ONNX model is the same network either way.
+
 Training: L1 loss, Adam, batches drawn epoch-wise from a permutation seeded by (seed, epoch);
 augmentation: horizontal flip and a shift of up to --shift px (edge padding), seeded by (seed,
 step), so a resumed run repeats an uninterrupted one. An EMA of the weights is what gets evaluated
@@ -37,7 +43,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tools.common import REPO_ROOT, cache_dir, sha256_file
+from tools.common import REPO_ROOT, cache_dir, sha256_file, shared_dir
 from tools.regressor_arch import QualityRegressor, RegressorConfig, count_flops, count_params
 from tools.train_denoiser import load_faces, save_checkpoint, to_unit
 
@@ -172,21 +178,63 @@ def evaluate(model, ds: Dataset, lo: float, hi: float, max_train: int = 1000) ->
     return result
 
 
-def build(args, ckpt: dict | None) -> tuple[QualityRegressor, QualityRegressor, torch.optim.Optimizer, int]:
+class DistillHeads(torch.nn.Module):
+    """Training-only heads on the pooled features: the FR embedding and the flip consistency."""
+
+    def __init__(self, features: int, embedding: int = 128):         # MobileFaceNet embeds in 128-d
+        super().__init__()
+        self.embedding = torch.nn.Linear(features, embedding)
+        self.flip = torch.nn.Linear(features, 1)
+
+    def forward(self, f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.embedding(f), self.flip(f)[:, 0]
+
+
+class Teacher:
+    """The FR embedder whose outputs are distilled; input in the regressor's [-1,1] units."""
+
+    def __init__(self, mirror: Path):
+        from tools.build_embedder import load_mobilefacenet
+        from tools.common import IMAGENET_MEAN, IMAGENET_STD
+        self.model = load_mobilefacenet(mirror)
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+        self.std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+
+    @torch.no_grad()
+    def targets(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        e = F.normalize(self.model(((torch.cat([x, x.flip(3)]) + 1) / 2 - self.mean) / self.std), dim=1)
+        e, ef = e.chunk(2)
+        return e, (e * ef).sum(1)
+
+
+def distill_loss(heads: DistillHeads, f: torch.Tensor, target: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    emb, flip = heads(f)
+    # Flip consistency of real faces sits in ~[0.5, 1]: scaled to about the range of the score target.
+    return (1 - F.cosine_similarity(emb, target[0], dim=1)).mean() + F.l1_loss(flip, (target[1] - 0.5) * 2)
+
+
+def build(args, ckpt: dict | None) -> tuple[QualityRegressor, QualityRegressor, torch.optim.Optimizer, int, DistillHeads | None]:
     cfg = RegressorConfig.from_dict(ckpt['config']) if ckpt else RegressorConfig(width=args.width)
     torch.manual_seed(args.seed)
     model = QualityRegressor(cfg)
     ema = copy.deepcopy(model)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    distill = float(ckpt.get('distill', 0.0)) if ckpt else getattr(args, 'distill', 0.0)
+    heads = DistillHeads(cfg.head) if distill > 0 else None
+    params = list(model.parameters()) + (list(heads.parameters()) if heads else [])
+    opt = torch.optim.Adam(params, lr=args.lr)
     step = 0
     if ckpt:
         model.load_state_dict(ckpt['model'])
         ema.load_state_dict(ckpt['ema'])
+        if heads:
+            heads.load_state_dict(ckpt['heads'])
         opt.load_state_dict(ckpt['opt'])
         step = int(ckpt['step'])
     for p in ema.parameters():
         p.requires_grad_(False)
-    return model, ema.eval(), opt, step
+    return model, ema.eval(), opt, step, heads
 
 
 def train(args) -> int:
@@ -195,7 +243,9 @@ def train(args) -> int:
     ckpt_path = out / 'last.pt'
     ds = Dataset(args.data, args.labels)
     ckpt = torch.load(ckpt_path, map_location='cpu', weights_only=False) if ckpt_path.is_file() else None
-    model, ema, opt, step = build(args, ckpt)
+    model, ema, opt, step, heads = build(args, ckpt)
+    distill = float(ckpt.get('distill', 0.0)) if ckpt else args.distill
+    teacher = Teacher(args.mirror) if heads else None
     lo, hi = ds.train_range()
     if ckpt:
         print(f'resumed from {ckpt_path} at step {step}')
@@ -213,7 +263,8 @@ def train(args) -> int:
         save_checkpoint(ckpt_path, {'step': step, 'config': model.cfg.to_dict(), 'model': model.state_dict(),
                                     'ema': ema.state_dict(), 'opt': opt.state_dict(), 'seed': args.seed,
                                     'label_min': lo, 'label_max': hi, 'data': str(args.data),
-                                    'labels': str(args.labels), 'train_count': int(len(ds.train))})
+                                    'labels': str(args.labels), 'train_count': int(len(ds.train)),
+                                    'distill': distill, **({'heads': heads.state_dict()} if heads else {})})
 
     loss_new, eval_new = not (out / 'loss.csv').is_file(), not (out / 'eval.csv').is_file()
     with open(out / 'loss.csv', 'a', newline='') as loss_file, open(out / 'eval.csv', 'a', newline='') as eval_file:
@@ -228,7 +279,10 @@ def train(args) -> int:
             x = to_unit(augment(ds.faces[idx], np.random.default_rng([args.seed, 2, step]), args.shift))
             torch.manual_seed(args.seed * 1_000_003 + step)          # dropout masks, per step
             model.train()
-            loss = F.l1_loss(model(x)[:, 0], targets[idx])
+            f = model.pooled(x)
+            loss = F.l1_loss(model.linear(model.dropout(f))[:, 0], targets[idx])
+            if heads:
+                loss = loss + distill * distill_loss(heads, f, teacher.targets(x))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -263,7 +317,7 @@ def report(ema, ds: Dataset, lo: float, hi: float, step: int, out: Path) -> int:
 
 def evaluate_only(args) -> int:
     ckpt = torch.load(args.out / 'last.pt', map_location='cpu', weights_only=False)
-    _, ema, _, step = build(args, ckpt)
+    _, ema, _, step, _ = build(args, ckpt)
     return report(ema, Dataset(args.data, args.labels), ckpt['label_min'], ckpt['label_max'], step, args.out)
 
 
@@ -368,11 +422,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--ckpt-every', type=int, default=200)
     ap.add_argument('--eval-every', type=int, default=200, help='held-out numbers to eval.csv (0: only at the end)')
     ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--distill', type=float, default=0.0,
+                    help='weight of the FR-embedder distillation targets (0: off); fixed by the first run')
+    ap.add_argument('--mirror', type=Path, default=None, help='shared mirror holding models/mobilefacenet.pt (distillation)')
     ap.add_argument('--threads', type=int, default=2, help='torch CPU threads')
     ap.add_argument('--eval', action='store_true', help='only evaluate the last checkpoint')
     ap.add_argument('--export', type=Path, metavar='ONNX', help='export the EMA weights of the last checkpoint')
     args = ap.parse_args(argv)
     args.labels = args.labels or args.data / 'labels.jsonl'
+    args.mirror = args.mirror or shared_dir()
     torch.set_num_threads(args.threads)
     # Tiny weights/activations hit x86 denormal slow paths (40x slower training measured here).
     torch.set_flush_denormal(True)
