@@ -258,3 +258,28 @@ def test_teacher_flip_consistency_should_be_one_for_a_mirror_symmetric_face():
     e, flip = teacher.targets(x)
     assert e.shape == (2, 128) and torch.allclose(e.norm(dim=1), torch.ones(2), atol=1e-5)
     assert torch.allclose(flip, torch.ones(2), atol=1e-5)
+
+
+def test_init_from_should_start_a_new_run_from_another_runs_weights_and_label_scale(tmp_path, capsys):
+    data = _regset(tmp_path)
+    _fake_labels(data)
+    first, tuned = tmp_path / 'first', tmp_path / 'tuned'
+    assert train_regressor.main(_args(data, first, 2)) == 0
+    base = torch.load(first / 'last.pt', weights_only=False)
+    # New labels on another scale: the fine-tuned run keeps the scale its starting weights speak.
+    lines = [json.loads(line) for line in (data / 'labels.jsonl').read_text().splitlines()]
+    (data / 'labels.jsonl').write_text(''.join(json.dumps({**r, 'score': r['score'] * 2}) + '\n' for r in lines))
+    assert train_regressor.main(_args(data, tuned, 1) + ['--init-from', str(first / 'last.pt'), '--distill', '1']) == 0
+    assert 'fine-tuning the weights of' in capsys.readouterr().out
+    ckpt = torch.load(tuned / 'last.pt', weights_only=False)
+    assert ckpt['step'] == 1 and ckpt['distill'] == 1.0
+    assert (ckpt['label_min'], ckpt['label_max']) == (base['label_min'], base['label_max'])
+    assert ckpt['lineage'] == [{'steps': 2, 'train_count': base['train_count'], 'distill': 0.0}]
+    # One step from the first run's weights, not from a fresh initialisation.
+    fresh = QualityRegressor()
+    moved = max(float((ckpt['model'][k].float() - v.float()).abs().max()) for k, v in base['model'].items() if v.dtype.is_floating_point)
+    far = max(float((ckpt['model'][k].float() - v.float()).abs().max()) for k, v in fresh.state_dict().items() if v.dtype.is_floating_point)
+    assert moved < far
+    onnx_path = tmp_path / 'tuned.onnx'
+    assert train_regressor.main(['--out', str(tuned), '--export', str(onnx_path), '--threads', '1']) == 0
+    assert 'before that 2 steps on' in onnx_path.with_suffix('.md').read_text()

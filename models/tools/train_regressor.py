@@ -216,7 +216,11 @@ def distill_loss(heads: DistillHeads, f: torch.Tensor, target: tuple[torch.Tenso
 
 
 def build(args, ckpt: dict | None) -> tuple[QualityRegressor, QualityRegressor, torch.optim.Optimizer, int, DistillHeads | None]:
-    cfg = RegressorConfig.from_dict(ckpt['config']) if ckpt else RegressorConfig(width=args.width)
+    """A resumed run restores everything from its checkpoint; a new run with --init-from starts at
+    step 0 with a fresh optimiser from another run's weights (fine-tuning on new labels or targets)."""
+    init = None if ckpt else (torch.load(args.init_from, map_location='cpu', weights_only=False) if getattr(args, 'init_from', None) else None)
+    source = ckpt or init
+    cfg = RegressorConfig.from_dict(source['config']) if source else RegressorConfig(width=args.width)
     torch.manual_seed(args.seed)
     model = QualityRegressor(cfg)
     ema = copy.deepcopy(model)
@@ -225,9 +229,10 @@ def build(args, ckpt: dict | None) -> tuple[QualityRegressor, QualityRegressor, 
     params = list(model.parameters()) + (list(heads.parameters()) if heads else [])
     opt = torch.optim.Adam(params, lr=args.lr)
     step = 0
+    if source:
+        model.load_state_dict(source['model'])
+        ema.load_state_dict(source['ema'])
     if ckpt:
-        model.load_state_dict(ckpt['model'])
-        ema.load_state_dict(ckpt['ema'])
         if heads:
             heads.load_state_dict(ckpt['heads'])
         opt.load_state_dict(ckpt['opt'])
@@ -247,6 +252,13 @@ def train(args) -> int:
     distill = float(ckpt.get('distill', 0.0)) if ckpt else args.distill
     teacher = Teacher(args.mirror) if heads else None
     lo, hi = ds.train_range()
+    lineage = ckpt.get('lineage', []) if ckpt else []
+    if not ckpt and args.init_from:
+        init = torch.load(args.init_from, map_location='cpu', weights_only=False)
+        lo, hi = init['label_min'], init['label_max']      # the weights speak this scale
+        lineage = init.get('lineage', []) + [{'steps': int(init['step']), 'train_count': init.get('train_count'),
+                                              'distill': float(init.get('distill', 0.0))}]
+        print(f'fine-tuning the weights of {args.init_from} (step {init["step"]}), label range kept')
     if ckpt:
         print(f'resumed from {ckpt_path} at step {step}')
         if (lo, hi) != (ckpt['label_min'], ckpt['label_max']):
@@ -264,7 +276,7 @@ def train(args) -> int:
                                     'ema': ema.state_dict(), 'opt': opt.state_dict(), 'seed': args.seed,
                                     'label_min': lo, 'label_max': hi, 'data': str(args.data),
                                     'labels': str(args.labels), 'train_count': int(len(ds.train)),
-                                    'distill': distill, **({'heads': heads.state_dict()} if heads else {})})
+                                    'distill': distill, 'lineage': lineage, **({'heads': heads.state_dict()} if heads else {})})
 
     loss_new, eval_new = not (out / 'loss.csv').is_file(), not (out / 'eval.csv').is_file()
     with open(out / 'loss.csv', 'a', newline='') as loss_file, open(out / 'eval.csv', 'a', newline='') as eval_file:
@@ -352,7 +364,9 @@ def model_card(ckpt: dict, model: QualityRegressor, entry: dict, ev: dict | None
         f'{count_flops(model) / 1e9:.3f} GFLOP per image.',
         f'- Training: {ckpt["step"]} steps, {ckpt.get("train_count")} labelled train faces from '
         f'`{Path(ckpt["data"]).name}` (tools.make_regset: LFW aligned faces, clean and degraded), L1 loss, Adam, '
-        'flip + shift augmentation, EMA weights.',
+        'flip + shift augmentation, EMA weights' + (f', FR-embedder distillation weight {ckpt["distill"]}' if ckpt.get('distill') else '')
+        + ''.join(f'; before that {st["steps"]} steps on {st["train_count"]} faces'
+                  + (f' (distillation {st["distill"]})' if st.get('distill') else '') for st in reversed(ckpt.get('lineage', []))) + '.',
     ]
     if ev and ev.get('step') != ckpt['step']:
         lines.append(f'- No evaluation of step {ckpt["step"]} (eval.json is of step {ev.get("step")}: run --eval).')
@@ -424,6 +438,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--distill', type=float, default=0.0,
                     help='weight of the FR-embedder distillation targets (0: off); fixed by the first run')
+    ap.add_argument('--init-from', type=Path, default=None, metavar='CKPT',
+                    help='start a new run from the weights and label scale of another run\'s last.pt')
     ap.add_argument('--mirror', type=Path, default=None, help='shared mirror holding models/mobilefacenet.pt (distillation)')
     ap.add_argument('--threads', type=int, default=2, help='torch CPU threads')
     ap.add_argument('--eval', action='store_true', help='only evaluate the last checkpoint')
