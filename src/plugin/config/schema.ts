@@ -40,8 +40,8 @@ export const schema = {
   'inference.maxQueue': { kind: 'integer', default: 128, min: 1, doc: 'queued items before partitions are paused' },
   // Defaults from `calibrate --data ../shared/data/celeba-wild --scorer diffiqa-r-own --target-discard 0.1
   // --escalation-budget 0.1` (docs/evaluation.md): ~10 % rejected, ~10 % escalated. Recalibrate per site.
-  'gate.accept': { kind: 'number', default: 0.789, doc: 'regressor score >= accept: ACCEPT (default calibrated for diffiqa-r-own)' },
-  'gate.reject': { kind: 'number', default: 0.763, doc: 'regressor score < reject: REJECT; between: BORDERLINE (escalated)' },
+  'gate.accept': { kind: 'number', default: 0.814, doc: 'regressor score >= accept: ACCEPT (default calibrated for diffiqa-r-own)' },
+  'gate.reject': { kind: 'number', default: 0.787, doc: 'regressor score < reject: REJECT; between: BORDERLINE (escalated)' },
   'gate.inFlightPerPartition': { kind: 'integer', default: 32, min: 1, max: 10_000, doc: 'messages of one partition in the pipeline at once' },
   'gate.partitionsConcurrently': { kind: 'integer', default: 8, min: 1, max: 1024, doc: 'partitions processed at once (their frames share batches)' },
   'gate.provisionalEvents': { kind: 'boolean', default: false, doc: 'publish a non-final event for borderline frames before escalation' },
@@ -54,9 +54,9 @@ export const schema = {
   'shutdown.deadlineMs': { kind: 'integer', default: 20_000, min: 100, doc: 'drain deadline on SIGTERM' },
   'escalation.groupId': { kind: 'string', default: 'diffiqa-escalation', doc: 'consumer group of the escalation stage' },
   // Full DifFIQA scores q on its own scale; diffiqa-r-own predicts (q − 0.7116)/0.2647, so the
-  // midpoint of the gate's band maps to q ≈ 0.917. accept = reject: the final call is never borderline.
-  'escalation.accept': { kind: 'number', default: 0.917, doc: 'full-DifFIQA score q >= accept: ACCEPT' },
-  'escalation.reject': { kind: 'number', default: 0.917, doc: 'full-DifFIQA score q < reject: REJECT (between: BORDERLINE)' },
+  // midpoint of the gate's band (0.8005) maps to q ≈ 0.923. accept = reject: the final call is never borderline.
+  'escalation.accept': { kind: 'number', default: 0.923, doc: 'full-DifFIQA score q >= accept: ACCEPT' },
+  'escalation.reject': { kind: 'number', default: 0.923, doc: 'full-DifFIQA score q < reject: REJECT (between: BORDERLINE)' },
   'escalation.repeats': { kind: 'integer', default: 10, min: 1, max: 100, doc: 'perturbation repeats (paper: 10)' },
   'escalation.maxAgeMs': { kind: 'integer', default: 60_000, min: 0, doc: 'older requests get the regression decision, flagged skipped_overload (0: never)' },
   'telemetry.metricsPort': { kind: 'integer', default: 0, min: 0, max: 65535, doc: 'Prometheus /metrics, /healthz, /readyz port (0: off)' },
