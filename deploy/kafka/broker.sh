@@ -131,8 +131,11 @@ EOF
 }
 
 format_storage() {
-  # A random cluster id (16 bytes, URL-safe base64 without padding, as Kafka's Uuid expects).
-  local id; id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+  # A random cluster id (16 bytes, URL-safe base64 without padding, as Kafka's Uuid expects). One that
+  # starts with "-" reads as an option to the tool's argument parser (1 run in 64 failed to format):
+  # draw again, as Kafka's own Uuid.randomUuid does.
+  local id="-"
+  while [[ "$id" == -* ]]; do id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"; done
   if ! "$JAVA" $HEAP_OPTS -cp "$DIST/lib/*" -Dlog4j2.configurationFile="$RUN/log4j2.properties" \
       kafka.tools.StorageTool format -t "$id" -c "$CONFIG" >"$LOGS/format.log" 2>&1; then
     cat "$LOGS/format.log" >&2
