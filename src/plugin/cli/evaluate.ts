@@ -5,19 +5,8 @@ import { GateError } from '../core/errors.js';
 import { cacheDir } from '../core/paths.js';
 import { computeEval, edcSummary, type EvalData, type EvalDeps, type EvalOptions, type ScorerEdc } from '../eval/evaluate.js';
 import { edcSvg, svgToPng } from '../eval/plot.js';
-import { flagList, flagString, type Parsed } from './args.js';
+import { flagList, flagString, isCount, numberFlag, type Parsed } from './args.js';
 import { EXIT } from './exit.js';
-
-/** A number flag, checked: typos must not turn into NaN thresholds silently. */
-export function numberFlag(p: Parsed, name: string, check: (v: number) => boolean = Number.isFinite): number | undefined {
-  const raw = flagString(p, name);
-  if (raw === undefined) return undefined;
-  const v = Number(raw);
-  if (raw.trim() === '' || !check(v)) throw new GateError('USAGE', `--${name} got an invalid value "${raw}"`);
-  return v;
-}
-
-const isCount = (v: number) => Number.isInteger(v) && v >= 1;
 
 /** The flags `evaluate` and `calibrate` share: the data set, its pairs and the cache. */
 export function evalOptions(p: Parsed): EvalOptions {

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { GateError } from '../core/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import { labelFaces } from '../datasets/label.js';
-import { flagString, type Parsed } from './args.js';
+import { flagString, isCount, isIndex, numberFlag, type Parsed } from './args.js';
 import { EXIT } from './exit.js';
 
 /** `diffiqa-gate label --dataset DIR [--faces FILE] [--out FILE] [--denoiser ID] [--repeats R] [--limit N] [--start I]`. */
@@ -13,11 +13,11 @@ export default async function label(p: Parsed): Promise<number> {
   const out = flagString(p, 'out') ?? path.join(dataset, 'labels.jsonl');
   const n = await labelFaces(cfg, dataset, out, {
     denoiserId: flagString(p, 'denoiser') ?? cfg.get('models.denoiser'),
-    repeats: Number(flagString(p, 'repeats') ?? cfg.get('escalation.repeats')),
-    imagesPerCall: Number(flagString(p, 'images-per-call') ?? 8),
-    limit: flagString(p, 'limit') ? Number(flagString(p, 'limit')) : undefined,
+    repeats: numberFlag(p, 'repeats', isCount) ?? cfg.get('escalation.repeats'),
+    imagesPerCall: numberFlag(p, 'images-per-call', isCount) ?? 8,
+    limit: numberFlag(p, 'limit', isCount),
     faceFile: flagString(p, 'faces'),
-    start: flagString(p, 'start') ? Number(flagString(p, 'start')) : undefined,
+    start: numberFlag(p, 'start', isIndex),
   });
   process.stdout.write(JSON.stringify({ out, labelled: n }) + '\n');
   return EXIT.ok;
