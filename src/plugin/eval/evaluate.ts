@@ -149,8 +149,7 @@ export async function computeEval(opts: EvalOptions, cfg: Config, deps: EvalDeps
     stats.prepared = await prepareMissing(set.files.filter((f) => !cache.record(f)), set.root, cache, cfg, runtime, opts.progress);
 
     const used = set.files.map((f) => [f, cache.record(f)!] as const).filter((e): e is [string, FaceRecord] => !isSkip(e[1]));
-    const inGenuine = new Set(set.pairs.flatMap((p) => (p.genuine ? [p.a, p.b] : [])));
-    const toScore = opts.scoreImages === 'genuine' ? used.filter(([f]) => inGenuine.has(f)) : used;
+    const toScore = opts.scoreImages === 'genuine' ? inGenuinePairs(used, set) : used;
     const embeddings = await cache.embeddings();
     const quality: EvalData['quality'] = {};
     for (const s of scorers) {
@@ -195,6 +194,12 @@ export async function computeEval(opts: EvalOptions, cfg: Config, deps: EvalDeps
     await cache.close();
     await rt?.close();
   }
+}
+
+/** The images that are in at least one genuine pair: the only ones whose quality the EDC reads. */
+function inGenuinePairs(images: [string, FaceRecord][], set: EvalSet): [string, FaceRecord][] {
+  const inGenuine = new Set(set.pairs.flatMap((p) => (p.genuine ? [p.a, p.b] : [])));
+  return images.filter(([f]) => inGenuine.has(f));
 }
 
 /** Genuine comparisons with the qualities one scorer gave their two images. */
