@@ -215,16 +215,16 @@ def distill_loss(heads: DistillHeads, f: torch.Tensor, target: tuple[torch.Tenso
     return (1 - F.cosine_similarity(emb, target[0], dim=1)).mean() + F.l1_loss(flip, (target[1] - 0.5) * 2)
 
 
-def build(args, ckpt: dict | None) -> tuple[QualityRegressor, QualityRegressor, torch.optim.Optimizer, int, DistillHeads | None]:
-    """A resumed run restores everything from its checkpoint; a new run with --init-from starts at
-    step 0 with a fresh optimiser from another run's weights (fine-tuning on new labels or targets)."""
-    init = None if ckpt else (torch.load(args.init_from, map_location='cpu', weights_only=False) if getattr(args, 'init_from', None) else None)
+def build(args, ckpt: dict | None, init: dict | None = None, distill: float = 0.0) \
+        -> tuple[QualityRegressor, QualityRegressor, torch.optim.Optimizer, int, DistillHeads | None]:
+    """A resumed run restores everything from its checkpoint `ckpt`; a new run from `init` (another
+    run's checkpoint, --init-from) starts at step 0 with a fresh optimiser from its weights
+    (fine-tuning on new labels or targets). `distill` > 0 adds the distillation heads."""
     source = ckpt or init
     cfg = RegressorConfig.from_dict(source['config']) if source else RegressorConfig(width=args.width)
     torch.manual_seed(args.seed)
     model = QualityRegressor(cfg)
     ema = copy.deepcopy(model)
-    distill = float(ckpt.get('distill', 0.0)) if ckpt else getattr(args, 'distill', 0.0)
     heads = DistillHeads(cfg.head) if distill > 0 else None
     params = list(model.parameters()) + (list(heads.parameters()) if heads else [])
     opt = torch.optim.Adam(params, lr=args.lr)
@@ -248,13 +248,13 @@ def train(args) -> int:
     ckpt_path = out / 'last.pt'
     ds = Dataset(args.data, args.labels)
     ckpt = torch.load(ckpt_path, map_location='cpu', weights_only=False) if ckpt_path.is_file() else None
-    model, ema, opt, step, heads = build(args, ckpt)
-    distill = float(ckpt.get('distill', 0.0)) if ckpt else args.distill
+    init = torch.load(args.init_from, map_location='cpu', weights_only=False) if not ckpt and args.init_from else None
+    distill = float(ckpt.get('distill', 0.0)) if ckpt else args.distill      # a resumed run keeps its own
+    model, ema, opt, step, heads = build(args, ckpt, init, distill)
     teacher = Teacher(args.mirror) if heads else None
     lo, hi = ds.train_range()
     lineage = ckpt.get('lineage', []) if ckpt else []
-    if not ckpt and args.init_from:
-        init = torch.load(args.init_from, map_location='cpu', weights_only=False)
+    if init:
         lo, hi = init['label_min'], init['label_max']      # the weights speak this scale
         lineage = init.get('lineage', []) + [{'steps': int(init['step']), 'train_count': init.get('train_count'),
                                               'distill': float(init.get('distill', 0.0))}]
@@ -330,7 +330,7 @@ def report(ema, ds: Dataset, lo: float, hi: float, step: int, out: Path, flip_av
 
 def evaluate_only(args) -> int:
     ckpt = torch.load(args.out / 'last.pt', map_location='cpu', weights_only=False)
-    _, ema, _, step, _ = build(args, ckpt)
+    _, ema, _, step, _ = build(args, ckpt, distill=float(ckpt.get('distill', 0.0)))
     return report(ema, Dataset(args.data, args.labels), ckpt['label_min'], ckpt['label_max'], step, args.out, args.flip_average)
 
 
@@ -352,6 +352,7 @@ def manifest_entry(onnx_path: Path, sha256: str, version: str) -> dict:
 
 def model_card(ckpt: dict, model: QualityRegressor | FlipAverage, entry: dict, ev: dict | None) -> str:
     lo, hi = ckpt['label_min'], ckpt['label_max']
+    flip = isinstance(model, FlipAverage)
     lines = [
         f'# {MODEL_ID} {entry["version"]}', '',
         'The project\'s own DifFIQA(R)-style quality regressor: a MobileNetV2-style CNN trained from '
@@ -361,17 +362,16 @@ def model_card(ckpt: dict, model: QualityRegressor | FlipAverage, entry: dict, e
         f'- Output `score` float32 [N,1]: the DifFIQA score min-max normalised over the training split, '
         f'so DifFIQA q ~= {lo:.6f} + score * {hi - lo:.6f}. Higher is better; values outside [0,1] occur.'
         + (' The graph scores the face and its mirror image in one batch and outputs the mean (`--flip-average`).'
-           if isinstance(model, FlipAverage) else ''),
+           if flip else ''),
         f'- Label range (train split): min {lo!r}, max {hi!r}.',
         f'- Architecture: {json.dumps(model.cfg.to_dict())}; {count_params(model):,} parameters, '
-        f'{count_flops(model) / 1e9:.3f} GFLOP per image' + (' (both passes)' if isinstance(model, FlipAverage) else '') + '.',
+        f'{count_flops(model) / 1e9:.3f} GFLOP per image' + (' (both passes)' if flip else '') + '.',
         f'- Training: {ckpt["step"]} steps, {ckpt.get("train_count")} labelled train faces from '
         f'`{Path(ckpt["data"]).name}` (tools.make_regset: LFW aligned faces, clean and degraded), L1 loss, Adam, '
         'flip + shift augmentation, EMA weights' + (f', FR-embedder distillation weight {ckpt["distill"]}' if ckpt.get('distill') else '')
         + ''.join(f'; before that {st["steps"]} steps on {st["train_count"]} faces'
                   + (f' (distillation {st["distill"]})' if st.get('distill') else '') for st in reversed(ckpt.get('lineage', []))) + '.',
     ]
-    flip = isinstance(model, FlipAverage)
     if ev and (ev.get('step') != ckpt['step'] or bool(ev.get('flip_average')) != flip):
         lines.append(f'- No evaluation of step {ckpt["step"]}{" with --flip-average" if flip else ""} (eval.json is of step '
                      f'{ev.get("step")}{" with --flip-average" if ev.get("flip_average") else ""}: run --eval).')
