@@ -3,10 +3,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sha256File } from '../assets/resolver.js';
 import type { ModelEntry } from '../assets/manifest.js';
-import { toGateError } from '../core/errors.js';
+import { GateError, toGateError } from '../core/errors.js';
 import { cacheDir, packageRoot } from '../core/paths.js';
 import type { ModelRuntime } from '../scorers/runtime.js';
 import type { BenchContext } from './context.js';
+import { writeAlignedPngs, type BenchFace } from './faces.js';
 import { runPythonJson } from './python.js';
 
 export const OWN_REGRESSOR = 'diffiqa-r-own';
@@ -14,6 +15,9 @@ export const OWN_DENOISER = 'diffiqa-unet-own';
 export const FIXTURE_REGRESSOR = 'tiny-regressor';
 export const FIXTURE_DENOISER = 'fixture-tiny-denoiser';
 export const RANDOM_IRESNET = 'diffiqa-r-random';
+export const RANDOM_IRESNET_INT8 = 'diffiqa-r-random-int8';
+/** The iResNet-100-size models cost ~0.1–0.2 s per image here: the bench gives them small counts. */
+export const isIResNet = (id: string) => id === RANDOM_IRESNET || id === RANDOM_IRESNET_INT8;
 
 /** A regressor under test, and how the Python peer can rebuild the same network. */
 export interface BenchModel {
@@ -46,6 +50,8 @@ export async function writeBenchManifest(ctx: BenchContext): Promise<void> {
   if (existsSync(den)) models.push(await builtEntry(FIXTURE_DENOISER, den, 'denoiser', { ...REGRESSOR_INPUT, name: 'x', timestepName: 't' }, ['x0'], 'fixture'));
   const rnd = path.join(randomExportDir(ctx), 'diffiqa-r.onnx');
   if (existsSync(rnd)) models.push(await builtEntry(RANDOM_IRESNET, rnd, 'regressor', REGRESSOR_INPUT, ['score'], 'random-weights'));
+  const int8 = path.join(randomExportDir(ctx), 'diffiqa-r-int8.onnx');
+  if (existsSync(int8)) models.push(await builtEntry(RANDOM_IRESNET_INT8, int8, 'regressor', REGRESSOR_INPUT, ['score'], 'random-weights-int8'));
   await writeFile(ctx.manifestPath, JSON.stringify({ models }, null, 2));
 }
 
@@ -80,5 +86,30 @@ export async function randomIResNet(ctx: BenchContext): Promise<BenchModel> {
     id: RANDOM_IRESNET, label: 'DifFIQA(R) architecture, iResNet-100 + Linear (random weights)',
     note: 'official architecture and size (65 M parameters), random weights with BatchNorm statistics calibrated on random images: timing only',
     peer: { model: 'diffiqa-r-random', checkpoint: out.checkpoint },
+  };
+}
+
+/** Faces the int8 calibration sees; the peer times the first ones, so calibration starts after them. */
+const CALIBRATION = { from: 64, calibrate: 64, check: 32 };
+
+/**
+ * The INT8 variant of the random iResNet-100, made by the project's quantiser (models/export/quantize.py)
+ * the way a user makes one from the official export. Its PyTorch twin is the float checkpoint: the peer
+ * compares the authors' float path with what a user of this product would deploy.
+ */
+export async function randomIResNetInt8(ctx: BenchContext, big: BenchModel, faces: BenchFace[]): Promise<BenchModel> {
+  const { from, calibrate, check } = CALIBRATION;
+  if (faces.length < from + calibrate + check) throw new GateError('USAGE', `int8 calibration needs ${from + calibrate + check} bench faces, ${faces.length} loaded`);
+  const dir = path.join(ctx.workDir, `calibration-${calibrate + check}`);
+  await writeAlignedPngs(faces.slice(from, from + calibrate + check), dir);
+  ctx.log('quantising the iResNet-100 regressor to int8 (once; about a minute)…');
+  const out = await runPythonJson<{ onnx: string; fidelity: { images: number; spearman: number; maxAbsDiffOverStd: number } }>('quantize_random.py',
+    ['--dir', randomExportDir(ctx), '--images', dir, '--calibrate', String(calibrate), '--check', String(check), '--threads', String(ctx.intraOpThreads)], ctx.log, 900_000);
+  await writeBenchManifest(ctx);
+  const f = out.fidelity;
+  return {
+    id: RANDOM_IRESNET_INT8, label: 'the same, quantised to int8 (QDQ S8S8, per channel)',
+    note: `int8 of ${RANDOM_IRESNET} (models/export/quantize.py, ${calibrate} calibration faces); float vs int8 on ${f.images} other faces: Spearman ${f.spearman}, max |Δ| ${f.maxAbsDiffOverStd}× the float scores' std (random weights: timing only)`,
+    peer: big.peer,
   };
 }

@@ -11,7 +11,7 @@ import { benchRuntime, benchWorkDir, FULL, QUICK, type BenchContext } from './co
 import { benchFullDifFIQA } from './diffusion.js';
 import { runGate } from './e2e.js';
 import { loadBenchFaces, type BenchFace } from './faces.js';
-import { RANDOM_IRESNET, randomIResNet, smallRegressor, writeBenchManifest, type BenchModel } from './models.js';
+import { isIResNet, randomIResNet, randomIResNetInt8, smallRegressor, writeBenchManifest, type BenchModel } from './models.js';
 import { overheadFrom } from './overhead.js';
 import { benchPeer, type PeerOptions } from './peer.js';
 import { benchPrep } from './prep.js';
@@ -114,7 +114,7 @@ export async function runBench(o: BenchOptions): Promise<BenchOutput> {
 interface Plan { bare: { images: number; repeats: number }; warmup: number; frames: number; runs: number; latencyLoads: number[]; inferenceImages: number; peer: PeerOptions }
 
 function planFor(ctx: BenchContext, m: BenchModel): Plan {
-  if (m.id === RANDOM_IRESNET) {
+  if (isIResNet(m.id)) {
     return { bare: { images: 8, repeats: 3 }, warmup: 16, frames: 32, runs: 1, latencyLoads: [], inferenceImages: 16, peer: { images: 16, batches: [1, 16], repeats: 2 } };
   }
   const s = ctx.sizes;
@@ -130,7 +130,14 @@ async function runSections(ctx: BenchContext, report: BenchReport, faces: BenchF
   const models: BenchModel[] = [small];
   if (!ctx.quick) {
     const big = await section(report, 'export', ctx, () => randomIResNet(ctx));
-    if (big) models.push(big);
+    if (big) {
+      models.push(big);
+      const int8 = await section(report, 'quantise', ctx, () => randomIResNetInt8(ctx, big, faces));
+      if (int8) {
+        models.push(int8);
+        if (int8.note) ctx.notes.push(int8.note);
+      }
+    }
   } else {
     ctx.notes.push('quick mode: the iResNet-100-size regressor is skipped (full mode only)');
   }
@@ -142,7 +149,7 @@ async function runSections(ctx: BenchContext, report: BenchReport, faces: BenchF
       try {
         await rt.load(m.id);
         const { images, repeats } = planFor(ctx, m).bare;
-        return await benchBare(rt, m, faces, { batches: ctx.sizes.batches, repeats, images, threads: ctx.intraOpThreads, noSpin: m.id !== RANDOM_IRESNET });
+        return await benchBare(rt, m, faces, { batches: ctx.sizes.batches, repeats, images, threads: ctx.intraOpThreads, noSpin: !isIResNet(m.id) });
       } finally {
         await rt.close();
       }
