@@ -251,6 +251,30 @@ def test_train_with_distill_should_resume_its_heads_and_export_the_same_network(
     assert any(not torch.allclose(v.float(), base['ema'][k].float()) for k, v in ckpt['ema'].items())
 
 
+def test_rank_loss_should_reward_the_labels_order_and_ignore_near_ties():
+    y = torch.tensor([0.1, 0.5, 0.9])
+    right, wrong = train_regressor.rank_loss(y.clone(), y), train_regressor.rank_loss(y.flip(0), y)
+    assert float(right) < 0.01 < float(wrong)
+    # A gradient step moves a swapped pair towards the labels' order.
+    pred = torch.tensor([0.6, 0.4], requires_grad=True)
+    train_regressor.rank_loss(pred, torch.tensor([0.2, 0.8])).backward()
+    assert pred.grad[0] > 0 > pred.grad[1]
+    # Labels closer than the repeat noise say nothing about the order.
+    assert float(train_regressor.rank_loss(torch.tensor([0.9, 0.1]), torch.tensor([0.50, 0.51]))) == 0
+
+
+def test_train_with_rank_should_keep_its_weight_when_resumed(tmp_path):
+    data = _regset(tmp_path)
+    _fake_labels(data)
+    out, plain = tmp_path / 'run', tmp_path / 'plain'
+    assert train_regressor.main(_args(data, out, 2) + ['--rank', '1']) == 0
+    assert train_regressor.main(_args(data, out, 3) + ['--rank', '0']) == 0
+    assert train_regressor.main(_args(data, plain, 3)) == 0
+    ckpt, base = (torch.load(p / 'last.pt', weights_only=False) for p in (out, plain))
+    assert ckpt['rank'] == 1.0 and base['rank'] == 0.0
+    assert any(not torch.allclose(v.float(), base['ema'][k].float()) for k, v in ckpt['ema'].items())
+
+
 def test_teacher_flip_consistency_should_be_one_for_a_mirror_symmetric_face():
     teacher = train_regressor.Teacher(shared_dir())
     x = torch.rand(2, 3, 112, 112) * 2 - 1
@@ -274,7 +298,7 @@ def test_init_from_should_start_a_new_run_from_another_runs_weights_and_label_sc
     ckpt = torch.load(tuned / 'last.pt', weights_only=False)
     assert ckpt['step'] == 1 and ckpt['distill'] == 1.0
     assert (ckpt['label_min'], ckpt['label_max']) == (base['label_min'], base['label_max'])
-    assert ckpt['lineage'] == [{'steps': 2, 'train_count': base['train_count'], 'distill': 0.0}]
+    assert ckpt['lineage'] == [{'steps': 2, 'train_count': base['train_count'], 'distill': 0.0, 'rank': 0.0}]
     # One step from the first run's weights, not from a fresh initialisation.
     fresh = QualityRegressor()
     moved = max(float((ckpt['model'][k].float() - v.float()).abs().max()) for k, v in base['model'].items() if v.dtype.is_floating_point)

@@ -17,6 +17,11 @@ head on the regressor's pooled features predicts the embedding (loss 1 - cosine)
 consistency cos(e(x), e(x^f)) (L1; one of full DifFIQA's five terms). Both add W x their loss. The
 heads are not exported: the ONNX model is the same network either way.
 
+Ranking (--rank W > 0): the gate uses the score to order and threshold faces, so what counts is the
+order (Spearman), which L1 on its own reaches only through the values. W x a pairwise logistic loss
+over the batch's pairs, log(1 + exp(-(s_i - s_j) sign(y_i - y_j) / RANK_TAU)), pushes the order
+directly; pairs whose labels differ by less than RANK_MIN_GAP (label noise of 3 repeats) are skipped.
+
 Training: L1 loss, Adam, batches drawn epoch-wise from a permutation seeded by (seed, epoch);
 augmentation: horizontal flip and a shift of up to --shift px (edge padding), seeded by (seed,
 step), so a resumed run repeats an uninterrupted one. An EMA of the weights is what gets evaluated
@@ -209,6 +214,20 @@ class Teacher:
         return e, (e * ef).sum(1)
 
 
+RANK_TAU = 0.05        # normalised-label units: a pair 0.05 apart in score costs log(1 + e^-1)
+RANK_MIN_GAP = 0.02    # ~3x the labels' repeat noise (std 0.0013 of q over a 0.26 range ~ 0.005)
+
+
+def rank_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean pairwise logistic loss over the batch's pairs with clearly different labels."""
+    dy = target[:, None] - target[None, :]
+    ds = pred[:, None] - pred[None, :]
+    mask = dy.abs() > RANK_MIN_GAP
+    if not bool(mask.any()):
+        return pred.sum() * 0
+    return F.softplus(-ds[mask] * torch.sign(dy[mask]) / RANK_TAU).mean() * RANK_TAU
+
+
 def distill_loss(heads: DistillHeads, f: torch.Tensor, target: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
     emb, flip = heads(f)
     # Flip consistency of real faces sits in ~[0.5, 1]: scaled to about the range of the score target.
@@ -250,6 +269,7 @@ def train(args) -> int:
     ckpt = torch.load(ckpt_path, map_location='cpu', weights_only=False) if ckpt_path.is_file() else None
     init = torch.load(args.init_from, map_location='cpu', weights_only=False) if not ckpt and args.init_from else None
     distill = float(ckpt.get('distill', 0.0)) if ckpt else args.distill      # a resumed run keeps its own
+    rank = float(ckpt.get('rank', 0.0)) if ckpt else args.rank
     model, ema, opt, step, heads = build(args, ckpt, init, distill)
     teacher = Teacher(args.mirror) if heads else None
     lo, hi = ds.train_range()
@@ -257,7 +277,7 @@ def train(args) -> int:
     if init:
         lo, hi = init['label_min'], init['label_max']      # the weights speak this scale
         lineage = init.get('lineage', []) + [{'steps': int(init['step']), 'train_count': init.get('train_count'),
-                                              'distill': float(init.get('distill', 0.0))}]
+                                              'distill': float(init.get('distill', 0.0)), 'rank': float(init.get('rank', 0.0))}]
         print(f'fine-tuning the weights of {args.init_from} (step {init["step"]}), label range kept')
     if ckpt:
         print(f'resumed from {ckpt_path} at step {step}')
@@ -276,7 +296,7 @@ def train(args) -> int:
                                     'ema': ema.state_dict(), 'opt': opt.state_dict(), 'seed': args.seed,
                                     'label_min': lo, 'label_max': hi, 'data': str(args.data),
                                     'labels': str(args.labels), 'train_count': int(len(ds.train)),
-                                    'distill': distill, 'lineage': lineage, **({'heads': heads.state_dict()} if heads else {})})
+                                    'distill': distill, 'rank': rank, 'lineage': lineage, **({'heads': heads.state_dict()} if heads else {})})
 
     loss_new, eval_new = not (out / 'loss.csv').is_file(), not (out / 'eval.csv').is_file()
     with open(out / 'loss.csv', 'a', newline='') as loss_file, open(out / 'eval.csv', 'a', newline='') as eval_file:
@@ -292,7 +312,10 @@ def train(args) -> int:
             torch.manual_seed(args.seed * 1_000_003 + step)          # dropout masks, per step
             model.train()
             f = model.pooled(x)
-            loss = F.l1_loss(model.linear(model.dropout(f))[:, 0], targets[idx])
+            pred = model.linear(model.dropout(f))[:, 0]
+            loss = F.l1_loss(pred, targets[idx])
+            if rank:
+                loss = loss + rank * rank_loss(pred, targets[idx])
             if heads:
                 loss = loss + distill * distill_loss(heads, f, teacher.targets(x))
             opt.zero_grad(set_to_none=True)
@@ -369,8 +392,10 @@ def model_card(ckpt: dict, model: QualityRegressor | FlipAverage, entry: dict, e
         f'- Training: {ckpt["step"]} steps, {ckpt.get("train_count")} labelled train faces from '
         f'`{Path(ckpt["data"]).name}` (tools.make_regset: LFW aligned faces, clean and degraded), L1 loss, Adam, '
         'flip + shift augmentation, EMA weights' + (f', FR-embedder distillation weight {ckpt["distill"]}' if ckpt.get('distill') else '')
+        + (f', pairwise ranking loss weight {ckpt["rank"]}' if ckpt.get('rank') else '')
         + ''.join(f'; before that {st["steps"]} steps on {st["train_count"]} faces'
-                  + (f' (distillation {st["distill"]})' if st.get('distill') else '') for st in reversed(ckpt.get('lineage', []))) + '.',
+                  + (f' (distillation {st["distill"]})' if st.get('distill') else '')
+                  + (f' (ranking loss {st["rank"]})' if st.get('rank') else '') for st in reversed(ckpt.get('lineage', []))) + '.',
     ]
     if ev and (ev.get('step') != ckpt['step'] or bool(ev.get('flip_average')) != flip):
         lines.append(f'- No evaluation of step {ckpt["step"]}{" with --flip-average" if flip else ""} (eval.json is of step '
@@ -444,6 +469,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--distill', type=float, default=0.0,
                     help='weight of the FR-embedder distillation targets (0: off); fixed by the first run')
+    ap.add_argument('--rank', type=float, default=0.0,
+                    help='weight of the pairwise ranking loss (0: L1 only); a resumed run keeps its own')
     ap.add_argument('--init-from', type=Path, default=None, metavar='CKPT',
                     help='start a new run from the weights and label scale of another run\'s last.pt')
     ap.add_argument('--mirror', type=Path, default=None, help='shared mirror holding models/mobilefacenet.pt (distillation)')
