@@ -111,16 +111,21 @@ export class CropFactory {
   readonly #sources: FaceSource[];
   readonly #maxMessageBytes: number;
   readonly #cameras: number;
+  readonly #landmarks: boolean;
   #grey?: Buffer;
 
-  /** `maxMessageBytes`: the gate's kafka.maxMessageBytes, which an oversized message must exceed. */
-  constructor(codec: AvroCodec, topic: string, sources: FaceSource[], opts: { maxMessageBytes: number; cameras?: number }) {
+  /**
+   * `maxMessageBytes`: the gate's kafka.maxMessageBytes, which an oversized message must exceed.
+   * `landmarks` false: good crops come without landmarks, so the gate's detector finds them.
+   */
+  constructor(codec: AvroCodec, topic: string, sources: FaceSource[], opts: { maxMessageBytes: number; cameras?: number; landmarks?: boolean }) {
     if (sources.length === 0) throw new Error('CropFactory needs at least one face source');
     this.#codec = codec;
     this.#subject = valueSubject(topic);
     this.#sources = sources;
     this.#maxMessageBytes = opts.maxMessageBytes;
     this.#cameras = opts.cameras ?? 5;
+    this.#landmarks = opts.landmarks ?? true;
   }
 
   /** Message number `n` of a run named `run`: camera and frame ids follow from them. */
@@ -130,7 +135,7 @@ export class CropFactory {
     const frameId = `${run}-${n}`;
     const crop: FaceCrop = {
       cameraId, frameId, trackId: null, captureTimestamp: Date.now(),
-      image: src.jpeg, imageFormat: 'JPEG', landmarks: src.landmarks.map(([x, y]) => ({ x, y })),
+      image: src.jpeg, imageFormat: 'JPEG', landmarks: this.#landmarks ? src.landmarks.map(([x, y]) => ({ x, y })) : null,
       detectorScore: null, bbox: null, metadata: { source: src.file },
     };
     let value: Buffer | undefined;

@@ -95,10 +95,10 @@ export function nestSettings(flat: Record<string, unknown>): Record<string, unkn
  * Crops for one run: LFW faces (landmarks cached across test files in the OS temp folder, since
  * detection is the slow part) and a factory that encodes on the run's input subject.
  */
-export async function cropFactory(names: RunNames, fx: FixtureModels, maxMessageBytes: number): Promise<{ factory: CropFactory; codec: AvroCodec }> {
+export async function cropFactory(names: RunNames, fx: FixtureModels, maxMessageBytes: number, opts: { landmarks?: boolean } = {}): Promise<{ factory: CropFactory; codec: AvroCodec }> {
   const sources = await loadFaceSources({ count: 50, cacheFile: path.join(os.tmpdir(), 'diffiqa-integrity-lfw-landmarks-50.json'), mirrorDir: fx.mirrorDir, modelCacheDir: fx.cacheDir });
   const codec = createCodec(await embeddedRegistry(), names.topics);
-  return { factory: new CropFactory(codec, names.topics.input, sources, { maxMessageBytes }), codec };
+  return { factory: new CropFactory(codec, names.topics.input, sources, { maxMessageBytes, landmarks: opts.landmarks }), codec };
 }
 
 /** Sends messages round-robin over `partitions` explicit partitions, `batch` records per send. */

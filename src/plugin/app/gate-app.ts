@@ -8,10 +8,10 @@ import { buildOutputs } from '../pipeline/outputs.js';
 import { Pipeline, type StageWrapper } from '../pipeline/pipeline.js';
 import { DecideStage } from '../pipeline/stages/decide.js';
 import { DecodeMessageStage } from '../pipeline/stages/decode-message.js';
-import { PrepareStage } from '../pipeline/stages/prepare.js';
+import { PrepareStage, prepareOptions } from '../pipeline/stages/prepare.js';
 import { RegressStage } from '../pipeline/stages/regress.js';
 import { RegressScorer } from '../scorers/scorers.js';
-import { limitsFrom, runtimeFromConfig } from '../cli/score.js';
+import { runtimeFromConfig } from '../cli/score.js';
 import type { ModelRuntime } from '../scorers/runtime.js';
 import { onceShutdown } from './shutdown.js';
 
@@ -57,7 +57,7 @@ export async function startGate(cfg: Config, client: KafkaClient, log: Logger, h
     const pressure = new Backpressure(rt.batcher(regressorId));
     const pipeline = new Pipeline([
       new DecodeMessageStage(codec, cfg.get('kafka.maxMessageBytes')),
-      new PrepareStage(rt, { detectorId: cfg.get('models.detector'), detectorScore: cfg.get('face.detectorScore'), limits: limitsFrom(cfg) }),
+      new PrepareStage(rt, prepareOptions(cfg)),
       new RegressStage(new RegressScorer(rt, regressorId), pressure),
       new DecideStage(thresholds),
     ], h.wrap);

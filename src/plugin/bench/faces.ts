@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import type { Config } from '../config/load.js';
 import { GateError } from '../core/errors.js';
 import type { AlignedFace, Landmarks5 } from '../core/frame.js';
-import { limitsFrom } from '../cli/score.js';
+import { limitsFrom } from '../pipeline/stages/prepare.js';
 import { prepareFace, type PrepareDeps } from '../face/prepare.js';
 import type { ModelRuntime } from '../scorers/runtime.js';
 

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AlignedFace } from '../core/frame.js';
 import { GateError } from '../core/errors.js';
-import { limitsFrom } from '../cli/score.js';
+import { limitsFrom } from '../pipeline/stages/prepare.js';
 import { ARCFACE_TEMPLATE } from '../face/align.js';
 import { decodeImage } from '../face/decode.js';
 import { RegressScorer } from '../scorers/scorers.js';

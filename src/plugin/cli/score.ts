@@ -4,7 +4,7 @@ import type { Config } from '../config/load.js';
 import type { Frame } from '../core/frame.js';
 import { ModelRuntime } from '../scorers/runtime.js';
 import { RegressScorer } from '../scorers/scorers.js';
-import { PrepareStage } from '../pipeline/stages/prepare.js';
+import { PrepareStage, prepareOptions } from '../pipeline/stages/prepare.js';
 import { listImages } from './files.js';
 import { Progress } from './progress.js';
 
@@ -28,7 +28,7 @@ export async function scoreCommand(args: ScoreArgs, cfg: Config, write: (line: s
     await rt.load(modelId);
     await rt.load(cfg.get('models.detector'));
     const scorer = new RegressScorer(rt, modelId);
-    const prep = new PrepareStage(rt, { detectorId: cfg.get('models.detector'), detectorScore: cfg.get('face.detectorScore'), limits: limitsFrom(cfg) });
+    const prep = new PrepareStage(rt, prepareOptions(cfg));
     if (args.format === 'csv') write('file,score,model,ms,reason,message');
     const progress = new Progress(files.length, 'scoring');
     let ok = 0, failed = 0;
@@ -70,10 +70,6 @@ export async function scoreCommand(args: ScoreArgs, cfg: Config, write: (line: s
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
-
-export function limitsFrom(cfg: Config) {
-  return { maxBytes: cfg.get('face.maxBytes'), maxPixels: cfg.get('face.maxPixels'), minSide: cfg.get('face.minSide') };
-}
 
 export function runtimeFromConfig(cfg: Config): ModelRuntime {
   return new ModelRuntime({

@@ -50,6 +50,7 @@ export const schema = {
   'face.maxPixels': { kind: 'integer', default: 16_000_000, min: 1, doc: 'decoded pixel limit, checked from the header' },
   'face.minSide': { kind: 'integer', default: 16, min: 1, doc: 'smaller images are rejected' },
   'face.detectorScore': { kind: 'number', default: 0.5, min: 0, max: 1, doc: 'face detector confidence threshold' },
+  'face.detectionsInFlight': { kind: 'integer', default: 4, min: 1, max: 1024, doc: 'crops without landmarks in detection at once (each holds a 4.9 MB detector input); bounds memory' },
   'delivery.mode': { kind: 'enum', values: ['at_least_once', 'exactly_once'], default: 'at_least_once', doc: 'delivery guarantee' },
   'shutdown.deadlineMs': { kind: 'integer', default: 20_000, min: 100, doc: 'drain deadline on SIGTERM' },
   'escalation.groupId': { kind: 'string', default: 'diffiqa-escalation', doc: 'consumer group of the escalation stage' },

@@ -3,8 +3,8 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/load.js';
 import type { Frame } from '../core/frame.js';
-import { PrepareStage } from '../pipeline/stages/prepare.js';
-import { limitsFrom, runtimeFromConfig } from '../cli/score.js';
+import { PrepareStage, prepareOptions } from '../pipeline/stages/prepare.js';
+import { runtimeFromConfig } from '../cli/score.js';
 import { listImages } from '../cli/files.js';
 import { Progress } from '../cli/progress.js';
 
@@ -28,7 +28,7 @@ export async function buildAlignedDataset(cfg: Config, dataDir: string, outDir: 
   const files = all.filter((_, i) => i % every === 0).slice(0, opts.limit ?? Infinity);
   const rt = runtimeFromConfig(cfg);
   await rt.load(cfg.get('models.detector'));
-  const prep = new PrepareStage(rt, { detectorId: cfg.get('models.detector'), detectorScore: cfg.get('face.detectorScore'), limits: limitsFrom(cfg) });
+  const prep = new PrepareStage(rt, prepareOptions(cfg));
   await mkdir(outDir, { recursive: true });
   const tmp = path.join(outDir, 'faces.u8.tmp');
   const out = createWriteStream(tmp);

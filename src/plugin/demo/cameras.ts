@@ -7,7 +7,7 @@ import { createRng, type Rng } from '../core/random.js';
 import { cacheDir } from '../core/paths.js';
 import { decodeImage } from '../face/decode.js';
 import { detectFace } from '../face/detect.js';
-import { limitsFrom } from '../cli/score.js';
+import { limitsFrom } from '../pipeline/stages/prepare.js';
 import type { ModelRuntime } from '../scorers/runtime.js';
 import type { Landmarks5 } from '../core/frame.js';
 

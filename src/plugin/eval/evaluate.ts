@@ -7,10 +7,10 @@ import type { Config } from '../config/load.js';
 import { GateError, toGateError } from '../core/errors.js';
 import type { Frame } from '../core/frame.js';
 import { cacheDir } from '../core/paths.js';
-import { PrepareStage } from '../pipeline/stages/prepare.js';
+import { limitsFrom, PrepareStage, prepareOptions } from '../pipeline/stages/prepare.js';
 import type { ModelRuntime } from '../scorers/runtime.js';
 import { cosine, EmbedScorer } from '../scorers/scorers.js';
-import { limitsFrom, runtimeFromConfig } from '../cli/score.js';
+import { runtimeFromConfig } from '../cli/score.js';
 import { Progress } from '../cli/progress.js';
 import { EvalCache, isSkip, type FaceRecord } from './cache.js';
 import { edc, fnmr, pauc, thresholdAtFmr, type EdcCurve, type GenuineComparison } from './metrics.js';
@@ -227,7 +227,7 @@ async function prepareMissing(files: string[], root: string, cache: EvalCache, c
   const embedderId = cfg.get('models.embedder');
   await rt.load(detectorId);
   await rt.load(embedderId);
-  const prep = new PrepareStage(rt, { detectorId, detectorScore: cfg.get('face.detectorScore'), limits: limitsFrom(cfg) });
+  const prep = new PrepareStage(rt, prepareOptions(cfg, detectorId));
   const embedder = new EmbedScorer(rt, embedderId);
   const bar = new Progress(files.length, 'aligning + embedding', progress);
   try {

@@ -1,5 +1,6 @@
 import { GateError } from '../core/errors.js';
 import type { AlignedFace, Landmarks5 } from '../core/frame.js';
+import type { Slots } from '../core/slots.js';
 import { alignFace } from './align.js';
 import { decodeImage, type DecodeLimits } from './decode.js';
 import { detectFace, type DetectOptions, type InferFn } from './detect.js';
@@ -8,6 +9,8 @@ export interface PrepareDeps {
   infer: InferFn;
   limits: DecodeLimits;
   detector: DetectOptions;
+  /** Bounds detections at once (each holds a 4.9 MB input tensor until its run ends). */
+  detectSlots?: Slots;
 }
 
 /**
@@ -17,7 +20,8 @@ export interface PrepareDeps {
 export async function prepareFace(bytes: Uint8Array, input: { landmarks?: Landmarks5 | null }, deps: PrepareDeps): Promise<AlignedFace> {
   const img = await decodeImage(bytes, deps.limits);
   if (input.landmarks) return alignFace(img, input.landmarks, { landmarkSource: 'message' });
-  const face = await detectFace(img, deps.infer, deps.detector);
+  const detect = () => detectFace(img, deps.infer, deps.detector);
+  const face = await (deps.detectSlots ? deps.detectSlots.run(detect) : detect());
   try {
     return alignFace(img, face.landmarks, { landmarkSource: 'detector', detectorScore: face.score });
   } catch (err) {

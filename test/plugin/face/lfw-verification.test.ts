@@ -44,7 +44,7 @@ describe('LFW verification through the product face path', () => {
   afterAll(async () => { await rt?.close(); });
 
   async function embedAll(files: string[], landmarks: 'detector' | 'message'): Promise<Map<string, Float32Array>> {
-    const prep = new PrepareStage(rt, { detectorId: 'retinaface-mnet025', detectorScore: 0.5, limits });
+    const prep = new PrepareStage(rt, { detectorId: 'retinaface-mnet025', detectorScore: 0.5, limits, detectionsInFlight: 4 });
     const embedder = new EmbedScorer(rt, 'mobilefacenet-dyn');
     const out = new Map<string, Float32Array>();
     for (let i = 0; i < files.length; i += 32) {

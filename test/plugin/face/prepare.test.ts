@@ -8,6 +8,7 @@ import { alignFace } from '../../../src/plugin/face/align.js';
 import { decodeImage } from '../../../src/plugin/face/decode.js';
 import { detectFace, type InferFn } from '../../../src/plugin/face/detect.js';
 import { prepareFace, type PrepareDeps } from '../../../src/plugin/face/prepare.js';
+import { Slots } from '../../../src/plugin/core/slots.js';
 import { toTensor, type ColorOrder, type Normalisation } from '../../../src/plugin/face/tensor.js';
 import { createDirectInfer } from '../../helpers/direct-infer.js';
 import { LIMITS, lfwBytes, sharedPath } from './fixtures.js';
@@ -47,6 +48,24 @@ describe('prepareFace', () => {
     expect(viaDetector.eyeDistance).toBeGreaterThan(30);
     const viaMessage = await prepareFace(bytes, { landmarks: viaDetector.landmarks }, deps(noInfer));
     expect(Buffer.from(viaMessage.data).equals(viaDetector.data)).toBe(true);
+  });
+
+  it('prepareFace should hold no more detector inputs at once than its detection slots, however many frames are in flight', async () => {
+    const bytes = lfwBytes('Aaron_Eckhart', 1);
+    let live = 0, peak = 0;
+    // Detector runs at once; each holds its 640×640 input from the letterbox to the end of its run.
+    const counting: InferFn = async (id, inputs) => {
+      live++;
+      peak = Math.max(peak, live);
+      try { return await direct.infer(id, inputs); } finally { live--; }
+    };
+    const unbounded = await Promise.all(Array.from({ length: 8 }, () => prepareFace(bytes, {}, deps(counting))));
+    expect(peak).toBeGreaterThan(2);
+    peak = 0;
+    const slots = new Slots(2);
+    const bounded = await Promise.all(Array.from({ length: 8 }, () => prepareFace(bytes, {}, { ...deps(counting), detectSlots: slots })));
+    expect(peak).toBeLessThanOrEqual(2);
+    expect(bounded.map((f) => f.detectorScore)).toEqual(unbounded.map((f) => f.detectorScore));
   });
 
   it('prepareFace should fail with the input codes: no face, bad landmarks (no fallback), bad bytes', async () => {
