@@ -3,7 +3,7 @@ import { GateError } from '../core/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import { cacheDir } from '../core/paths.js';
 import { buildAlignedDataset } from '../datasets/build.js';
-import { flagString, type Parsed } from './args.js';
+import { flagString, isCount, numberFlag, type Parsed } from './args.js';
 import { EXIT } from './exit.js';
 
 /** `diffiqa-gate build-dataset --data DIR [--out DIR] [--limit N] [--every K]`: aligned crops for training. */
@@ -11,10 +11,10 @@ export default async function buildDataset(p: Parsed): Promise<number> {
   const data = flagString(p, 'data');
   if (!data) throw new GateError('USAGE', 'build-dataset needs --data DIR');
   const out = flagString(p, 'out') ?? path.join(cacheDir(), 'datasets', 'lfw-aligned');
-  const limit = flagString(p, 'limit');
-  const every = flagString(p, 'every');
+  const limit = numberFlag(p, 'limit', isCount);
+  const every = numberFlag(p, 'every', isCount);
   const cfg = loadConfigFile(flagString(p, 'config'));
-  const index = await buildAlignedDataset(cfg, data, out, { limit: limit ? Number(limit) : undefined, every: every ? Number(every) : undefined });
+  const index = await buildAlignedDataset(cfg, data, out, { limit, every });
   process.stdout.write(JSON.stringify({ out, count: index.count, skipped: index.skipped.length }) + '\n');
   return EXIT.ok;
 }

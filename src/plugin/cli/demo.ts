@@ -13,7 +13,7 @@ import { localBrokerRunning, startLocalBroker, stopLocalBroker } from '../demo/b
 import { publishStream } from '../demo/stream.js';
 import { OutcomeWatcher, percentile, renderTable } from '../demo/watch.js';
 import { runtimeFromConfig } from './score.js';
-import { flagString, type Parsed } from './args.js';
+import { isCount, numberFlag, type Parsed } from './args.js';
 import { EXIT } from './exit.js';
 import { packageRoot } from '../core/paths.js';
 
@@ -23,8 +23,8 @@ import { packageRoot } from '../core/paths.js';
  * exist), a live table and a final summary.
  */
 export default async function demo(p: Parsed): Promise<number> {
-  const count = Number(flagString(p, 'frames') ?? 240);
-  const rate = Number(flagString(p, 'rate') ?? 40);
+  const count = numberFlag(p, 'frames', isCount) ?? 240;
+  const rate = numberFlag(p, 'rate', (v) => Number.isFinite(v) && v > 0) ?? 40;
   const mirror = process.env.DIFFIQA_ASSET_MIRROR ?? path.resolve(packageRoot(), '../shared');
   const run = `demo-${Date.now().toString(36)}`;
   let startedBroker = false;
