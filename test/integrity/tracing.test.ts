@@ -98,7 +98,7 @@ beforeAll(async () => {
 
   const ms = await waitFor('both stages to commit every record', async () =>
     (await drained(admin, names.groupId, names.topics.input)) && (await drained(admin, `${names.run}-escalation`, names.topics.escalation)), 100_000, 200);
-  // Root spans end right after the commit (the gate's onChunk): wait for the last ones.
+  // Root spans end right after the publish (the gate's onChunk): wait for the last ones.
   await waitFor('every frame to finish its spans', () =>
     gateSpans.getFinishedSpans().filter((s) => s.name.startsWith('consume ')).length === GOOD + 1 &&
     escSpans.getFinishedSpans().filter((s) => s.name.startsWith('consume ')).length === GOOD, 10_000);

@@ -1,7 +1,7 @@
 import type { Config } from '../config/load.js';
 import type { Logger } from '../core/log.js';
 import type { KafkaClient } from '../kafka/port.js';
-import { Gate } from '../gate/gate.js';
+import { Gate, retryLogger } from '../gate/gate.js';
 import { createCodec, createRegistry } from '../pipeline/codecs.js';
 import { Pipeline, type StageWrapper } from '../pipeline/pipeline.js';
 import { DiffusionScorer } from '../diffusion/scorer.js';
@@ -42,6 +42,7 @@ export async function startEscalation(cfg: Config, client: KafkaClient, log: Log
       // Full DifFIQA is ~100× the regressor's cost: small chunks keep commits and heartbeats frequent.
       groupId, inputTopic: topics.escalation, exactlyOnce, inFlightPerPartition: 4, partitionsConcurrently: 3,
     });
+    gate.observer = retryLogger(log);
     await h.attach?.({ role: 'escalation', gate, runtime: rt, consumer });
     await gate.start();
     h.started?.();

@@ -1,7 +1,7 @@
 import type { Config } from '../config/load.js';
 import type { Logger } from '../core/log.js';
 import type { ConsumerPort, KafkaClient } from '../kafka/port.js';
-import { Gate } from '../gate/gate.js';
+import { Gate, retryLogger } from '../gate/gate.js';
 import { Backpressure } from '../pipeline/backpressure.js';
 import { createCodec, createRegistry, type Topics } from '../pipeline/codecs.js';
 import { buildOutputs } from '../pipeline/outputs.js';
@@ -75,6 +75,7 @@ export async function startGate(cfg: Config, client: KafkaClient, log: Logger, h
       inFlightPerPartition: cfg.get('gate.inFlightPerPartition'), partitionsConcurrently: cfg.get('gate.partitionsConcurrently'),
     });
     pressure.attach(gate);
+    gate.observer = retryLogger(log);
     await h.attach?.({ role: 'gate', gate, runtime: rt, consumer, pressure });
     await gate.start();
     h.started?.();

@@ -1,31 +1,62 @@
-import { GateError } from '../core/errors.js';
+import { GateError, toGateError } from '../core/errors.js';
 import type { Frame } from '../core/frame.js';
 import type { ConsumerPort, KafkaRecord, OutRecord, PartitionBatch, ProducerPort } from '../kafka/port.js';
+import { tpKey } from '../kafka/offsets.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import { frameFromRecord } from './frames.js';
+import { Lane, type Chunk } from './lane.js';
 
 export interface GateOptions {
   groupId: string;
   inputTopic: string;
-  /** Records of one partition in the pipeline at once; bounds duplicates after a crash too. */
+  /** Records of one partition handed in and not yet committed; bounds duplicates after a crash too. */
   inFlightPerPartition: number;
   partitionsConcurrently: number;
   exactlyOnce: boolean;
+  /** First wait before a failed publish or commit is tried again (doubling, at most 5 s). */
+  retryBackoffMs?: number;
 }
 
 export interface GateObserver {
+  /** A group of chunks was published (their outcomes are final), before its offsets are committed. */
   onChunk?(frames: Frame[], records: OutRecord[]): void;
   onCommit?(topic: string, partition: number, offset: string): void;
+  /** A publish or commit failed and will be tried again after `retryInMs`. */
+  onRetry?(topic: string, partition: number, err: GateError, retryInMs: number): void;
+}
+
+/** An observer that logs each retried publish or commit (the apps install it before telemetry wraps it). */
+export function retryLogger(log: { warn(obj: object, msg: string): void }): GateObserver {
+  return {
+    onRetry: (topic, partition, err, retryInMs) => log.warn({ component: 'gate', topic, partition, code: err.code, err: err.message, retryInMs },
+      'publish or commit failed; the partition\'s records stay uncommitted and are tried again'),
+  };
 }
 
 /** Frames of a chunk → output records; the caller publishes them. */
 export type OutputBuilder = (frames: Frame[]) => Promise<OutRecord[]>;
 
+const MAX_BACKOFF_MS = 5000;
+
+/** Waits `ms`, or less when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => { clearTimeout(t); signal.removeEventListener('abort', done); resolve(); };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
 /**
- * The consume → pipeline → publish → commit loop. At-least-once: a chunk's offsets are
- * committed only after every record derived from it is acknowledged. Exactly-once: records
- * and offsets go in one transaction. A revoked partition stops after its current chunk and
- * commits nothing past it.
+ * The consume → pipeline → publish → commit loop, pipelined per partition: a fetched batch is
+ * handed to its partition's lane and the handler returns, so the next fetch overlaps the
+ * scoring, publishing and committing of the last one (a frame no longer waits for the slowest
+ * partition's publish and commit round before it is even fetched). The lane publishes and commits in
+ * offset order. At-least-once: offsets are committed only after every record derived from them
+ * is acknowledged; a failed publish or commit is retried while the partition is ours, and a
+ * partition that moved is redone by its next owner from its committed offset. Exactly-once:
+ * records and offsets go in one transaction per publish.
  */
 export class Gate {
   readonly #consumer: ConsumerPort;
@@ -34,6 +65,7 @@ export class Gate {
   readonly #build: OutputBuilder;
   readonly #o: GateOptions;
   readonly #abort = new AbortController();
+  readonly #lanes = new Map<string, Lane>();
   #stopped?: Promise<void>;
   #active = 0;
   observer?: GateObserver;
@@ -45,10 +77,13 @@ export class Gate {
     this.#pipeline = pipeline;
     this.#build = build;
     this.#o = opts;
+    if (opts.exactlyOnce && !producer.sendInTransaction) throw new GateError('CONFIG_INVALID', 'this Kafka client has no transactions');
   }
 
   get stopping(): boolean { return this.#abort.signal.aborted; }
   get activeBatches(): number { return this.#active; }
+  /** Records handed to the pipeline and not yet committed or dropped, all partitions. */
+  get inFlight(): number { return [...this.#lanes.values()].reduce((n, l) => n + l.inFlight, 0); }
 
   async start(): Promise<void> {
     await this.#producer.connect();
@@ -59,49 +94,125 @@ export class Gate {
   pauseAll(): void { this.#consumer.pause(this.#consumer.assignment()); }
   resumeAll(): void { if (!this.stopping) this.#consumer.resume(this.#consumer.assignment()); }
 
+  /** Hands the batch to its lane in chunks, as room allows, and returns. */
   async #handle(batch: PartitionBatch): Promise<void> {
     this.#active++;
     try {
+      const key = tpKey(batch.topic, batch.partition);
+      let lane = this.#lanes.get(key);
+      if (!lane) this.#lanes.set(key, (lane = new Lane()));
+      const limit = this.#o.inFlightPerPartition;
+      // Half the window per chunk: one chunk's publish and commit overlap the next one's scoring.
+      const chunkMax = Math.max(1, Math.ceil(limit / 2));
+      const cancelled = () => this.stopping || !batch.isActive();
       const { records } = batch;
-      for (let i = 0; i < records.length; i += this.#o.inFlightPerPartition) {
-        if (this.stopping || !batch.isActive()) return;
-        await this.#chunk(batch, records.slice(i, i + this.#o.inFlightPerPartition));
+      for (let i = 0; i < records.length;) {
+        const room = await lane.room(limit, cancelled);
+        if (room === 0 || cancelled()) return;
+        const chunk = records.slice(i, i + Math.min(room, chunkMax));
+        i += chunk.length;
+        // The next fetch starts after these; if they fail they are retried in the lane, and if the
+        // partition moves, its next owner starts from the committed offset.
+        batch.advance(chunk[chunk.length - 1].offset);
+        this.#submit(lane, batch, chunk);
       }
     } finally {
       this.#active--;
     }
   }
 
-  async #chunk(batch: PartitionBatch, records: KafkaRecord[]): Promise<void> {
+  #submit(lane: Lane, batch: PartitionBatch, records: KafkaRecord[]): void {
     this.counts.records += records.length;
-    const frames = await this.#pipeline.run(records.map(frameFromRecord), this.#abort.signal);
-    if (this.stopping && frames.some((f) => f.error?.code === 'INFER_CLOSED')) {
-      // Shut down mid-chunk: leave the chunk uncommitted so it is redone, not dead-lettered.
-      return;
-    }
-    const out = await this.#build(frames);
-    const last = records[records.length - 1].offset;
-    if (this.#o.exactlyOnce) {
-      if (!this.#producer.sendInTransaction) throw new GateError('CONFIG_INVALID', 'this Kafka client has no transactions');
-      await this.#producer.sendInTransaction(out, { groupId: this.#o.groupId, topic: batch.topic, partition: batch.partition, offset: last });
-      batch.advance(last);
-    } else {
-      await this.#producer.send(out);
-      // false: the partition moved to another member, which redoes these records (at-least-once).
-      if (!(await batch.commit(last))) return;
-    }
-    this.counts.published += out.length;
-    this.counts.commits++;
-    this.observer?.onChunk?.(frames, out);
-    this.observer?.onCommit?.(batch.topic, batch.partition, last);
-    await batch.heartbeat();
+    const frames = records.map(frameFromRecord);
+    lane.add({ batch, records, frames, done: this.#pipeline.run(frames, this.#abort.signal), settled: false });
+    if (!lane.draining) lane.draining = this.#drain(lane);
   }
 
-  /** Stops fetching, lets running chunks publish and commit, within the deadline. Idempotent.
+  /** Publishes and commits the lane's chunks in order, as their pipelines finish; ends when the lane is empty. */
+  async #drain(lane: Lane): Promise<void> {
+    for (;;) {
+      // Chunks of a partition that moved (or of an earlier assignment) are redone by its owner.
+      let lost = 0;
+      while (lost < lane.queue.length && !lane.queue[lost].batch.isActive()) lost++;
+      if (lost > 0) lane.release(lost);
+      if (lane.queue.length === 0) {
+        lane.draining = undefined;
+        return;
+      }
+      await lane.queue[0].done.catch(() => undefined);
+      const group = lane.ready();
+      const active = group.findIndex((c) => !c.batch.isActive());
+      if (active === 0) continue;
+      if (active > 0) group.length = active;
+      if (!(await this.#publish(group))) {
+        // Stopping: nothing more is published or committed; the rest is redone after the restart.
+        lane.release(lane.queue.length);
+        lane.draining = undefined;
+        return;
+      }
+      lane.release(group.length);
+    }
+  }
+
+  /** Publishes and commits a group of finished chunks. False when stopping cut it short. */
+  async #publish(group: Chunk[]): Promise<boolean> {
+    const frames = group.flatMap((c) => c.frames);
+    // Shut down mid-chunk: leave it uncommitted so it is redone, not dead-lettered.
+    if (this.stopping && frames.some((f) => f.error?.code === 'INFER_CLOSED')) return false;
+    const last = group[group.length - 1];
+    const { topic, partition } = last.batch;
+    const offset = last.records[last.records.length - 1].offset;
+    const out = await this.#retry(topic, partition, () => this.#build(frames), last.batch);
+    if (!out) return !this.stopping;
+    if (this.#o.exactlyOnce) {
+      const sent = await this.#retry(topic, partition, async () => {
+        await this.#producer.sendInTransaction!(out.value, { groupId: this.#o.groupId, topic, partition, offset });
+        return true;
+      }, last.batch);
+      if (!sent) return !this.stopping;
+    } else {
+      const sent = await this.#retry(topic, partition, async () => { await this.#producer.send(out.value); return true; }, last.batch);
+      if (!sent) return !this.stopping;
+    }
+    this.counts.published += out.value.length;
+    this.observer?.onChunk?.(frames, out.value);
+    // false: the partition moved to another member, which redoes these records (at-least-once).
+    const committed = this.#o.exactlyOnce || (await this.#retry(topic, partition, () => last.batch.commit(offset), last.batch))?.value === true;
+    if (committed) {
+      this.counts.commits++;
+      this.observer?.onCommit?.(topic, partition, offset);
+    }
+    await last.batch.heartbeat();
+    return true;
+  }
+
+  /**
+   * Runs `op` until it succeeds; between tries waits a doubling back-off. Gives up (undefined)
+   * when the gate stops or the partition is no longer ours: its records are then redone.
+   */
+  async #retry<T>(topic: string, partition: number, op: () => Promise<T>, batch: PartitionBatch): Promise<{ value: T } | undefined> {
+    let wait = this.#o.retryBackoffMs ?? 200;
+    for (;;) {
+      try {
+        return { value: await op() };
+      } catch (err) {
+        if (this.stopping || !batch.isActive()) return undefined;
+        this.observer?.onRetry?.(topic, partition, toGateError(err, 'KAFKA_NETWORK'), wait);
+        await sleep(wait, this.#abort.signal);
+        if (this.stopping || !batch.isActive()) return undefined;
+        wait = Math.min(wait * 2, MAX_BACKOFF_MS);
+      }
+    }
+  }
+
+  /** Stops fetching, lets the chunks in the pipeline publish and commit, within the deadline. Idempotent.
    *  Resolves true when drained cleanly, false when the deadline cut it short. */
   stop(deadlineMs: number): Promise<boolean> {
     const stopped = (this.#stopped ??= (async () => {
       this.#abort.abort();
+      for (const lane of this.#lanes.values()) lane.wake();
+      // While the consumer still owns its partitions, so that the last commits land.
+      await Promise.all([...this.#lanes.values()].map((l) => l.draining));
       await this.#consumer.stop();
     })());
     return Promise.race([stopped.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), deadlineMs).unref())]);

@@ -33,13 +33,14 @@ export class PipelineMetrics {
   readonly #skipped: Counter;
   readonly #drift: Counter;
   readonly #alertFailures: Counter;
+  readonly #retries: Counter;
   readonly #seen = new WeakSet<Frame>();
   readonly #meter: Meter;
 
   constructor(meter: Meter) {
     this.#meter = meter;
     this.#framesIn = meter.createCounter('diffiqa_frames_in', { description: 'frames consumed from the input topic' });
-    this.#framesOut = meter.createCounter('diffiqa_frames_out', { description: 'frames published (after commit), by decision; DLQ for dead letters' });
+    this.#framesOut = meter.createCounter('diffiqa_frames_out', { description: 'frames published (acknowledged; their offsets are committed next), by decision; DLQ for dead letters' });
     this.#recordsOut = meter.createCounter('diffiqa_records_out', { description: 'records published, by topic' });
     this.#dlq = meter.createCounter('diffiqa_dlq', { description: 'frames dead-lettered, by reason code and stage' });
     this.#stage = meter.createHistogram('diffiqa_stage_duration_seconds', { unit: 's', description: 'time of one stage call (one batch of frames)', advice: { explicitBucketBoundaries: SECONDS } });
@@ -49,6 +50,7 @@ export class PipelineMetrics {
     this.#skipped = meter.createCounter('diffiqa_escalation_skipped_overload', { description: 'borderline frames that kept the inline score because they waited too long' });
     this.#drift = meter.createCounter('diffiqa_drift_alerts', { description: 'per-camera drift alerts and recoveries published' });
     this.#alertFailures = meter.createCounter('diffiqa_drift_alert_failures', { description: 'drift alerts that could not be published' });
+    this.#retries = meter.createCounter('diffiqa_gate_retries', { description: 'publishes or offset commits that failed and were tried again, by error code' });
     // Zero from the start: an absent series cannot be told from a broken exporter on a dashboard.
     this.#skipped.add(0);
     this.#alertFailures.add(0);
@@ -97,6 +99,7 @@ export class PipelineMetrics {
 
   driftEvent(cameraId: string, type: string): void { this.#drift.add(1, { camera_id: cameraId, type }); }
   driftAlertFailed(): void { this.#alertFailures.add(1); }
+  gateRetry(code: string): void { this.#retries.add(1, { code }); }
 
   observe(o: Observed): void {
     const m = this.#meter;

@@ -134,6 +134,7 @@ export class Telemetry implements AppHooks {
     gate.observer = {
       onChunk: (frames, records) => { prevGate?.onChunk?.(frames, records); this.#chunk(frames, records); },
       onCommit: (t, p, o) => prevGate?.onCommit?.(t, p, o),
+      onRetry: (t, p, err, ms) => { prevGate?.onRetry?.(t, p, err, ms); this.metrics.gateRetry(err.code); },
     };
     consumer.onCrash((err, restarting) => {
       this.#brokerDown = restarting ? `consumer restarting after ${err.message}` : `consumer gave up: ${err.message}`;

@@ -56,6 +56,29 @@ function ackingProducer(producer: ProducerPort, acked: Set<string>, delayMs = 3)
   return producer;
 }
 
+/** Per partition: the last offset handed in (advance) and the last committed, checked at each step. */
+function watchWindow(consumer: ConsumerPort, limit: number, breaches: string[], handedIn: Map<number, bigint>): ConsumerPort {
+  const committed = new Map<number, bigint>();
+  const check = (p: number) => {
+    const gap = (handedIn.get(p) ?? -1n) - (committed.get(p) ?? -1n);
+    if (gap > BigInt(limit)) breaches.push(`partition ${p}: ${gap} records handed in and uncommitted`);
+  };
+  const run = consumer.run.bind(consumer);
+  consumer.run = (handler, opts) => run((batch: PartitionBatch) => handler(new Proxy(batch, {
+    get(target, prop) {
+      if (prop === 'advance') return (offset: string) => { target.advance(offset); handedIn.set(target.partition, BigInt(offset)); check(target.partition); };
+      if (prop === 'commit') return async (offset: string) => {
+        const ok = await target.commit(offset);
+        if (ok) committed.set(target.partition, BigInt(offset));
+        return ok;
+      };
+      const v = Reflect.get(target, prop);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  })), opts);
+  return consumer;
+}
+
 async function setup(n: number, opts: { failSends?: number } = {}) {
   const client = createMemoryClient({ defaultPartitions: 3, maxBatchRecords: 50, retryBackoffMs: 5 });
   const producer = client.producer();
@@ -101,6 +124,50 @@ describe('Gate', () => {
     // Failed sends are redone from the last commit: nothing is lost (duplicates are allowed then).
     expect(sources.size).toBe(200);
     expect(violations).toEqual([]);
+  });
+
+  it('start should fetch and score the next records while earlier ones are published, within the in-flight window', async () => {
+    const client = createMemoryClient({ defaultPartitions: 3, maxBatchRecords: 50, retryBackoffMs: 5 });
+    const producer = client.producer();
+    await producer.connect();
+    await producer.send(Array.from({ length: 300 }, (_, i) => ({ topic: 'in', key: `cam-${i % 5}`, value: Buffer.from(`score:${(i % 10) / 10}`) })));
+    const breaches: string[] = [];
+    const handedIn = new Map<number, bigint>();
+    const consumer = watchWindow(client.consumer({ groupId: 'g' }), 8, breaches, handedIn);
+    let overlapped = 0;
+    const slow = client.producer();
+    const send = slow.send.bind(slow);
+    slow.send = async (records) => {
+      // Was anything of this partition past these records already handed to the pipeline?
+      const [p, last] = String(records[records.length - 1].headers!['diffiqa-source']).split('/').slice(1).map(BigInt);
+      if ((handedIn.get(Number(p)) ?? -1n) > last) overlapped++;
+      await new Promise((r) => setTimeout(r, 15));
+      await send(records);
+    };
+    const gate = new Gate(consumer, slow, new Pipeline([fakeScore]), build, { groupId: 'g', inputTopic: 'in', inFlightPerPartition: 8, partitionsConcurrently: 3, exactlyOnce: false });
+    await gate.start();
+    const admin = client.admin();
+    await until(async () => [...(await admin.committedOffsets('g', 'in')).values()].reduce((a, b) => a + Number(b), 0) === 300);
+    await gate.stop(5000);
+    expect(breaches).toEqual([]);
+    expect(overlapped).toBeGreaterThan(0);
+    expect(gate.inFlight).toBe(0);
+    expect((await admin.readAll('out')).length).toBe(300);
+  });
+
+  it('a failed send should be retried in place, reported to the observer, and lose nothing', async () => {
+    const { client, gate } = await setup(100, { failSends: 2 });
+    const retries: string[] = [];
+    gate.observer = { onRetry: (_t, p, err) => void retries.push(`${p}:${err.code}`) };
+    await gate.start();
+    const admin = client.admin();
+    await until(async () => [...(await admin.committedOffsets('g', 'in')).values()].reduce((a, b) => a + Number(b), 0) === 100);
+    await gate.stop(5000);
+    expect(retries).toHaveLength(2);
+    const sources = [...(await admin.readAll('out')), ...(await admin.readAll('dlq'))].map((r) => r.headers['diffiqa-source']!.toString());
+    expect(new Set(sources).size).toBe(100);
+    // Retried in place: a failed send published nothing, so nothing is published twice either.
+    expect(sources).toHaveLength(100);
   });
 
   it('stop should be idempotent and leave nothing committed past what was published', async () => {
