@@ -8,6 +8,8 @@ import type { BatchRow, PrepResult } from './prep.js';
 export interface LatencyResult {
   modelId: string;
   saturationFramesPerSecond: number;
+  /** What the loads are fractions of (the 100 % row's own rate is the backlog saturation). */
+  streamingFramesPerSecond?: number;
   maxDelayMs: number;
   /** Wall ms of one full batch (maxBatch) through the pool, measured standalone. */
   batchInferenceMs: number;
@@ -97,7 +99,11 @@ export function renderMarkdown(r: BenchReport): string {
   }
   if (r.latency) {
     const l = r.latency;
-    out.push(`## 5. Latency through the broker (${l.modelId}; saturation ${f(l.saturationFramesPerSecond, 1)} frames/s)`, '');
+    out.push(`## 5. Latency through the broker (${l.modelId}; saturation ${f(l.saturationFramesPerSecond, 1)} frames/s from a backlog` +
+      (l.streamingFramesPerSecond ? `, ${f(l.streamingFramesPerSecond, 1)} frames/s sustained while streamed)` : ')'), '');
+    if (l.streamingFramesPerSecond) {
+      out.push('Loads are fractions of the streaming saturation: the rate the gate kept up with while fed at its backlog saturation rate (the 100 % row, fed at that rate), with the load generator and the broker on the same cores.', '');
+    }
     out.push(...table(['load', 'rate/s', 'frames', 'p50 ms', 'p95 ms', 'p99 ms', 'p99 at consumer ms', 'mean batch'],
       l.rows.map((x) => [`${Math.round(x.load * 100)} %`, f(x.ratePerSecond, 1), x.frames, x.p50, x.p95, x.p99, x.arrivedP99, f(x.meanBatch, 1)])), '');
     out.push('Where the time goes (p50 / p99 ms): before the gate = produce → broker → fetched by the gate\'s handler (includes waiting for the previous fetch round); in the gate = handler → event built; stages are per chunk.', '');

@@ -169,7 +169,7 @@ async function runSections(ctx: BenchContext, report: BenchReport, faces: BenchF
           report.overhead!.push(o);
           if (gate.latency.length) {
             report.latency = {
-              modelId: m.id, saturationFramesPerSecond: o.gate.framesPerSecond, maxDelayMs: ctx.maxDelayMs, batchInferenceMs: o.standalone.poolBatchWallMs,
+              modelId: m.id, saturationFramesPerSecond: o.gate.framesPerSecond, streamingFramesPerSecond: gate.streamingFramesPerSecond, maxDelayMs: ctx.maxDelayMs, batchInferenceMs: o.standalone.poolBatchWallMs,
               boundMs: ctx.maxDelayMs + 2 * o.standalone.poolBatchWallMs, rows: gate.latency,
             };
           }

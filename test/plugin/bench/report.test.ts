@@ -32,6 +32,10 @@ describe('renderMarkdown', () => {
     const md = renderMarkdown(report({ latency }));
     expect(md).toContain('= 25.0 ms; measured p99 50 ms: 2.0× the bound.');
     expect(renderMarkdown(report({ latency: { ...latency, rows: [row(0.7, 20)] } }))).toContain('measured p99 20 ms: within the bound.');
+    expect(md).not.toContain('sustained while streamed');
+    const streamed = renderMarkdown(report({ latency: { ...latency, streamingFramesPerSecond: 80 } }));
+    expect(streamed).toContain('saturation 100.0 frames/s from a backlog, 80.0 frames/s sustained while streamed');
+    expect(streamed).toContain('Loads are fractions of the streaming saturation');
   });
 
   it('renderMarkdown should list failed sections and leave out sections that did not run', () => {
