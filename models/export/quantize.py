@@ -30,6 +30,7 @@ from PIL import Image
 
 from export.errors import ExportError
 from export.exporter import SIZE, sha256_file
+from tools.stats import pearson, spearman
 
 METHODS = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile, "entropy": CalibrationMethod.Entropy}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
@@ -59,12 +60,6 @@ class _Batches(CalibrationDataReader):
         return next(self._it, None)
 
 
-def _ranks(x: np.ndarray) -> np.ndarray:
-    r = np.empty(len(x))
-    r[np.argsort(x, kind="stable")] = np.arange(len(x))
-    return r
-
-
 def fidelity(reference: np.ndarray, quantised: np.ndarray) -> dict:
     """How far the int8 scores are from the float ones, in the terms a quality gate cares about:
     order (Spearman), linear agreement, and the error against the spread of the scores."""
@@ -73,8 +68,8 @@ def fidelity(reference: np.ndarray, quantised: np.ndarray) -> dict:
     spread = float(a.std()) or 1.0
     return {
         "images": int(a.size),
-        "spearman": round(float(np.corrcoef(_ranks(a), _ranks(b))[0, 1]), 4),
-        "pearson": round(float(np.corrcoef(a, b)[0, 1]), 4),
+        "spearman": round(spearman(a, b), 4),
+        "pearson": round(pearson(a, b), 4),
         "maxAbsDiff": float(diff.max()),
         "meanAbsDiff": float(diff.mean()),
         "maxAbsDiffOverStd": round(float(diff.max()) / spread, 4),

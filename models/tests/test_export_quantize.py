@@ -98,3 +98,10 @@ def test_fidelity_measures_order_and_spread():
     assert fidelity(a, a)["spearman"] == 1.0 and fidelity(a, a)["maxAbsDiff"] == 0
     swapped = fidelity(a, np.array([0.2, 0.1, 0.3, 0.4]))
     assert swapped["spearman"] == 0.8 and swapped["maxAbsDiff"] == pytest.approx(0.1)
+
+
+def test_fidelity_should_rank_tied_int8_scores_as_ties():
+    # Quantised scores are discrete: equal int8 outputs must share a rank, not take an arbitrary order.
+    a = np.array([0.1, 0.2, 0.3, 0.4])
+    tied = fidelity(a, np.array([0.0, 0.0, 1.0, 1.0]))
+    assert tied["spearman"] == pytest.approx(0.8944, abs=1e-4)

@@ -11,7 +11,7 @@ import torch
 from tools import make_regset, train_regressor
 from tools.regressor_arch import QualityRegressor, count_flops, count_params
 from tools.common import shared_dir
-from tools.train_regressor import average_ranks, pearson, spearman
+from tools.stats import average_ranks, pearson, spearman
 
 
 def _source(folder, count=40, identities=10):

@@ -49,38 +49,13 @@ import torch
 import torch.nn.functional as F
 
 from tools.common import REPO_ROOT, cache_dir, sha256_file, shared_dir
+from tools.stats import pearson, spearman
 from tools.regressor_arch import FlipAverage, QualityRegressor, RegressorConfig, count_flops, count_params
 from tools.train_denoiser import load_faces, save_checkpoint, to_unit
 
 MODEL_ID = 'diffiqa-r-own'
 LICENCE = 'Apache-2.0 (weights trained on LFW: research use only)'
 MAX_ONNX_BYTES = 10 * 1024 * 1024
-
-
-# ---- statistics -------------------------------------------------------------------------------
-
-def average_ranks(x) -> np.ndarray:
-    """Ranks 1..n; tied values share the mean of the ranks they span."""
-    x = np.asarray(x, dtype=np.float64)
-    order = np.argsort(x, kind='mergesort')
-    sorted_x = x[order]
-    starts = np.flatnonzero(np.r_[True, sorted_x[1:] != sorted_x[:-1]])
-    ends = np.r_[starts[1:], len(x)]
-    ranks = np.empty(len(x))
-    for s, e in zip(starts, ends):
-        ranks[order[s:e]] = (s + 1 + e) / 2      # mean of ranks s+1 .. e
-    return ranks
-
-
-def pearson(x, y) -> float:
-    x = np.asarray(x, dtype=np.float64) - np.mean(x)
-    y = np.asarray(y, dtype=np.float64) - np.mean(y)
-    denom = math.sqrt(float(x @ x) * float(y @ y))
-    return float(x @ y) / denom if denom > 0 else float('nan')
-
-
-def spearman(x, y) -> float:
-    return pearson(average_ranks(x), average_ranks(y))
 
 
 # ---- data -------------------------------------------------------------------------------------
