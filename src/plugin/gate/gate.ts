@@ -108,6 +108,7 @@ export class Gate {
       const { records } = batch;
       for (let i = 0; i < records.length;) {
         const room = await lane.room(limit, cancelled);
+        // Checked again: stop or a revocation may have come between room()'s answer and this turn.
         if (room === 0 || cancelled()) return;
         const chunk = records.slice(i, i + Math.min(room, chunkMax));
         i += chunk.length;
@@ -141,9 +142,10 @@ export class Gate {
       }
       await lane.queue[0].done.catch(() => undefined);
       const group = lane.ready();
-      const active = group.findIndex((c) => !c.batch.isActive());
-      if (active === 0) continue;
-      if (active > 0) group.length = active;
+      // Publish only up to a chunk whose partition moved meanwhile; the loop's top drops that one.
+      const firstLost = group.findIndex((c) => !c.batch.isActive());
+      if (firstLost === 0) continue;
+      if (firstLost > 0) group.length = firstLost;
       if (!(await this.#publish(group))) {
         // Stopping: nothing more is published or committed; the rest is redone after the restart.
         lane.release(lane.queue.length);
@@ -164,16 +166,10 @@ export class Gate {
     const offset = last.records[last.records.length - 1].offset;
     const out = await this.#retry(topic, partition, () => this.#build(frames), last.batch);
     if (!out) return !this.stopping;
-    if (this.#o.exactlyOnce) {
-      const sent = await this.#retry(topic, partition, async () => {
-        await this.#producer.sendInTransaction!(out.value, { groupId: this.#o.groupId, topic, partition, offset });
-        return true;
-      }, last.batch);
-      if (!sent) return !this.stopping;
-    } else {
-      const sent = await this.#retry(topic, partition, async () => { await this.#producer.send(out.value); return true; }, last.batch);
-      if (!sent) return !this.stopping;
-    }
+    const send = this.#o.exactlyOnce
+      ? () => this.#producer.sendInTransaction!(out.value, { groupId: this.#o.groupId, topic, partition, offset })
+      : () => this.#producer.send(out.value);
+    if (!(await this.#retry(topic, partition, async () => { await send(); return true; }, last.batch))) return !this.stopping;
     this.counts.published += out.value.length;
     this.observer?.onChunk?.(frames, out.value);
     // false: the partition moved to another member, which redoes these records (at-least-once).

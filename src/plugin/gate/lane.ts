@@ -39,7 +39,7 @@ export class Lane {
   /** Removes the first `n` chunks (published, committed or dropped) and wakes room() waiters. */
   release(n: number): void {
     for (const c of this.queue.splice(0, n)) this.inFlight -= c.records.length;
-    for (const w of this.#waiters.splice(0)) w();
+    this.wake();
   }
 
   /** The chunks at the head whose pipelines have finished (at least the head, once it has). */
@@ -61,7 +61,7 @@ export class Lane {
     return cancelled() ? 0 : limit - this.inFlight;
   }
 
-  /** Wakes every room() waiter (stop, revocation) so it can see it was cancelled. */
+  /** Wakes every room() waiter: to see the room a release made, or (stop, revocation) that it was cancelled. */
   wake(): void {
     for (const w of this.#waiters.splice(0)) w();
   }
