@@ -54,8 +54,8 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  * scoring, publishing and committing of the last one (a frame no longer waits for the slowest
  * partition's publish and commit round before it is even fetched). The lane publishes and commits in
  * offset order. At-least-once: offsets are committed only after every record derived from them
- * is acknowledged; a failed publish or commit is retried while the partition is ours, and a
- * partition that moved is redone by its next owner from its committed offset. Exactly-once:
+ * is acknowledged; every record handed in is published (retried until it is, or the gate stops),
+ * and a partition that moved is redone by its next owner from its committed offset. Exactly-once:
  * records and offsets go in one transaction per publish.
  */
 export class Gate {
@@ -129,23 +129,20 @@ export class Gate {
     if (!lane.draining) lane.draining = this.#drain(lane);
   }
 
-  /** Publishes and commits the lane's chunks in order, as their pipelines finish; ends when the lane is empty. */
+  /**
+   * Publishes and commits the lane's chunks in order, as their pipelines finish; ends when the lane
+   * is empty. Every chunk handed in is published, even after its partition moved: its offsets were
+   * advanced at hand-off, and where the client keeps that position (a fenced commit without a reset),
+   * a later commit of this lane would cover it. Published twice is allowed; skipped is not.
+   */
   async #drain(lane: Lane): Promise<void> {
     for (;;) {
-      // Chunks of a partition that moved (or of an earlier assignment) are redone by its owner.
-      let lost = 0;
-      while (lost < lane.queue.length && !lane.queue[lost].batch.isActive()) lost++;
-      if (lost > 0) lane.release(lost);
       if (lane.queue.length === 0) {
         lane.draining = undefined;
         return;
       }
       await lane.queue[0].done.catch(() => undefined);
       const group = lane.ready();
-      // Publish only up to a chunk whose partition moved meanwhile; the loop's top drops that one.
-      const firstLost = group.findIndex((c) => !c.batch.isActive());
-      if (firstLost === 0) continue;
-      if (firstLost > 0) group.length = firstLost;
       if (!(await this.#publish(group))) {
         // Stopping: nothing more is published or committed; the rest is redone after the restart.
         lane.release(lane.queue.length);
@@ -156,7 +153,7 @@ export class Gate {
     }
   }
 
-  /** Publishes and commits a group of finished chunks. False when stopping cut it short. */
+  /** Publishes and commits a group of finished chunks. False when stopping cut it short; true also when a moved partition's transaction was given up. */
   async #publish(group: Chunk[]): Promise<boolean> {
     const frames = group.flatMap((c) => c.frames);
     // Shut down mid-chunk: leave it uncommitted so it is redone, not dead-lettered.
@@ -164,16 +161,21 @@ export class Gate {
     const last = group[group.length - 1];
     const { topic, partition } = last.batch;
     const offset = last.records[last.records.length - 1].offset;
-    const out = await this.#retry(topic, partition, () => this.#build(frames), last.batch);
+    // At-least-once: retried until it succeeds or the gate stops. Exactly-once: a partition that moved
+    // has fenced this partition's transactional producer; its new owner redoes the records.
+    const giveUp = () => this.stopping || (this.#o.exactlyOnce && !last.batch.isActive());
+    const out = await this.#retry(topic, partition, () => this.#build(frames), giveUp);
     if (!out) return !this.stopping;
     const send = this.#o.exactlyOnce
       ? () => this.#producer.sendInTransaction!(out.value, { groupId: this.#o.groupId, topic, partition, offset })
       : () => this.#producer.send(out.value);
-    if (!(await this.#retry(topic, partition, async () => { await send(); return true; }, last.batch))) return !this.stopping;
+    if (!(await this.#retry(topic, partition, async () => { await send(); return true; }, giveUp))) return !this.stopping;
     this.counts.published += out.value.length;
     this.observer?.onChunk?.(frames, out.value);
     // false: the partition moved to another member, which redoes these records (at-least-once).
-    const committed = this.#o.exactlyOnce || (await this.#retry(topic, partition, () => last.batch.commit(offset), last.batch))?.value === true;
+    // A commit that fails after the partition moved is left: the next commit covers these offsets.
+    const committed = this.#o.exactlyOnce
+      || (await this.#retry(topic, partition, () => last.batch.commit(offset), () => this.stopping || !last.batch.isActive()))?.value === true;
     if (committed) {
       this.counts.commits++;
       this.observer?.onCommit?.(topic, partition, offset);
@@ -182,20 +184,17 @@ export class Gate {
     return true;
   }
 
-  /**
-   * Runs `op` until it succeeds; between tries waits a doubling back-off. Gives up (undefined)
-   * when the gate stops or the partition is no longer ours: its records are then redone.
-   */
-  async #retry<T>(topic: string, partition: number, op: () => Promise<T>, batch: PartitionBatch): Promise<{ value: T } | undefined> {
+  /** Runs `op` until it succeeds; between tries waits a doubling back-off. Undefined when `giveUp()` says so after a failure. */
+  async #retry<T>(topic: string, partition: number, op: () => Promise<T>, giveUp: () => boolean): Promise<{ value: T } | undefined> {
     let wait = this.#o.retryBackoffMs ?? 200;
     for (;;) {
       try {
         return { value: await op() };
       } catch (err) {
-        if (this.stopping || !batch.isActive()) return undefined;
+        if (giveUp()) return undefined;
         this.observer?.onRetry?.(topic, partition, toGateError(err, 'KAFKA_NETWORK'), wait);
         await sleep(wait, this.#abort.signal);
-        if (this.stopping || !batch.isActive()) return undefined;
+        if (giveUp()) return undefined;
         wait = Math.min(wait * 2, MAX_BACKOFF_MS);
       }
     }
