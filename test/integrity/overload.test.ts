@@ -49,6 +49,12 @@ interface Scenario {
   calibration: number;
   /** Length of the burst. */
   seconds: number;
+  /**
+   * Whether the inference queue must fill (and fetching pause). On the detector path the detection
+   * slots are the narrow part: frames wait there, inside the in-flight window, and the regressor's
+   * queue may never fill (0 pauses in one of five runs), so pausing is not what bounds it.
+   */
+  pauses: boolean;
 }
 
 async function overload(o: Scenario): Promise<void> {
@@ -123,8 +129,10 @@ async function overload(o: Scenario): Promise<void> {
 
     expect(burstRate / Math.max(gateRateDuringBurst, 1)).toBeGreaterThan(FACTOR * 0.7);
     expect(maxRss).toBeLessThan(RSS_LIMIT_MB * 2 ** 20);
-    expect(pauses).toBeGreaterThan(0);
-    expect(resumes).toBeGreaterThan(0);
+    if (o.pauses) {
+      expect(pauses).toBeGreaterThan(0);
+      expect(resumes).toBeGreaterThan(0);
+    }
     // The lag grew well past what the gate holds in flight, then went back to zero.
     expect(maxLag).toBeGreaterThan(burst.length / 2);
     expect(await lag(admin, names.groupId, names.topics.input)).toBe(0);
@@ -147,12 +155,12 @@ async function overload(o: Scenario): Promise<void> {
 
 describe('gate under overload (child process, real broker)', () => {
   it('run should keep memory bounded, pause and resume, and work off a 10x burst without losing input', async () => {
-    await overload({ name: 'overload', landmarks: true, calibration: 300, seconds: 6 });
+    await overload({ name: 'overload', landmarks: true, calibration: 300, seconds: 6, pauses: true });
   }, 120_000);
 
   // The detector path scores ~8x slower, so its burst is shorter; memory is what it is about: every
   // crop in flight used to hold its own 640x640 detector input (RSS 802 MiB before detection slots).
   it('run should keep memory bounded on crops without landmarks, which all go through the detector', async () => {
-    await overload({ name: 'overload-detector', landmarks: false, calibration: 60, seconds: 3 });
+    await overload({ name: 'overload-detector', landmarks: false, calibration: 60, seconds: 3, pauses: false });
   }, 150_000);
 });
