@@ -240,7 +240,8 @@ def test_train_with_distill_should_resume_its_heads_and_export_the_same_network(
     assert train_regressor.main(_args(data, out, 3) + ['--distill', '0']) == 0
     assert train_regressor.main(_args(data, straight, 3) + ['--distill', '1']) == 0
     ckpt, other = (torch.load(p / 'last.pt', weights_only=False) for p in (out, straight))
-    assert ckpt['distill'] == 1.0 and set(ckpt['heads']) == {'embedding.weight', 'embedding.bias', 'flip.weight', 'flip.bias'}
+    assert ckpt['distill'] == 1.0 and set(ckpt['heads']) == {'out.weight', 'out.bias'}
+    assert (data / 'teacher.npz').is_file()        # the teacher's targets, cached with the data
     for k, v in ckpt['heads'].items():
         assert torch.allclose(v, other['heads'][k], atol=1e-6), k
     plain = tmp_path / 'plain'
@@ -273,15 +274,6 @@ def test_train_with_rank_should_keep_its_weight_when_resumed(tmp_path):
     ckpt, base = (torch.load(p / 'last.pt', weights_only=False) for p in (out, plain))
     assert ckpt['rank'] == 1.0 and base['rank'] == 0.0
     assert any(not torch.allclose(v.float(), base['ema'][k].float()) for k, v in ckpt['ema'].items())
-
-
-def test_teacher_flip_consistency_should_be_one_for_a_mirror_symmetric_face():
-    teacher = train_regressor.Teacher(shared_dir())
-    x = torch.rand(2, 3, 112, 112) * 2 - 1
-    x = torch.cat([x[:, :, :, :56], x[:, :, :, :56].flip(3)], 3)      # symmetric left/right
-    e, flip = teacher.targets(x)
-    assert e.shape == (2, 128) and torch.allclose(e.norm(dim=1), torch.ones(2), atol=1e-5)
-    assert torch.allclose(flip, torch.ones(2), atol=1e-5)
 
 
 def test_init_from_should_start_a_new_run_from_another_runs_weights_and_label_scale(tmp_path, capsys):
@@ -334,3 +326,24 @@ def test_export_with_flip_average_should_output_the_mean_over_the_face_and_its_m
     assert train_regressor.main(['--out', str(out), '--export', str(onnx_path), '--flip-average', '--threads', '1']) == 0
     card = onnx_path.with_suffix('.md').read_text()
     assert 'mirror image' in card and 'Held-out (identity-disjoint' in card
+
+
+def test_distill_data_should_add_unlabelled_faces_but_none_of_a_held_out_identity(tmp_path, capsys):
+    data = _regset(tmp_path)
+    _fake_labels(data)
+    more = _regset(tmp_path, count=30, seed=9, name='more')        # unlabelled, other degradations
+    held = {it['identity'] for it in json.loads((data / 'index.json').read_text())['items'] if it['split'] == 'heldout'}
+    items = json.loads((more / 'index.json').read_text())['items']
+    assert held and any(it['identity'] in held for it in items)
+    out = tmp_path / 'run'
+    assert train_regressor.main(_args(data, out, 2) + ['--distill', '1', '--distill-data', str(more), '--distill-batch', '3']) == 0
+    kept = sum(it['identity'] not in held for it in items)
+    assert f'distillation: {kept} more faces from more, 3 a step' in capsys.readouterr().out
+    ckpt = torch.load(out / 'last.pt', weights_only=False)
+    assert ckpt['distill_faces'] == kept
+    # Targets were computed for the kept faces only.
+    table = np.load(more / 'teacher.npz')['targets']
+    assert all(np.isfinite(table[i]).all() != (it['identity'] in held) for i, it in enumerate(items))
+    onnx_path = tmp_path / 'm.onnx'
+    assert train_regressor.main(['--out', str(out), '--export', str(onnx_path), '--threads', '1']) == 0
+    assert f'also on {kept} unlabelled faces' in onnx_path.with_suffix('.md').read_text()

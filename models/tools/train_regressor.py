@@ -11,11 +11,10 @@ command; faces without a finite label are left out. Targets are min-max normalis
 the labelled TRAIN faces (as the official DifFIQA(R) does); min/max are fixed by the first run and
 kept in the checkpoint, so a resumed run trains on the same scale.
 
-Distillation (--distill W > 0, an extra target the issue allows): the FR embedder (MobileFaceNet
-from the mirror, sha256-checked) embeds each augmented batch and its mirror image; a training-only
-head on the regressor's pooled features predicts the embedding (loss 1 - cosine) and the flip
-consistency cos(e(x), e(x^f)) (L1; one of full DifFIQA's five terms). Both add W x their loss. The
-heads are not exported: the ONNX model is the same network either way.
+Distillation (--distill W > 0, an extra target the issue allows): a training-only head on the
+regressor's pooled features predicts the FR embedder's raw-embedding norm of the crop and its flip
+cosine (tools.teacher: why these, and the per-face cache); adds W x its L1 loss. The head is not
+exported: the ONNX model is the same network either way.
 
 Ranking (--rank W > 0): the gate uses the score to order and threshold faces, so what counts is the
 order (Spearman), which L1 on its own reaches only through the values. W x a pairwise logistic loss
@@ -50,6 +49,7 @@ import torch.nn.functional as F
 
 from tools.common import REPO_ROOT, cache_dir, sha256_file, shared_dir
 from tools.stats import pearson, spearman
+from tools.teacher import DistillHeads, DistillPool, cached_targets, distill_loss, norm_scale, scaled_targets
 from tools.regressor_arch import FlipAverage, QualityRegressor, RegressorConfig, count_flops, count_params
 from tools.train_denoiser import load_faces, save_checkpoint, to_unit
 
@@ -60,12 +60,12 @@ MAX_ONNX_BYTES = 10 * 1024 * 1024
 
 # ---- data -------------------------------------------------------------------------------------
 
-def load_splits(data: Path, count: int) -> list[str]:
+def load_items(data: Path, count: int) -> list[dict]:
     items = json.loads((data / 'index.json').read_text()).get('items')
     if not items or len(items) != count:
         raise ValueError(f'{data / "index.json"}: needs `items` with one split per face '
                          '(build it with tools.make_regset)')
-    return [it['split'] for it in items]
+    return items
 
 
 def load_labels(path: Path, count: int) -> np.ndarray:
@@ -87,7 +87,9 @@ class Dataset:
     def __init__(self, data: Path, labels: Path):
         faces = load_faces(data)
         self.faces = np.array(faces)                        # ~45 MB for 1200 faces: keep in memory
-        splits = load_splits(data, len(faces))
+        items = load_items(data, len(faces))
+        splits = [it['split'] for it in items]
+        self.identities = [it.get('identity') for it in items]
         self.scores = load_labels(labels, len(faces))
         ok = np.isfinite(self.scores)
         self.train = np.flatnonzero(ok & (np.array(splits) == 'train'))
@@ -113,18 +115,21 @@ def batch_indices(train: np.ndarray, step: int, batch: int, seed: int) -> np.nda
     return train[[perms[int(e)][k] for e, k in zip(epochs, within)]]
 
 
-def augment(faces_u8: np.ndarray, rng: np.random.Generator, shift: int) -> np.ndarray:
+def augment(faces_u8: np.ndarray, rng: np.random.Generator, shift: int) -> tuple[np.ndarray, np.ndarray]:
+    """Randomly mirrored and shifted copies, and which of them were mirrored."""
     out = np.empty_like(faces_u8)
+    mirrored = np.zeros(len(faces_u8), bool)
     h, w = faces_u8.shape[1:3]
     for j, img in enumerate(faces_u8):
         if rng.random() < 0.5:
             img = img[:, ::-1]
+            mirrored[j] = True
         if shift:
             dy, dx = rng.integers(-shift, shift + 1, 2)
             pad = np.pad(img, ((shift, shift), (shift, shift), (0, 0)), mode='edge')
             img = pad[shift + dy:shift + dy + h, shift + dx:shift + dx + w]
         out[j] = img
-    return out
+    return out, mirrored
 
 
 # ---- training ---------------------------------------------------------------------------------
@@ -158,37 +163,6 @@ def evaluate(model, ds: Dataset, lo: float, hi: float, max_train: int = 1000) ->
     return result
 
 
-class DistillHeads(torch.nn.Module):
-    """Training-only heads on the pooled features: the FR embedding and the flip consistency."""
-
-    def __init__(self, features: int, embedding: int = 128):         # MobileFaceNet embeds in 128-d
-        super().__init__()
-        self.embedding = torch.nn.Linear(features, embedding)
-        self.flip = torch.nn.Linear(features, 1)
-
-    def forward(self, f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.embedding(f), self.flip(f)[:, 0]
-
-
-class Teacher:
-    """The FR embedder whose outputs are distilled; input in the regressor's [-1,1] units."""
-
-    def __init__(self, mirror: Path):
-        from tools.build_embedder import load_mobilefacenet
-        from tools.common import IMAGENET_MEAN, IMAGENET_STD
-        self.model = load_mobilefacenet(mirror)
-        for p in self.model.parameters():
-            p.requires_grad_(False)
-        self.mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-        self.std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-
-    @torch.no_grad()
-    def targets(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        e = F.normalize(self.model(((torch.cat([x, x.flip(3)]) + 1) / 2 - self.mean) / self.std), dim=1)
-        e, ef = e.chunk(2)
-        return e, (e * ef).sum(1)
-
-
 RANK_TAU = 0.05        # normalised-label units: a pair 0.05 apart in score costs log(1 + e^-1)
 RANK_MIN_GAP = 0.02    # ~3x the labels' repeat noise (std 0.0013 of q over a 0.26 range ~ 0.005)
 
@@ -201,12 +175,6 @@ def rank_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     if not bool(mask.any()):
         return pred.sum() * 0
     return F.softplus(-ds[mask] * torch.sign(dy[mask]) / RANK_TAU).mean() * RANK_TAU
-
-
-def distill_loss(heads: DistillHeads, f: torch.Tensor, target: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    emb, flip = heads(f)
-    # Flip consistency of real faces sits in ~[0.5, 1]: scaled to about the range of the score target.
-    return (1 - F.cosine_similarity(emb, target[0], dim=1)).mean() + F.l1_loss(flip, (target[1] - 0.5) * 2)
 
 
 def build(args, ckpt: dict | None, init: dict | None = None, distill: float = 0.0) \
@@ -246,13 +214,22 @@ def train(args) -> int:
     distill = float(ckpt.get('distill', 0.0)) if ckpt else args.distill      # a resumed run keeps its own
     rank = float(ckpt.get('rank', 0.0)) if ckpt else args.rank
     model, ema, opt, step, heads = build(args, ckpt, init, distill)
-    teacher = Teacher(args.mirror) if heads else None
+    teacher = pool = None
+    if heads:                 # the FR embedder's targets, computed once per face and cached with the data
+        table = cached_targets(args.data, ds.faces, np.concatenate([ds.train, ds.heldout]), args.mirror)
+        scale = norm_scale(table, ds.train)
+        teacher = torch.from_numpy(scaled_targets(table, scale)).float()
+        held = {ds.identities[i] for i in ds.heldout}
+        pool = DistillPool(args.distill_data, held, args.mirror, scale) if args.distill_data else None
+        if pool:
+            print(f'distillation: {len(pool)} more faces from {", ".join(p.name for p in args.distill_data)}, {args.distill_batch} a step')
     lo, hi = ds.train_range()
     lineage = ckpt.get('lineage', []) if ckpt else []
     if init:
         lo, hi = init['label_min'], init['label_max']      # the weights speak this scale
         lineage = init.get('lineage', []) + [{'steps': int(init['step']), 'train_count': init.get('train_count'),
-                                              'distill': float(init.get('distill', 0.0)), 'rank': float(init.get('rank', 0.0))}]
+                                              'distill': float(init.get('distill', 0.0)), 'rank': float(init.get('rank', 0.0)),
+                                              **({'distill_faces': init['distill_faces']} if init.get('distill_faces') else {})}]
         print(f'fine-tuning the weights of {args.init_from} (step {init["step"]}), label range kept')
     if ckpt:
         print(f'resumed from {ckpt_path} at step {step}')
@@ -271,7 +248,8 @@ def train(args) -> int:
                                     'ema': ema.state_dict(), 'opt': opt.state_dict(), 'seed': args.seed,
                                     'label_min': lo, 'label_max': hi, 'data': str(args.data),
                                     'labels': str(args.labels), 'train_count': int(len(ds.train)),
-                                    'distill': distill, 'rank': rank, 'lineage': lineage, **({'heads': heads.state_dict()} if heads else {})})
+                                    'distill': distill, 'rank': rank, 'lineage': lineage,
+                                    'distill_faces': len(pool) if pool else 0, **({'heads': heads.state_dict()} if heads else {})})
 
     loss_new, eval_new = not (out / 'loss.csv').is_file(), not (out / 'eval.csv').is_file()
     with open(out / 'loss.csv', 'a', newline='') as loss_file, open(out / 'eval.csv', 'a', newline='') as eval_file:
@@ -283,16 +261,25 @@ def train(args) -> int:
         while step < args.steps and time.monotonic() < deadline:
             t0 = time.monotonic()
             idx = batch_indices(ds.train, step, args.batch, args.seed)
-            x = to_unit(augment(ds.faces[idx], np.random.default_rng([args.seed, 2, step]), args.shift))
+            crops, mirrored = augment(ds.faces[idx], np.random.default_rng([args.seed, 2, step]), args.shift)
+            x = to_unit(crops)
             torch.manual_seed(args.seed * 1_000_003 + step)          # dropout masks, per step
             model.train()
+            pidx = pool.batch(step, args.distill_batch, args.seed) if pool else None
+            if pool:            # one forward pass for both: BatchNorm sees one batch
+                pcrops, pmirrored = augment(pool.faces[pidx], np.random.default_rng([args.seed, 5, step]), args.shift)
+                x = torch.cat([x, to_unit(pcrops)])
             f = model.pooled(x)
+            if pool:
+                f, fp = f[:len(idx)], f[len(idx):]
             pred = model.linear(model.dropout(f))[:, 0]
             loss = F.l1_loss(pred, targets[idx])
             if rank:
                 loss = loss + rank * rank_loss(pred, targets[idx])
             if heads:
-                loss = loss + distill * distill_loss(heads, f, teacher.targets(x))
+                loss = loss + distill * distill_loss(heads, f, teacher[idx], torch.from_numpy(mirrored))
+                if pool:
+                    loss = loss + distill * distill_loss(heads, fp, pool.targets[pidx], torch.from_numpy(pmirrored))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -328,7 +315,7 @@ def report(ema, ds: Dataset, lo: float, hi: float, step: int, out: Path, flip_av
 
 def evaluate_only(args) -> int:
     ckpt = torch.load(args.out / 'last.pt', map_location='cpu', weights_only=False)
-    _, ema, _, step, _ = build(args, ckpt, distill=float(ckpt.get('distill', 0.0)))
+    _, ema, _, step, _ = build(args, ckpt)             # no heads: only the network is evaluated
     return report(ema, Dataset(args.data, args.labels), ckpt['label_min'], ckpt['label_max'], step, args.out, args.flip_average)
 
 
@@ -367,9 +354,11 @@ def model_card(ckpt: dict, model: QualityRegressor | FlipAverage, entry: dict, e
         f'- Training: {ckpt["step"]} steps, {ckpt.get("train_count")} labelled train faces from '
         f'`{Path(ckpt["data"]).name}` (tools.make_regset: LFW aligned faces, clean and degraded), L1 loss, Adam, '
         'flip + shift augmentation, EMA weights' + (f', FR-embedder distillation weight {ckpt["distill"]}' if ckpt.get('distill') else '')
+        + (f' (also on {ckpt["distill_faces"]:,} unlabelled faces)' if ckpt.get('distill_faces') else '')
         + (f', pairwise ranking loss weight {ckpt["rank"]}' if ckpt.get('rank') else '')
         + ''.join(f'; before that {st["steps"]} steps on {st["train_count"]} faces'
-                  + (f' (distillation {st["distill"]})' if st.get('distill') else '')
+                  + (f' (distillation {st["distill"]}' + (f' also on {st["distill_faces"]:,} unlabelled faces' if st.get('distill_faces') else '') + ')'
+                     if st.get('distill') else '')
                   + (f' (ranking loss {st["rank"]})' if st.get('rank') else '') for st in reversed(ckpt.get('lineage', []))) + '.',
     ]
     if ev and (ev.get('step') != ckpt['step'] or bool(ev.get('flip_average')) != flip):
@@ -444,6 +433,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--distill', type=float, default=0.0,
                     help='weight of the FR-embedder distillation targets (0: off); fixed by the first run')
+    ap.add_argument('--distill-data', type=Path, action='append', default=[], metavar='DIR',
+                    help='a further make_regset set (labels not needed) whose faces serve the distillation target only; repeatable')
+    ap.add_argument('--distill-batch', type=int, default=16, help='faces per step drawn from --distill-data')
     ap.add_argument('--rank', type=float, default=0.0,
                     help='weight of the pairwise ranking loss (0: L1 only); a resumed run keeps its own')
     ap.add_argument('--init-from', type=Path, default=None, metavar='CKPT',
