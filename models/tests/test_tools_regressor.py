@@ -344,6 +344,9 @@ def test_distill_data_should_add_unlabelled_faces_but_none_of_a_held_out_identit
     # Targets were computed for the kept faces only.
     table = np.load(more / 'teacher.npz')['targets']
     assert all(np.isfinite(table[i]).all() != (it['identity'] in held) for i, it in enumerate(items))
+    # A distilled checkpoint evaluates (its heads and optimiser state are not needed) and exports.
+    assert train_regressor.main(['--data', str(data), '--out', str(out), '--eval', '--flip-average', '--threads', '1']) == 0
     onnx_path = tmp_path / 'm.onnx'
-    assert train_regressor.main(['--out', str(out), '--export', str(onnx_path), '--threads', '1']) == 0
+    assert train_regressor.main(['--out', str(out), '--export', str(onnx_path), '--threads', '1', '--flip-average']) == 0
+    assert 'Held-out (identity-disjoint' in onnx_path.with_suffix('.md').read_text()
     assert f'also on {kept} unlabelled faces' in onnx_path.with_suffix('.md').read_text()

@@ -315,7 +315,9 @@ def report(ema, ds: Dataset, lo: float, hi: float, step: int, out: Path, flip_av
 
 def evaluate_only(args) -> int:
     ckpt = torch.load(args.out / 'last.pt', map_location='cpu', weights_only=False)
-    _, ema, _, step, _ = build(args, ckpt)             # no heads: only the network is evaluated
+    ema = QualityRegressor(RegressorConfig.from_dict(ckpt['config']))     # the network only: no heads, no optimiser
+    ema.load_state_dict(ckpt['ema'])
+    step = int(ckpt['step'])
     return report(ema, Dataset(args.data, args.labels), ckpt['label_min'], ckpt['label_max'], step, args.out, args.flip_average)
 
 

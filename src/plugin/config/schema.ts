@@ -40,7 +40,7 @@ export const schema = {
   'inference.maxQueue': { kind: 'integer', default: 128, min: 1, doc: 'queued items before partitions are paused' },
   // Defaults from `calibrate --data ../shared/data/celeba-wild --scorer diffiqa-r-own --target-discard 0.1
   // --escalation-budget 0.1` (docs/evaluation.md): ~10 % rejected, ~10 % escalated. Recalibrate per site.
-  'gate.accept': { kind: 'number', default: 0.816, doc: 'regressor score >= accept: ACCEPT (default calibrated for diffiqa-r-own)' },
+  'gate.accept': { kind: 'number', default: 0.819, doc: 'regressor score >= accept: ACCEPT (default calibrated for diffiqa-r-own)' },
   'gate.reject': { kind: 'number', default: 0.788, doc: 'regressor score < reject: REJECT; between: BORDERLINE (escalated)' },
   'gate.inFlightPerPartition': { kind: 'integer', default: 32, min: 1, max: 10_000, doc: 'messages of one partition in the pipeline at once' },
   'gate.partitionsConcurrently': { kind: 'integer', default: 8, min: 1, max: 1024, doc: 'partitions processed at once (their frames share batches)' },
