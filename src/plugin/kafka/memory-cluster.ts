@@ -12,7 +12,10 @@ export interface MemoryClientOptions {
   retryBackoffMs?: number;
 }
 
-export type FaultOp = 'send' | 'transaction' | 'commit';
+/** `fence`: the next commit fails as if the group coordinator fenced the member (kafkajs: a
+ *  rebalance in progress). Its batches go stale (isActive false) but the member keeps its partitions
+ *  and its fetch positions, as kafkajs does when it rejoins with the same assignment. */
+export type FaultOp = 'send' | 'transaction' | 'commit' | 'fence';
 
 interface StoredRecord {
   key: Buffer | null;
@@ -116,12 +119,16 @@ export class MemoryCluster {
     this.#faults.set(op, (this.#faults.get(op) ?? 0) + times);
   }
 
+  faultsLeft(op: FaultOp): number {
+    return this.#faults.get(op) ?? 0;
+  }
+
   /** Throws the injected fault for `op`, if one is pending. */
   checkFault(op: FaultOp): void {
     const left = this.#faults.get(op) ?? 0;
     if (left <= 0) return;
     this.#faults.set(op, left - 1);
-    const code = op === 'commit' ? 'KAFKA_NETWORK' : 'KAFKA_PRODUCE';
+    const code = op === 'send' || op === 'transaction' ? 'KAFKA_PRODUCE' : 'KAFKA_NETWORK';
     throw new GateError(code, `injected ${op} fault (memory Kafka)`, { details: { injected: true } });
   }
 

@@ -37,6 +37,12 @@ class MemoryBatch implements PartitionBatch {
     const n = this.#check(offset);
     await Promise.resolve();
     this.#owner.cluster.checkFault('commit');
+    try {
+      this.#owner.cluster.checkFault('fence');
+    } catch (err) {
+      this.#owner.fence(this.#key);
+      throw err;
+    }
     // A running handler still blocks the partition's next owner, so its commit cannot overtake anyone.
     if (this.returned && !this.#owner.owns(this.#key)) return false;
     if (n > this.#committed) {
@@ -157,6 +163,11 @@ export class MemoryConsumer implements ConsumerPort, GroupMember {
 
   isCurrent(key: string, epoch: number): boolean {
     return this.#running && (this.#epochs.get(key) ?? 0) === epoch;
+  }
+
+  /** Makes the partition's batches stale without moving the partition or its position (the `fence` fault). */
+  fence(key: string): void {
+    this.#epochs.set(key, (this.#epochs.get(key) ?? 0) + 1);
   }
 
   owns(key: string): boolean {

@@ -10,6 +10,8 @@ export type { MemoryClientOptions, FaultOp };
 export interface MemoryKafkaClient extends KafkaClient {
   /** Makes the next `times` operations of that kind fail with a retriable GateError (no record appended, no offset stored). */
   failNext(op: FaultOp, times?: number): void;
+  /** Injected faults of that kind not yet triggered. */
+  faultsLeft(op: FaultOp): number;
 }
 
 export function createMemoryClient(options: MemoryClientOptions = {}): MemoryKafkaClient {
@@ -19,6 +21,7 @@ export function createMemoryClient(options: MemoryClientOptions = {}): MemoryKaf
     producer: (opts = {}) => (opts.transactionalIdPrefix ? new MemoryTransactionalProducer(cluster) : new MemoryProducer(cluster)),
     admin: () => new MemoryAdmin(cluster),
     failNext: (op, times = 1) => cluster.failNext(op, times),
+    faultsLeft: (op) => cluster.faultsLeft(op),
   };
 }
 
