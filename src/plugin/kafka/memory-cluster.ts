@@ -12,9 +12,10 @@ export interface MemoryClientOptions {
   retryBackoffMs?: number;
 }
 
-/** `fence`: the next commit fails as if the group coordinator fenced the member (kafkajs: a
- *  rebalance in progress). Its batches go stale (isActive false) but the member keeps its partitions
- *  and its fetch positions, as kafkajs does when it rejoins with the same assignment. */
+/** `fence`: the next commit is refused as if the group coordinator fenced the member (kafkajs: a
+ *  rebalance in progress; the adapter then answers false). Its batches go stale (isActive false) but
+ *  the member keeps its partitions and its fetch positions, as kafkajs does when it rejoins with the
+ *  same assignment. */
 export type FaultOp = 'send' | 'transaction' | 'commit' | 'fence';
 
 interface StoredRecord {
@@ -123,12 +124,18 @@ export class MemoryCluster {
     return this.#faults.get(op) ?? 0;
   }
 
+  /** True, once per injected fault, when one for `op` is pending. */
+  takeFault(op: FaultOp): boolean {
+    const left = this.#faults.get(op) ?? 0;
+    if (left <= 0) return false;
+    this.#faults.set(op, left - 1);
+    return true;
+  }
+
   /** Throws the injected fault for `op`, if one is pending. */
   checkFault(op: FaultOp): void {
-    const left = this.#faults.get(op) ?? 0;
-    if (left <= 0) return;
-    this.#faults.set(op, left - 1);
-    const code = op === 'send' || op === 'transaction' ? 'KAFKA_PRODUCE' : 'KAFKA_NETWORK';
+    if (!this.takeFault(op)) return;
+    const code = op === 'commit' ? 'KAFKA_NETWORK' : 'KAFKA_PRODUCE';
     throw new GateError(code, `injected ${op} fault (memory Kafka)`, { details: { injected: true } });
   }
 
