@@ -162,8 +162,10 @@ export class Gate {
     const { topic, partition } = last.batch;
     const offset = last.records[last.records.length - 1].offset;
     // At-least-once: retried until it succeeds or the gate stops. Exactly-once: a partition that moved
-    // has fenced this partition's transactional producer; its new owner redoes the records.
-    const giveUp = () => this.stopping || (this.#o.exactlyOnce && !last.batch.isActive());
+    // has fenced this partition's transactional producer; its new owner redoes the records. Asked of
+    // the assignment, not of the batch: a batch goes stale in a rebalance that leaves the partition
+    // here with its fetch position, and a chunk given up then would be skipped by the next commit.
+    const giveUp = () => this.stopping || (this.#o.exactlyOnce && !this.#owns(topic, partition));
     const out = await this.#retry(topic, partition, () => this.#build(frames), giveUp);
     if (!out) return !this.stopping;
     const send = this.#o.exactlyOnce
@@ -182,6 +184,10 @@ export class Gate {
     }
     await last.batch.heartbeat();
     return true;
+  }
+
+  #owns(topic: string, partition: number): boolean {
+    return this.#consumer.assignment().some((tp) => tp.topic === topic && tp.partition === partition);
   }
 
   /** Runs `op` until it succeeds; between tries waits a doubling back-off. Undefined when `giveUp()` says so after a failure. */

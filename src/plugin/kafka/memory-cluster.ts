@@ -12,8 +12,8 @@ export interface MemoryClientOptions {
   retryBackoffMs?: number;
 }
 
-/** `fence`: the next commit is refused as if the group coordinator fenced the member (kafkajs: a
- *  rebalance in progress; the adapter then answers false). Its batches go stale (isActive false) but
+/** `fence`: the next commit or heartbeat meets a group-membership error, as when the coordinator
+ *  fenced the member (kafkajs: a rebalance in progress; the adapter's commit then answers false). Its batches go stale (isActive false) but
  *  the member keeps its partitions and its fetch positions, as kafkajs does when it rejoins with the
  *  same assignment. */
 export type FaultOp = 'send' | 'transaction' | 'commit' | 'fence';

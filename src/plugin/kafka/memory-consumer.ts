@@ -52,7 +52,10 @@ class MemoryBatch implements PartitionBatch {
     return true;
   }
 
-  async heartbeat(): Promise<void> {}
+  async heartbeat(): Promise<void> {
+    // kafkajs's heartbeat meets the same group-membership error as a commit; the adapter fences.
+    if (this.#owner.cluster.takeFault('fence')) this.#owner.fence(this.#key);
+  }
 
   #check(offset: string): bigint {
     return offsetInBatch(offset, this.records[0].offset, this.records[this.records.length - 1].offset);

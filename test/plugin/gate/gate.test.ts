@@ -190,6 +190,28 @@ describe('Gate', () => {
     expect(retries).toEqual([]);
   });
 
+  it('exactly-once: a transaction that fails while its batch is stale but the partition still ours should be retried, not given up', async () => {
+    const client = createMemoryClient({ defaultPartitions: 1, maxBatchRecords: 50, retryBackoffMs: 5 });
+    const producer = client.producer();
+    await producer.connect();
+    await producer.send(Array.from({ length: 100 }, (_, i) => ({ topic: 'in', key: null, value: Buffer.from(`score:${(i % 10) / 10}`) })));
+    const gate = new Gate(client.consumer({ groupId: 'g' }), client.producer({ transactionalIdPrefix: 'tx' }), new Pipeline([fakeScore]), build,
+      { groupId: 'g', inputTopic: 'in', inFlightPerPartition: 8, partitionsConcurrently: 1, exactlyOnce: true, retryBackoffMs: 5 });
+    // After the first transaction: the heartbeat meets a rebalance (the batch goes stale, the partition
+    // and the fetch position stay), and the next transaction, of a chunk already handed in, fails once.
+    let first = true;
+    gate.observer = { onChunk: () => { if (first) { first = false; client.failNext('fence', 1); client.failNext('transaction', 1); } } };
+    await gate.start();
+    const admin = client.admin();
+    await until(async () => (await admin.committedOffsets('g', 'in')).get(0) === '100');
+    await gate.stop(5000);
+    expect([client.faultsLeft('fence'), client.faultsLeft('transaction')]).toEqual([0, 0]);
+    const sources = (await admin.readAll('out')).map((r) => r.headers['diffiqa-source']!.toString());
+    // Given up, that chunk was skipped: the next transaction committed offsets past it.
+    expect(new Set(sources).size).toBe(100);
+    expect(sources).toHaveLength(100);
+  });
+
   it('stop should be idempotent and leave nothing committed past what was published', async () => {
     const { client, gate, acked } = await setup(500);
     await gate.start();
