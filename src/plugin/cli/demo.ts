@@ -75,7 +75,7 @@ export default async function demo(p: Parsed): Promise<number> {
   }, 1000);
   let sentTotal = 0;
   const cameras = 4;
-  const stream = await publishStream(producer, codec, crops, { topic: topics.input, cameras, ratePerSecond: rate, badFraction: 0.05, seed: run }, (n) => {
+  const stream = await publishStream(producer, codec, crops, { topic: topics.input, cameras, ratePerSecond: rate, badFraction: 0.05, seed: 'demo-stream', runId: run }, (n) => {
     for (let i = 0; i < n; i++) { const cam = `cam-${((sentTotal + i) % cameras) + 1}`; sentPerCamera.set(cam, (sentPerCamera.get(cam) ?? 0) + 1); }
     sentTotal += n;
   });

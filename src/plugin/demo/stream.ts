@@ -5,7 +5,13 @@ import type { OutRecord, ProducerPort } from '../kafka/port.js';
 import { createRng } from '../core/random.js';
 import type { DemoCrop } from './cameras.js';
 
-export interface StreamOptions { topic: string; cameras: number; ratePerSecond: number; badFraction: number; seed: string }
+export interface StreamOptions {
+  topic: string; cameras: number; ratePerSecond: number; badFraction: number;
+  /** Picks which messages are broken and how: the same seed breaks the same frames every run. */
+  seed: string;
+  /** Frame ids and trace ids: unique per run, so runs never share a trace. */
+  runId: string;
+}
 
 /** Kinds of broken input a real camera fleet produces; each must end in the DLQ with its code. */
 const BAD_KINDS = ['truncated-jpeg', 'not-an-image', 'garbage-avro', 'empty-image'] as const;
@@ -16,6 +22,7 @@ const BAD_KINDS = ['truncated-jpeg', 'not-an-image', 'garbage-avro', 'empty-imag
  */
 export async function publishStream(producer: ProducerPort, codec: AvroCodec, crops: DemoCrop[], o: StreamOptions, onSent?: (n: number) => void): Promise<{ sent: number; bad: number; sentAt: Map<string, number> }> {
   const rng = createRng(o.seed);
+  const ids = createRng(o.runId);
   const sentAt = new Map<string, number>();
   let bad = 0;
   const batchSize = Math.max(1, Math.round(o.ratePerSecond / 10));
@@ -25,8 +32,8 @@ export async function publishStream(producer: ProducerPort, codec: AvroCodec, cr
     for (const [j, c] of crops.slice(i, i + batchSize).entries()) {
       const n = i + j;
       const cameraId = `cam-${(n % o.cameras) + 1}`;
-      const frameId = `${o.seed}-${n}`;
-      const traceparent = `00-${hex(rng, 32)}-${hex(rng, 16)}-01`;
+      const frameId = `${o.runId}-${n}`;
+      const traceparent = `00-${hex(ids, 32)}-${hex(ids, 16)}-01`;
       let value: Buffer;
       const kind = rng.uniform() < o.badFraction ? BAD_KINDS[Math.floor(rng.uniform() * BAD_KINDS.length)] : undefined;
       const crop: FaceCrop = {
