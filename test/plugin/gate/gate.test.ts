@@ -100,6 +100,19 @@ async function until(cond: () => boolean | Promise<boolean>, ms = 10_000) {
   while (!(await cond())) { if (Date.now() > end) throw new Error('timed out'); await new Promise((r) => setTimeout(r, 10)); }
 }
 
+/** Runs the gate over `n` inputs until every offset is committed: the sources that came out, the retries. */
+async function runAll(n: number, opts: { failSends?: number; fences?: number } = {}) {
+  const { client, gate, violations } = await setup(n, opts);
+  const retries: string[] = [];
+  gate.observer = { onRetry: (_t, p, err) => void retries.push(`${p}:${err.code}`) };
+  await gate.start();
+  const admin = client.admin();
+  await until(async () => [...(await admin.committedOffsets('g', 'in')).values()].reduce((a, b) => a + Number(b), 0) === n);
+  await gate.stop(5000);
+  const sources = [...(await admin.readAll('out')), ...(await admin.readAll('dlq'))].map((r) => r.headers['diffiqa-source']!.toString());
+  return { client, sources, retries, violations };
+}
+
 describe('Gate', () => {
   it('start should turn every input into exactly one output or DLQ record and commit everything', async () => {
     const { client, gate, violations } = await setup(300);
@@ -157,15 +170,8 @@ describe('Gate', () => {
   });
 
   it('a failed send should be retried in place, reported to the observer, and lose nothing', async () => {
-    const { client, gate } = await setup(100, { failSends: 2 });
-    const retries: string[] = [];
-    gate.observer = { onRetry: (_t, p, err) => void retries.push(`${p}:${err.code}`) };
-    await gate.start();
-    const admin = client.admin();
-    await until(async () => [...(await admin.committedOffsets('g', 'in')).values()].reduce((a, b) => a + Number(b), 0) === 100);
-    await gate.stop(5000);
+    const { sources, retries } = await runAll(100, { failSends: 2 });
     expect(retries).toHaveLength(2);
-    const sources = [...(await admin.readAll('out')), ...(await admin.readAll('dlq'))].map((r) => r.headers['diffiqa-source']!.toString());
     expect(new Set(sources).size).toBe(100);
     // Retried in place: a failed send published nothing, so nothing is published twice either.
     expect(sources).toHaveLength(100);
@@ -175,14 +181,7 @@ describe('Gate', () => {
     // Batches of 50 are handed in as chunks of 4 (window 8), so a fence at a commit leaves handed-in
     // chunks of the now-stale batch in the lane, their offsets already advanced; the member keeps its
     // position, as kafkajs did across a broker restart. Dropping them lost records (found on a real broker).
-    const { client, gate, violations } = await setup(300, { fences: 3 });
-    const retries: string[] = [];
-    gate.observer = { onRetry: (_t, p, err) => void retries.push(`${p}:${err.code}`) };
-    await gate.start();
-    const admin = client.admin();
-    await until(async () => [...(await admin.committedOffsets('g', 'in')).values()].reduce((a, b) => a + Number(b), 0) === 300);
-    await gate.stop(5000);
-    const sources = [...(await admin.readAll('out')), ...(await admin.readAll('dlq'))].map((r) => r.headers['diffiqa-source']!.toString());
+    const { client, sources, retries, violations } = await runAll(300, { fences: 3 });
     expect(new Set(sources).size).toBe(300);
     expect(violations).toEqual([]);
     // The three fences happened; a fenced commit is not retried (its batch is stale): the next one covers it.
