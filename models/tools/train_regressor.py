@@ -89,7 +89,8 @@ class Dataset:
         self.faces = np.array(faces)                        # ~45 MB for 1200 faces: keep in memory
         items = load_items(data, len(faces))
         splits = [it['split'] for it in items]
-        self.identities = [it.get('identity') for it in items]
+        # Every held-out identity, labelled or not: faces of these must not reach training in any form.
+        self.heldout_identities = {it.get('identity') for it in items if it['split'] == 'heldout'}
         self.scores = load_labels(labels, len(faces))
         ok = np.isfinite(self.scores)
         self.train = np.flatnonzero(ok & (np.array(splits) == 'train'))
@@ -219,8 +220,7 @@ def train(args) -> int:
         table = cached_targets(args.data, ds.faces, np.concatenate([ds.train, ds.heldout]), args.mirror)
         scale = norm_scale(table, ds.train)
         teacher = torch.from_numpy(scaled_targets(table, scale)).float()
-        held = {ds.identities[i] for i in ds.heldout}
-        pool = DistillPool(args.distill_data, held, args.mirror, scale) if args.distill_data else None
+        pool = DistillPool(args.distill_data, ds.heldout_identities, args.mirror, scale) if args.distill_data else None
         if pool:
             print(f'distillation: {len(pool)} more faces from {", ".join(p.name for p in args.distill_data)}, {args.distill_batch} a step')
     lo, hi = ds.train_range()
