@@ -13,9 +13,9 @@ export interface MemoryClientOptions {
 }
 
 /** `fence`: the next commit or heartbeat meets a group-membership error, as when the coordinator
- *  fenced the member (kafkajs: a rebalance in progress; the adapter's commit then answers false). Its batches go stale (isActive false) but
- *  the member keeps its partitions and its fetch positions, as kafkajs does when it rejoins with the
- *  same assignment. */
+ *  fenced the member (kafkajs: a rebalance in progress; the adapter's commit then answers false).
+ *  Its batches go stale (isActive false) but the member keeps its partitions and its fetch
+ *  positions, as kafkajs does when it rejoins with the same assignment. */
 export type FaultOp = 'send' | 'transaction' | 'commit' | 'fence';
 
 interface StoredRecord {
@@ -126,7 +126,7 @@ export class MemoryCluster {
 
   /** True, once per injected fault, when one for `op` is pending. */
   takeFault(op: FaultOp): boolean {
-    const left = this.#faults.get(op) ?? 0;
+    const left = this.faultsLeft(op);
     if (left <= 0) return false;
     this.#faults.set(op, left - 1);
     return true;

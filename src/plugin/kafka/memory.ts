@@ -8,7 +8,8 @@ export type { MemoryClientOptions, FaultOp };
 
 /** The official fake: an in-process Kafka for unit tests of everything above the port. */
 export interface MemoryKafkaClient extends KafkaClient {
-  /** Makes the next `times` operations of that kind fail with a retriable GateError (no record appended, no offset stored). */
+  /** Makes the next `times` operations of that kind fail with a retriable GateError (no record appended, no offset stored);
+   *  `fence` instead makes the next commit answer false or heartbeat fence the member (see FaultOp). */
   failNext(op: FaultOp, times?: number): void;
   /** Injected faults of that kind not yet triggered. */
   faultsLeft(op: FaultOp): number;
