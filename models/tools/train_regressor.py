@@ -262,16 +262,14 @@ def train(args) -> int:
             t0 = time.monotonic()
             idx = batch_indices(ds.train, step, args.batch, args.seed)
             crops, mirrored = augment(ds.faces[idx], np.random.default_rng([args.seed, 2, step]), args.shift)
-            x = to_unit(crops)
+            if pool:            # one forward pass for both: BatchNorm sees one batch
+                pidx = pool.batch(step, args.distill_batch, args.seed)
+                pcrops, pmirrored = augment(pool.faces[pidx], np.random.default_rng([args.seed, 5, step]), args.shift)
+                crops = np.concatenate([crops, pcrops])
             torch.manual_seed(args.seed * 1_000_003 + step)          # dropout masks, per step
             model.train()
-            pidx = pool.batch(step, args.distill_batch, args.seed) if pool else None
-            if pool:            # one forward pass for both: BatchNorm sees one batch
-                pcrops, pmirrored = augment(pool.faces[pidx], np.random.default_rng([args.seed, 5, step]), args.shift)
-                x = torch.cat([x, to_unit(pcrops)])
-            f = model.pooled(x)
-            if pool:
-                f, fp = f[:len(idx)], f[len(idx):]
+            f = model.pooled(to_unit(crops))
+            f, fp = f[:len(idx)], f[len(idx):]                       # fp: the pool's faces (none without one)
             pred = model.linear(model.dropout(f))[:, 0]
             loss = F.l1_loss(pred, targets[idx])
             if rank:
