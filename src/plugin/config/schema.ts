@@ -36,7 +36,7 @@ export const schema = {
   'inference.intraOpThreads': { kind: 'integer', default: 2, min: 1, max: 64, doc: 'onnxruntime threads per worker' },
   'inference.executionProviders': { kind: 'string[]', default: ['cpu'], doc: 'tried in order, cpu always last (cuda, tensorrt, cpu)' },
   'inference.maxBatch': { kind: 'integer', default: 16, min: 1, max: 1024, doc: 'micro-batch size' },
-  'inference.maxDelayMs': { kind: 'number', default: 5, min: 0, max: 10_000, doc: 'longest wait for a batch to fill' },
+  'inference.maxDelayMs': { kind: 'number', default: 5, min: 0, max: 10_000, doc: 'longest wait for a batch to fill, from its oldest frame\'s arrival' },
   'inference.maxQueue': { kind: 'integer', default: 128, min: 1, doc: 'queued items before partitions are paused' },
   // Defaults from `calibrate --data ../shared/data/celeba-wild --scorer diffiqa-r-own --target-discard 0.1
   // --escalation-budget 0.1` (docs/evaluation.md): ~10 % rejected, ~10 % escalated. Recalibrate per site.

@@ -1,5 +1,6 @@
 import { GateError } from '../core/errors.js';
 import type { InferencePool } from './pool.js';
+import type { FacesFeed, InputFeeds } from './types.js';
 
 export interface BatcherOptions {
   modelId: string;
@@ -13,9 +14,15 @@ export interface BatcherOptions {
   maxQueue: number;
   /** Batches running at once; more than the pool's workers only adds queueing inside the pool. */
   maxConcurrent: number;
+  /**
+   * Set for image models: items are then aligned faces, uint8 HWC (itemShape [3, s, s] read as
+   * [s, s, 3]), and the worker normalises them (FacesFeed). Without it items are float tensors.
+   */
+  faces?: Pick<FacesFeed, 'norm' | 'colorOrder'>;
 }
 
-interface Item { input: Float32Array; resolve: (out: Record<string, Float32Array>) => void; reject: (e: Error) => void }
+type Input = Float32Array | Uint8Array;
+interface Item { input: Input; at: number; resolve: (out: Record<string, Float32Array>) => void; reject: (e: Error) => void }
 
 export interface BatcherStats { submitted: number; rejected: number; batches: number; items: number; lastBatchSize: number }
 
@@ -48,16 +55,20 @@ export class MicroBatcher {
   /** True when a caller should stop feeding (pause its sources). */
   get saturated(): boolean { return this.#queue.length >= this.#o.maxQueue; }
 
-  submit(input: Float32Array): Promise<Record<string, Float32Array>> {
+  /** One item: a uint8 HWC face when the batcher packs faces, else a float tensor item. */
+  submit(input: Input): Promise<Record<string, Float32Array>> {
     if (this.#closed) return Promise.reject(new GateError('INFER_CLOSED', `batcher for ${this.#o.modelId} is closed`));
     if (input.length !== this.#itemSize) return Promise.reject(new GateError('INTERNAL', `input has ${input.length} values, expected ${this.#itemSize}`));
+    if ((input instanceof Uint8Array) !== Boolean(this.#o.faces)) {
+      return Promise.reject(new GateError('INTERNAL', `${this.#o.modelId} takes ${this.#o.faces ? 'uint8 faces' : 'float32 items'}`));
+    }
     if (this.#queue.length >= this.#o.maxQueue) {
       this.stats.rejected++;
       return Promise.reject(new GateError('INFER_QUEUE_FULL', `inference queue for ${this.#o.modelId} is full (${this.#o.maxQueue})`));
     }
     this.stats.submitted++;
     return new Promise((resolve, reject) => {
-      this.#queue.push({ input, resolve, reject });
+      this.#queue.push({ input, at: performance.now(), resolve, reject });
       this.#schedule();
     });
   }
@@ -67,7 +78,10 @@ export class MicroBatcher {
     if (this.#queue.length >= this.#o.maxBatch || (this.#closing && this.#queue.length > 0)) {
       this.#flushOne();
     } else if (this.#queue.length > 0 && !this.#timer) {
-      this.#timer = setTimeout(() => { this.#timer = undefined; this.#flushOne(); }, this.#o.maxDelayMs);
+      // The delay counts from the oldest item's arrival: items that queued while a batch ran
+      // have waited already, and go as soon as the worker is free once their delay is up.
+      const wait = Math.max(0, this.#queue[0].at + this.#o.maxDelayMs - performance.now());
+      this.#timer = setTimeout(() => { this.#timer = undefined; this.#flushOne(); }, wait);
     }
   }
 
@@ -86,15 +100,24 @@ export class MicroBatcher {
     });
   }
 
+  /** The batch as the pool takes it; the buffer is transferred to the worker, so it is new per batch. */
+  #feeds(items: Item[]): InputFeeds {
+    const n = items.length;
+    const faces = this.#o.faces;
+    const data = faces ? new Uint8Array(n * this.#itemSize) : new Float32Array(n * this.#itemSize);
+    items.forEach((it, i) => data.set(it.input, i * this.#itemSize));
+    if (!faces) return { [this.#o.inputName]: { type: 'float32', data: data as Float32Array, dims: [n, ...this.#o.itemShape] } };
+    const [c, h, w] = this.#o.itemShape;
+    return { [this.#o.inputName]: { type: 'faces', data: data as Uint8Array, dims: [n, h, w, c], ...faces } };
+  }
+
   async #runBatch(items: Item[]): Promise<void> {
     const n = items.length;
-    const data = new Float32Array(n * this.#itemSize);
-    items.forEach((it, i) => data.set(it.input, i * this.#itemSize));
     this.stats.batches++;
     this.stats.items += n;
     this.stats.lastBatchSize = n;
     try {
-      const out = await this.#pool.run(this.#o.modelId, { [this.#o.inputName]: { type: 'float32', data, dims: [n, ...this.#o.itemShape] } });
+      const out = await this.#pool.run(this.#o.modelId, this.#feeds(items));
       const per = Object.entries(out).map(([name, t]) => [name, t.data as Float32Array, t.data.length / n] as const);
       items.forEach((it, i) => {
         const r: Record<string, Float32Array> = {};

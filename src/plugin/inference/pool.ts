@@ -3,7 +3,7 @@ import { GateError, type ErrorCode } from '../core/errors.js';
 import { compiledSibling } from '../core/paths.js';
 import type { AssetResolver } from '../assets/resolver.js';
 import type { ModelEntry } from '../assets/manifest.js';
-import type { Feeds, WorkerRequest, WorkerResponse } from './types.js';
+import type { Feeds, InputFeeds, WorkerRequest, WorkerResponse } from './types.js';
 
 export interface PoolOptions {
   /** Worker threads; each holds its own session of every model. */
@@ -95,7 +95,7 @@ export class InferencePool {
   get workerCount(): number { return this.#slots.length; }
 
   /** Runs one batch on the least busy worker. Input buffers are transferred (do not reuse them). */
-  async run(modelId: string, feeds: Feeds): Promise<Feeds> {
+  async run(modelId: string, feeds: InputFeeds): Promise<Feeds> {
     if (this.#closed) throw new GateError('INFER_CLOSED', 'pool is closed');
     const { provider } = this.model(modelId);
     const slot = this.#slots.reduce((a, b) => ((b.dead ? Infinity : b.inFlight) < (a.dead ? Infinity : a.inFlight) ? b : a));

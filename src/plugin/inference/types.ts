@@ -7,6 +7,22 @@ export interface Tensor {
 
 export type Feeds = Record<string, Tensor>;
 
+/**
+ * Aligned faces as uint8 HWC crops [n, s, s, 3], sent to the worker as they are (a quarter of the
+ * bytes of the float tensor) and normalised there into the model's NCHW float32 input, in a buffer
+ * the worker reuses: the main thread then neither allocates nor copies a float tensor per frame.
+ */
+export interface FacesFeed {
+  type: 'faces';
+  data: Uint8Array;
+  dims: number[];
+  norm: { mean: readonly number[]; std: readonly number[] };
+  colorOrder: 'RGB' | 'BGR';
+}
+
+/** What a run may be fed: plain tensors, or faces the worker packs. Outputs are always plain. */
+export type InputFeeds = Record<string, Tensor | FacesFeed>;
+
 export interface LoadRequest {
   kind: 'load';
   id: number;
@@ -21,7 +37,7 @@ export interface RunRequest {
   kind: 'run';
   id: number;
   modelId: string;
-  feeds: Feeds;
+  feeds: InputFeeds;
 }
 
 export type WorkerRequest = LoadRequest | RunRequest | { kind: 'close'; id: number };

@@ -4,10 +4,12 @@
  */
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
+import { FacePacker } from './pack.js';
 import type { Feeds, LoadRequest, RunRequest, Tensor, WorkerRequest, WorkerResponse } from './types.js';
 
 interface Loaded { session: ort.InferenceSession; batch: 'dynamic' | 'fixed1'; provider: string }
 const sessions = new Map<string, Loaded>();
+const packer = new FacePacker();
 
 async function load(req: LoadRequest): Promise<WorkerResponse> {
   const errors: string[] = [];
@@ -81,12 +83,18 @@ async function run(req: RunRequest): Promise<WorkerResponse> {
   const loaded = sessions.get(req.modelId);
   if (!loaded) return { id: req.id, ok: false, code: 'MODEL_UNKNOWN', message: `model ${req.modelId} is not loaded in this worker` };
   const t0 = performance.now();
+  let release = () => {};
   try {
-    const n = Object.values(req.feeds)[0]?.dims[0] ?? 0;
-    const outputs = loaded.batch === 'fixed1' && n > 1 ? await runFixed1(loaded.session, req.feeds) : await runOnce(loaded.session, req.feeds);
+    const packed = packer.pack(req.feeds);
+    release = packed.release;
+    const n = Object.values(packed.feeds)[0]?.dims[0] ?? 0;
+    const outputs = loaded.batch === 'fixed1' && n > 1 ? await runFixed1(loaded.session, packed.feeds) : await runOnce(loaded.session, packed.feeds);
     return { id: req.id, ok: true, outputs, ms: performance.now() - t0 };
   } catch (err) {
     return { id: req.id, ok: false, code: 'INFER_FAILED', message: `${req.modelId}: ${(err as Error).message}` };
+  } finally {
+    // Outputs were copied out of ORT's memory, so the packed inputs are free for the next run.
+    release();
   }
 }
 

@@ -3,7 +3,7 @@ import { GateError } from '../core/errors.js';
 import { findModel, loadManifest, type Manifest, type ModelEntry } from '../assets/manifest.js';
 import { InferencePool, type PoolOptions } from '../inference/pool.js';
 import { MicroBatcher, type BatcherOptions } from '../inference/batcher.js';
-import type { Feeds } from '../inference/types.js';
+import type { Feeds, InputFeeds } from '../inference/types.js';
 
 export interface RuntimeOptions extends Partial<PoolOptions> {
   manifestPaths?: string[];
@@ -60,6 +60,8 @@ export class ModelRuntime {
         maxDelayMs: this.#batch?.maxDelayMs ?? 5,
         maxQueue: this.#batch?.maxQueue ?? 256,
         maxConcurrent: this.pool.workerCount,
+        // Batched models are face models (regressors, embedders): faces cross as uint8.
+        faces: { norm: entry.normalisation, colorOrder: entry.input.colorOrder },
       });
       this.#batchers.set(modelId, b);
     }
@@ -67,7 +69,7 @@ export class ModelRuntime {
   }
 
   /** Whole-batch runs (detector, denoiser) that need no micro-batching. */
-  run(modelId: string, feeds: Feeds): Promise<Feeds> {
+  run(modelId: string, feeds: InputFeeds): Promise<Feeds> {
     return this.pool.run(modelId, feeds);
   }
 

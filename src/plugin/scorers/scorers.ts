@@ -1,13 +1,6 @@
 import type { AlignedFace, ScoreResult } from '../core/frame.js';
 import { GateError } from '../core/errors.js';
-import { toTensor } from '../face/tensor.js';
 import type { ModelRuntime } from './runtime.js';
-
-/** Aligned face → one tensor item, normalised as the model's manifest entry says. */
-function itemFor(rt: ModelRuntime, modelId: string, face: AlignedFace): Float32Array {
-  const { entry } = rt.pool.model(modelId);
-  return toTensor([face], entry.normalisation, entry.input.colorOrder);
-}
 
 /** DifFIQA(R)-style regressor: aligned crop → scalar quality (higher is better). */
 export class RegressScorer {
@@ -21,7 +14,7 @@ export class RegressScorer {
 
   async score(face: AlignedFace): Promise<ScoreResult> {
     const { entry, provider } = this.#rt.pool.model(this.modelId);
-    const out = await this.#rt.batcher(this.modelId).submit(itemFor(this.#rt, this.modelId, face));
+    const out = await this.#rt.batcher(this.modelId).submit(face.data);
     const value = out[entry.outputs[0]]?.[0];
     if (value === undefined || !Number.isFinite(value)) throw new GateError('MODEL_OUTPUT', `${this.modelId} returned a non-finite score`);
     return { score: value, modelId: entry.id, modelVersion: entry.version, executionProvider: provider };
@@ -40,7 +33,7 @@ export class EmbedScorer {
 
   async embed(face: AlignedFace): Promise<Float32Array> {
     const { entry } = this.#rt.pool.model(this.modelId);
-    const out = await this.#rt.batcher(this.modelId).submit(itemFor(this.#rt, this.modelId, face));
+    const out = await this.#rt.batcher(this.modelId).submit(face.data);
     const e = out[entry.outputs[0]];
     if (!e || e.some((v) => !Number.isFinite(v))) throw new GateError('MODEL_OUTPUT', `${this.modelId} returned a non-finite embedding`);
     return e;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelRuntime } from '../../../src/plugin/scorers/runtime.js';
+import { toTensor } from '../../../src/plugin/face/tensor.js';
 import { sharedDir } from '../../helpers/shared.js';
 
 function randomItem(seed: number): Float32Array {
@@ -12,11 +13,25 @@ function randomItem(seed: number): Float32Array {
   return a;
 }
 
+/** A uint8 HWC face of noise: what the batchers of face models take. */
+function randomFace(seed: number): Uint8Array {
+  return Uint8Array.from(randomItem(seed), (v) => Math.floor((v + 1) * 127.5));
+}
+
+/** The model run directly on a float tensor packed on this thread: the reference for faces packed on the worker. */
+async function direct(rt: ModelRuntime, modelId: string, face: Uint8Array): Promise<Float32Array> {
+  const { entry } = rt.pool.model(modelId);
+  const data = toTensor([face], entry.normalisation, entry.input.colorOrder);
+  const out = await rt.run(modelId, { [entry.input.name]: { type: 'float32', data, dims: [1, 3, 112, 112] } });
+  return out[entry.outputs[0]].data as Float32Array;
+}
+
 describe('InferencePool', () => {
   let rt: ModelRuntime;
   beforeAll(async () => {
     rt = new ModelRuntime({ mirrorDir: sharedDir(), cacheDir: mkdtempSync(path.join(os.tmpdir(), 'pool-')), allowDownload: false, workers: 2, intraOpThreads: 1, batch: { maxBatch: 4, maxDelayMs: 20, maxQueue: 6 } });
     await rt.load('mobilefacenet');
+    await rt.load('diffiqa-r-own');
   });
   afterAll(async () => { await rt.close(); });
 
@@ -41,17 +56,36 @@ describe('InferencePool', () => {
   it('submit should group concurrent items into batches and return each its own output', async () => {
     const b = rt.batcher('mobilefacenet');
     const before = b.stats.batches;
-    const items = [1, 2, 3, 4, 5].map(randomItem);
+    const items = [1, 2, 3, 4, 5].map(randomFace);
     const outs = await Promise.all(items.map((it) => b.submit(it)));
     expect(b.stats.batches - before).toBeLessThanOrEqual(3);
-    const direct = (await rt.run('mobilefacenet', { input0: { type: 'float32', data: items[4].slice(), dims: [1, 3, 112, 112] } })).output0.data as Float32Array;
-    for (let j = 0; j < 128; j++) expect(outs[4].output0[j]).toBeCloseTo(direct[j], 5);
+    const want = await direct(rt, 'mobilefacenet', items[4]);
+    for (let j = 0; j < 128; j++) expect(outs[4].output0[j]).toBeCloseTo(want[j], 5);
+  });
+
+  it('submit should give faces packed on the worker the scores of float tensors packed here, batch sizes changing', async () => {
+    // Batches of 4, then 1, then 3 reuse the worker's packing buffers through shorter views of them.
+    const b = rt.batcher('diffiqa-r-own');
+    const faces = Array.from({ length: 8 }, (_, i) => randomFace(100 + i));
+    const outs = [
+      ...await Promise.all(faces.slice(0, 4).map((f) => b.submit(f))),
+      await b.submit(faces[4]),
+      ...await Promise.all(faces.slice(5).map((f) => b.submit(f))),
+    ];
+    const want = await Promise.all(faces.map((f) => direct(rt, 'diffiqa-r-own', f)));
+    const scores = outs.map((o) => o.score[0]);
+    scores.forEach((s, i) => expect(s).toBeCloseTo(want[i][0], 5));
+    expect(new Set(scores.map((s) => s.toFixed(4))).size).toBeGreaterThan(4);
+  });
+
+  it('submit should refuse a float item for a face model with INTERNAL', async () => {
+    await expect(rt.batcher('diffiqa-r-own').submit(randomItem(1))).rejects.toMatchObject({ code: 'INTERNAL' });
   });
 
   it('submit should reject with INFER_QUEUE_FULL beyond maxQueue and count it', async () => {
     const b = rt.batcher('mobilefacenet');
     const rejectedBefore = b.stats.rejected;
-    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => b.submit(randomItem(i))));
+    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => b.submit(randomFace(i))));
     const rejected = results.filter((r) => r.status === 'rejected');
     expect(rejected.length).toBeGreaterThan(0);
     expect((rejected[0] as PromiseRejectedResult).reason.code).toBe('INFER_QUEUE_FULL');
@@ -63,13 +97,13 @@ describe('InferencePool', () => {
     const rt2 = new ModelRuntime({ mirrorDir: sharedDir(), cacheDir: mkdtempSync(path.join(os.tmpdir(), 'pool-')), allowDownload: false, batch: { maxBatch: 8, maxDelayMs: 10_000, maxQueue: 8 } });
     await rt2.load('mobilefacenet');
     const b = rt2.batcher('mobilefacenet');
-    const pending = b.submit(randomItem(9));
+    const pending = b.submit(randomFace(9));
     const c1 = b.close();
     const c2 = b.close();
     expect(c1).toBe(c2);
     await c1;
     expect((await pending).output0).toHaveLength(128);
-    await expect(b.submit(randomItem(1))).rejects.toMatchObject({ code: 'INFER_CLOSED' });
+    await expect(b.submit(randomFace(1))).rejects.toMatchObject({ code: 'INFER_CLOSED' });
     await rt2.close();
     await rt2.close();
   });
