@@ -1,3 +1,5 @@
+import type { ColorOrder, Normalisation } from '../face/tensor.js';
+
 /** A tensor as it crosses the worker boundary: plain typed arrays, transferable. */
 export interface Tensor {
   type: 'float32' | 'int64';
@@ -16,8 +18,8 @@ export interface FacesFeed {
   type: 'faces';
   data: Uint8Array;
   dims: number[];
-  norm: { mean: readonly number[]; std: readonly number[] };
-  colorOrder: 'RGB' | 'BGR';
+  norm: Normalisation;
+  colorOrder: ColorOrder;
 }
 
 /** What a run may be fed: plain tensors, or faces the worker packs. Outputs are always plain. */

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MicroBatcher } from '../../../src/plugin/inference/batcher.js';
 import type { InferencePool } from '../../../src/plugin/inference/pool.js';
 import type { Feeds, InputFeeds } from '../../../src/plugin/inference/types.js';
@@ -20,10 +20,10 @@ function heldPool() {
 const opts = { modelId: 'm', inputName: 'x', itemShape: [2], maxBatch: 8, maxDelayMs: 50, maxQueue: 64, maxConcurrent: 1 };
 
 describe('MicroBatcher', () => {
+  beforeEach(() => { vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] }); });
   afterEach(() => { vi.useRealTimers(); });
 
   it('submit should run a lone item after maxDelay, and items that queued behind a busy worker as soon as it is free once their delay is up', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
     const { pool, runs } = heldPool();
     const b = new MicroBatcher(pool, opts);
     const first = b.submit(new Float32Array(2));
@@ -45,7 +45,6 @@ describe('MicroBatcher', () => {
   });
 
   it('submit should let items that queued behind a busy worker wait out only the rest of their delay', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
     const { pool, runs } = heldPool();
     const b = new MicroBatcher(pool, opts);
     const first = b.submit(new Float32Array(2));
