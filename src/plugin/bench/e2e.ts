@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createKafkajsClient } from '../kafka/kafkajs.js';
 import { createCodec, embeddedRegistry } from '../pipeline/codecs.js';
 import type { BenchContext } from './context.js';
-import { GateChild, childCpuMs } from './child.js';
+import { GateChild, childCpuMs, threadsPerFrame } from './child.js';
+import type { ThreadSplit } from './gate-child.js';
 import type { BenchFace } from './faces.js';
 import type { BenchModel } from './models.js';
 import { FinalWatcher, Feeder, type Outcome } from './traffic.js';
@@ -16,9 +17,8 @@ const PARTITIONS = 3;
 export interface SaturationRun {
   frames: number;
   cpuMsPerFrame: number;
-  /** The same CPU split by thread (Linux): the event loop, and everything else (ORT, libvips, libuv, GC helpers). */
-  mainThreadMsPerFrame: number;
-  otherThreadsMsPerFrame: number;
+  /** The same CPU split by thread role (Linux /proc, 10 ms ticks; absent elsewhere). */
+  threadsMsPerFrame?: ThreadSplit;
   framesPerSecond: number;
   meanBatch: number;
   pausedMs: number;
@@ -131,8 +131,7 @@ export async function runGate(ctx: BenchContext, model: BenchModel, faces: Bench
       const after = await child.sample();
       const last = Math.max(...range(from, feeder.sent).map((n) => watcher.finals.get(`${run}-${n}`)?.eventTs ?? 0));
       runs.push({
-        frames: o.frames, cpuMsPerFrame: childCpuMs(before, after) / o.frames,
-        mainThreadMsPerFrame: (after.mainThreadMs - before.mainThreadMs) / o.frames, otherThreadsMsPerFrame: (after.otherThreadsMs - before.otherThreadsMs) / o.frames,
+        frames: o.frames, cpuMsPerFrame: childCpuMs(before, after) / o.frames, threadsMsPerFrame: threadsPerFrame(before, after, o.frames),
         framesPerSecond: o.frames / ((last - t0) / 1000),
         meanBatch: (after.items - before.items) / Math.max(1, after.batches - before.batches), pausedMs: after.pausedMs - before.pausedMs,
       });

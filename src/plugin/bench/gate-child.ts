@@ -3,12 +3,12 @@
  * client, decode/align, libvips, the inference worker and ORT's threads) holds nothing of the
  * load generator and the outcome watcher, which live in the parent. Driven over the IPC channel.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { startGate, type GateApp } from '../app/gate-app.js';
 import { buildConfig } from '../config/load.js';
 import { createLogger } from '../core/log.js';
+import { threadCpu } from '../core/threads.js';
 import { createKafkajsClient } from '../kafka/kafkajs.js';
 
 export type ChildRequest =
@@ -21,9 +21,8 @@ export type ChildRequest =
 export interface ChildSample {
   type: 'sample';
   cpu: NodeJS.CpuUsage;
-  /** CPU ms of the main thread (event loop: Kafka, Avro, alignment, tensors) and of all other threads, from /proc; -1 elsewhere. */
-  mainThreadMs: number;
-  otherThreadsMs: number;
+  /** CPU ms by thread role, from /proc; undefined off Linux. */
+  threadMs?: ThreadSplit;
   /** Micro-batcher totals of the regressor: batches run and items in them. */
   batches: number;
   items: number;
@@ -31,26 +30,28 @@ export interface ChildSample {
   pausedMs: number;
 }
 
+/**
+ * main: the event loop (Kafka, Avro, alignment's warp, the gate); inference: the pool's worker
+ * threads and ORT's intra-op threads; libvips: its decode workers; other: libuv's pool (sharp's
+ * pipelines) and V8's helpers (GC, compiler).
+ */
+export interface ThreadSplit { main: number; inference: number; libvips: number; other: number }
+
 export type ChildReply = { type: 'ready'; provider: string } | ChildSample | { type: 'ok' } | { type: 'error'; message: string } | { type: 'stopped'; clean: boolean };
 
 let app: GateApp | undefined;
 let profiler: Session | undefined;
 const reply = (m: ChildReply) => process.send!(m);
 
-/** utime + stime of each thread in ms (Linux /proc; the kernel counts in clock ticks of 10 ms). */
-function threadCpu(): { main: number; others: number } {
-  try {
-    let main = 0, others = 0;
-    for (const tid of readdirSync('/proc/self/task')) {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ms = (Number(f[11]) + Number(f[12])) * 10;
-      if (Number(tid) === process.pid) main += ms; else others += ms;
-    }
-    return { main, others };
-  } catch {
-    return { main: -1, others: -1 };
+function threadSplit(inference: Set<number>): ThreadSplit | undefined {
+  const threads = threadCpu();
+  if (!threads.length) return undefined;
+  const split: ThreadSplit = { main: 0, inference: 0, libvips: 0, other: 0 };
+  for (const t of threads) {
+    const role = t.tid === process.pid ? 'main' : inference.has(t.tid) ? 'inference' : t.name.startsWith('libvips') ? 'libvips' : 'other';
+    split[role] += t.ms;
   }
+  return split;
 }
 
 async function handle(m: ChildRequest): Promise<ChildReply> {
@@ -65,9 +66,9 @@ async function handle(m: ChildRequest): Promise<ChildReply> {
     }
     case 'sample': {
       const b = app?.runtime.batchers[0]?.stats;
-      const t = threadCpu();
+      const threadMs = threadSplit(new Set(app?.runtime.pool.threadIds));
       return {
-        type: 'sample', cpu: process.cpuUsage(), mainThreadMs: t.main, otherThreadsMs: t.others,
+        type: 'sample', cpu: process.cpuUsage(), threadMs,
         batches: b?.batches ?? 0, items: b?.items ?? 0, records: app?.gate.counts.records ?? 0, pausedMs: app?.pressure.pausedMs ?? 0,
       };
     }

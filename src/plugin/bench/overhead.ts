@@ -2,6 +2,7 @@ import type { BenchContext } from './context.js';
 import { benchRuntime } from './context.js';
 import { bareRows } from './bare.js';
 import type { GateRuns } from './e2e.js';
+import type { ThreadSplit } from './gate-child.js';
 import type { BenchFace } from './faces.js';
 import type { BenchModel } from './models.js';
 import { decodeAlign, poolRows } from './prep.js';
@@ -16,9 +17,8 @@ export interface OverheadResult {
     /** Median over saturation runs of the gate process's CPU ms per frame (all its threads). */
     cpuMsPerFrame: number;
     runsCpuMsPerFrame: number[];
-    /** Of cpuMsPerFrame: the event loop's thread, and all other threads (Linux /proc, 10 ms ticks). */
-    mainThreadMsPerFrame: number;
-    otherThreadsMsPerFrame: number;
+    /** Of cpuMsPerFrame, by thread role (Linux /proc, 10 ms ticks), medians over the runs. */
+    threadsMsPerFrame?: ThreadSplit;
     framesPerSecond: number;
     runsFramesPerSecond: number[];
     meanBatch: number;
@@ -47,6 +47,13 @@ export interface OverheadResult {
   profile?: GateRuns['profile'];
 }
 
+function medianSplit(runs: (ThreadSplit | undefined)[]): ThreadSplit | undefined {
+  const have = runs.filter((r) => r !== undefined);
+  if (!have.length) return undefined;
+  const m = (k: keyof ThreadSplit) => median(have.map((r) => r[k]));
+  return { main: m('main'), inference: m('inference'), libvips: m('libvips'), other: m('other') };
+}
+
 /**
  * The denominator of the overhead ratio, measured here in the parent while no Kafka client runs
  * in it (so process.cpuUsage() holds only this work), in the same run as the gate's numbers.
@@ -73,7 +80,7 @@ export async function overheadFrom(ctx: BenchContext, model: BenchModel, faces: 
       modelId: model.id, label: model.label, provider: gate.provider,
       gate: {
         cpuMsPerFrame, runsCpuMsPerFrame: gate.runs.map((r) => r.cpuMsPerFrame),
-        mainThreadMsPerFrame: median(gate.runs.map((r) => r.mainThreadMsPerFrame)), otherThreadsMsPerFrame: median(gate.runs.map((r) => r.otherThreadsMsPerFrame)),
+        threadsMsPerFrame: medianSplit(gate.runs.map((r) => r.threadsMsPerFrame)),
         framesPerSecond: median(gate.runs.map((r) => r.framesPerSecond)), runsFramesPerSecond: gate.runs.map((r) => r.framesPerSecond),
         meanBatch, idleCpuMsPerSecond: gate.idleCpuMsPerSecond, pausedMs: median(gate.runs.map((r) => r.pausedMs)),
       },

@@ -33,16 +33,32 @@ export function faceBatches(faces: BenchFace[], entry: Pick<ModelEntry, 'normali
   return out;
 }
 
+/** The same batches as the gate's batchers hand the pool: the aligned faces' uint8 HWC bytes, end to end. */
+export function faceByteBatches(faces: BenchFace[], batch: number, count: number): Uint8Array[] {
+  const size = faces[0].aligned.data.length;
+  return Array.from({ length: count }, (_, k) => {
+    const out = new Uint8Array(batch * size);
+    for (let i = 0; i < batch; i++) out.set(faces[(k * batch + i) % faces.length].aligned.data, i * size);
+    return out;
+  });
+}
+
 /** How many batches of `batch` make one timed repeat: at least `images` images, at least one batch. */
 export const batchesFor = (images: number, batch: number) => Math.max(1, Math.round(images / batch));
 
-/** Runs `modelId` through the pool over `faces`: median ms (wall and process CPU) per image per batch size. */
+/**
+ * Runs `modelId` through the pool over `faces` as the gate does (uint8 faces, normalised in the
+ * worker): median ms (wall and process CPU) per image per batch size.
+ */
 export async function poolRows(rt: ModelRuntime, modelId: string, faces: BenchFace[], batches: number[], repeats: number, images: number): Promise<BatchRow[]> {
   const { entry } = rt.pool.model(modelId);
   const rows: BatchRow[] = [];
   for (const batch of batches) {
     const n = batchesFor(images, batch);
-    const feedsFor = () => faceBatches(faces, entry, batch, n).map((data) => ({ [entry.input.name]: { type: 'float32' as const, data, dims: [batch, 3, 112, 112] } }));
+    const s = faces[0].aligned.size;
+    const feedsFor = () => faceByteBatches(faces, batch, n).map((data) => ({
+      [entry.input.name]: { type: 'faces' as const, data, dims: [batch, s, s, 3], norm: entry.normalisation, colorOrder: entry.input.colorOrder },
+    }));
     for (const feeds of feedsFor().slice(0, 1)) await rt.run(modelId, feeds); // warm-up at this shape
     const sets = Array.from({ length: repeats }, feedsFor);
     let r = 0;

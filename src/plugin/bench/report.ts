@@ -45,6 +45,15 @@ function table(head: string[], rows: (string | number)[][]): string[] {
 }
 
 /** The markdown summary printed at the end and written as bench/results/latest.md. */
+/** The gate's CPU per frame by thread role, each set against the standalone work it contains. */
+function threadLine(o: OverheadResult): string {
+  const t = o.gate.threadsMsPerFrame;
+  if (!t) return '';
+  return ` Gate CPU ms per frame by thread: main ${f(t.main)} (event loop: Kafka, Avro, warp, gate), inference ${f(t.inference)} ` +
+    `(worker + ORT threads; standalone pool ${f(o.standalone.poolInferenceCpuMs)}, bare ${f(o.standalone.bareInferenceCpuMs)}), libvips ${f(t.libvips)}, ` +
+    `other ${f(t.other)} (libuv pool: sharp; V8 GC/compiler helpers); decode+align standalone ${f(o.standalone.decodeAlignCpuMs)}.`;
+}
+
 export function renderMarkdown(r: BenchReport): string {
   const out: string[] = [
     `# diffiqa-gate bench — ${r.mode} (${r.startedAt})`, '',
@@ -79,7 +88,7 @@ export function renderMarkdown(r: BenchReport): string {
       r.overhead.map((o) => [o.modelId, f(o.gate.framesPerSecond, 1), f(o.gate.cpuMsPerFrame), f(o.standalone.decodeAlignCpuMs),
         `${f(o.standalone.bareInferenceCpuMs)} (${o.standalone.batch})`, f(o.ratio, 3), f(o.ratioToPool, 3), f(o.gate.idleCpuMsPerSecond, 1)])), '');
     out.push(...r.overhead.map((o) => `${o.modelId}: ratio ${f(o.ratio, 3)} — goal ≤ 1.05 ${o.ratio <= 1.05 ? 'met' : 'NOT met'}.`), '');
-    out.push(...r.overhead.map((o) => `${o.modelId}: gate CPU per frame = ${f(o.gate.mainThreadMsPerFrame)} ms main thread + ${f(o.gate.otherThreadsMsPerFrame)} ms other threads; mean batch ${f(o.gate.meanBatch, 1)}.`), '');
+    out.push(...r.overhead.map((o) => `${o.modelId}: mean batch ${f(o.gate.meanBatch, 1)}.${threadLine(o)}`), '');
     for (const o of r.overhead.filter((x) => x.profile)) {
       const p = o.profile!;
       out.push(`${o.modelId}: main-thread profile during saturation, busy ${f(p.busyMs, 0)} of ${f(p.totalMs, 0)} ms: ` +

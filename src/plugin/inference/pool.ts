@@ -29,6 +29,7 @@ export interface PoolObserver { onRun?(modelId: string, batchSize: number, ms: n
 export class InferencePool {
   readonly #slots: Slot[] = [];
   readonly #models = new Map<string, LoadedModel>();
+  readonly #threads = new Set<number>();
   readonly #opts: PoolOptions;
   #nextId = 1;
   #closed?: Promise<void>;
@@ -80,6 +81,7 @@ export class InferencePool {
     })));
     const bad = results.find((r) => !r.ok);
     if (bad && !bad.ok) throw new GateError('MODEL_LOAD', bad.message, { details: { model: entry.id } });
+    for (const r of results) if (r.ok) r.threads?.forEach((t) => this.#threads.add(t));
     const provider = (results[0] as { provider?: string }).provider ?? 'cpu';
     const loaded = { entry, provider };
     this.#models.set(entry.id, loaded);
@@ -93,6 +95,9 @@ export class InferencePool {
   }
 
   get workerCount(): number { return this.#slots.length; }
+
+  /** Kernel ids of the worker threads and of the ORT threads their sessions started (Linux; else empty). */
+  get threadIds(): number[] { return [...this.#threads]; }
 
   /** Runs one batch on the least busy worker. Input buffers are transferred (do not reuse them). */
   async run(modelId: string, feeds: InputFeeds): Promise<Feeds> {

@@ -14,7 +14,7 @@ function report(extra: Partial<BenchReport>): BenchReport {
 function overhead(ratio: number): OverheadResult {
   return {
     modelId: 'm', label: 'm', provider: 'cpu',
-    gate: { cpuMsPerFrame: 5, runsCpuMsPerFrame: [5], mainThreadMsPerFrame: 2, otherThreadsMsPerFrame: 3, framesPerSecond: 100, runsFramesPerSecond: [100], meanBatch: 12, idleCpuMsPerSecond: 30, pausedMs: 0 },
+    gate: { cpuMsPerFrame: 5, runsCpuMsPerFrame: [5], threadsMsPerFrame: { main: 1, inference: 0.75, libvips: 2, other: 1.25 }, framesPerSecond: 100, runsFramesPerSecond: [100], meanBatch: 12, idleCpuMsPerSecond: 30, pausedMs: 0 },
     standalone: { decodeAlignCpuMs: 3, batch: 12, bareInferenceCpuMs: 0.5, poolInferenceCpuMs: 0.6, poolBatchWallMs: 10 },
     ratio, ratioToPool: ratio, dlq: {}, duplicates: 0, cleanStop: true,
   };
@@ -24,6 +24,15 @@ describe('renderMarkdown', () => {
   it('renderMarkdown should judge the overhead ratio against the 1.05 goal', () => {
     expect(renderMarkdown(report({ overhead: [overhead(1.04)] }))).toContain('m: ratio 1.040 — goal ≤ 1.05 met.');
     expect(renderMarkdown(report({ overhead: [overhead(1.3)] }))).toContain('m: ratio 1.300 — goal ≤ 1.05 NOT met.');
+  });
+
+  it('renderMarkdown should set the inference threads\' CPU against the standalone pool and bare figures', () => {
+    const md = renderMarkdown(report({ overhead: [overhead(1.1)] }));
+    expect(md).toContain('main 1.00 (event loop');
+    expect(md).toContain('inference 0.75 (worker + ORT threads; standalone pool 0.60, bare 0.50), libvips 2.00, other 1.25');
+    const off = overhead(1.1);
+    delete off.gate.threadsMsPerFrame;
+    expect(renderMarkdown(report({ overhead: [off] }))).not.toContain('by thread');
   });
 
   it('renderMarkdown should compare p99 at 70 % load with maxDelay + 2 batches', () => {

@@ -1,0 +1,40 @@
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+
+/**
+ * Per-thread accounting from Linux /proc, so the bench can split a process's CPU by thread role
+ * (event loop, inference, libvips, the rest). Everything returns empty/undefined off Linux.
+ */
+export interface ThreadCpu { tid: number; name: string; ms: number }
+
+/** The thread ids of this process now. */
+export function threadIds(): number[] {
+  try {
+    return readdirSync('/proc/self/task').map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** The kernel thread id of the calling thread (a worker thread sees its own). */
+export function currentThreadId(): number | undefined {
+  try {
+    return Number(readlinkSync('/proc/thread-self').split('/').pop());
+  } catch {
+    return undefined;
+  }
+}
+
+/** utime + stime of every thread in ms (the kernel counts in clock ticks of 10 ms). */
+export function threadCpu(): ThreadCpu[] {
+  const out: ThreadCpu[] = [];
+  for (const tid of threadIds()) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.push({ tid, name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ms: (Number(f[11]) + Number(f[12])) * 10 });
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
+}

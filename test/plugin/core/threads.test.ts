@@ -1,0 +1,29 @@
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { currentThreadId, threadCpu, threadIds } from '../../../src/plugin/core/threads.js';
+
+// The bench's per-thread split needs Linux /proc; CI and the bench hosts are Linux.
+describe('threads', () => {
+  it('currentThreadId should be the process id on the main thread and another live id in a worker', async () => {
+    expect(currentThreadId()).toBe(process.pid);
+    const worker = new Worker(
+      "const { readlinkSync } = require('node:fs'); require('node:worker_threads').parentPort.postMessage(Number(readlinkSync('/proc/thread-self').split('/').pop()));",
+      { eval: true },
+    );
+    const tid = await new Promise<number>((resolve) => worker.once('message', resolve));
+    expect(threadIds()).toContain(tid);
+    expect(tid).not.toBe(process.pid);
+    await worker.terminate();
+  });
+
+  it('threadCpu should charge busy time to the thread that spent it', () => {
+    const main = () => threadCpu().find((t) => t.tid === process.pid)!;
+    const before = main();
+    const until = performance.now() + 200;
+    while (performance.now() < until) { /* spin on this thread */ }
+    const after = main();
+    expect(before.name.length).toBeGreaterThan(0);
+    expect(after.ms - before.ms).toBeGreaterThanOrEqual(100);
+    expect(threadCpu().every((t) => t.ms >= 0)).toBe(true);
+  });
+});
