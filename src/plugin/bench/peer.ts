@@ -89,14 +89,17 @@ async function ourFilePath(ctx: BenchContext, modelId: string, files: string[], 
 
 export interface PeerOptions { images: number; batches: number[]; repeats: number }
 
-/** The authors' Python inference path vs ours on the same aligned images, same thread budget. */
+/**
+ * The authors' Python inference path vs ours on the same aligned images, same thread budget: the
+ * peer gets the pool's whole budget (workers × intra-op threads) for its one PyTorch process.
+ */
 export async function benchPeer(ctx: BenchContext, model: BenchModel, faces: BenchFace[], o: PeerOptions): Promise<PeerResult> {
   if (!model.peer) throw new GateError('MODEL_UNKNOWN', `no PyTorch twin of ${model.id} is available for the peer`);
   const used = faces.slice(0, o.images);
   const dir = path.join(ctx.workDir, `aligned-${faces.length}`);
   const files = (await writeAlignedPngs(faces, dir)).slice(0, used.length);
   ctx.log(`  peer (${model.peer.model}, PyTorch) on ${files.length} aligned images…`);
-  const args = ['--model', model.peer.model, '--images', dir, '--count', String(files.length), '--threads', String(ctx.intraOpThreads),
+  const args = ['--model', model.peer.model, '--images', dir, '--count', String(files.length), '--threads', String(ctx.workers * ctx.intraOpThreads),
     '--batches', o.batches.join(','), '--repeats', String(o.repeats)];
   if (model.peer.checkpoint) args.push('--checkpoint', model.peer.checkpoint);
   const peer = await runPythonJson<PeerJson>('authors_path.py', args, ctx.log);
