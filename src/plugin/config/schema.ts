@@ -32,8 +32,11 @@ export const schema = {
   'models.denoiser': { kind: 'string', default: 'diffiqa-unet-own', doc: 'manifest id of the diffusion denoiser' },
   'models.mirror': { kind: 'string', default: '', doc: 'asset mirror directory (env DIFFIQA_ASSET_MIRROR)' },
   'models.manifests': { kind: 'string[]', default: [], doc: 'extra manifest files (e.g. exported official models)' },
-  'inference.workers': { kind: 'integer', default: 1, min: 1, max: 64, doc: 'inference worker threads' },
-  'inference.intraOpThreads': { kind: 'integer', default: 2, min: 1, max: 64, doc: 'onnxruntime threads per worker' },
+  // 2 × 1 beat 1 × 2 on two cores with the own regressor: +13–15 % frames/s, −3–7 % CPU per frame
+  // (BENCHMARKS.md, 2026-12-05): two batches side by side, no hand-offs between ORT's threads. An
+  // iResNet-100-size regressor is the other way round: two concurrent batches fight over cache.
+  'inference.workers': { kind: 'integer', default: 2, min: 1, max: 64, doc: 'inference worker threads; each holds its own session of every model and runs one batch at a time' },
+  'inference.intraOpThreads': { kind: 'integer', default: 1, min: 1, max: 64, doc: 'onnxruntime threads per worker; workers × intraOpThreads ≈ cores. Small regressors: 1 thread, one worker per core; iResNet-100-size ones: 1 worker × cores threads' },
   'inference.executionProviders': { kind: 'string[]', default: ['cpu'], doc: 'tried in order, cpu always last (cuda, tensorrt, cpu)' },
   'inference.maxBatch': { kind: 'integer', default: 16, min: 1, max: 1024, doc: 'micro-batch size' },
   'inference.maxDelayMs': { kind: 'number', default: 5, min: 0, max: 10_000, doc: 'longest wait for a batch to fill, from its oldest frame\'s arrival' },
