@@ -76,7 +76,8 @@ function breakdown(got: Outcome[]): LatencyRow['breakdown'] {
 
 export interface EndToEndOptions { warmup: number; frames: number; runs: number; latencyLoads: number[]; latencySeconds: number; brokers: string[] }
 
-function childSettings(ctx: BenchContext, model: BenchModel, run: string, brokers: string[]): Record<string, unknown> {
+/** The gate child's flat settings for one run: its own topics, the bench's pool shape, escalation off. */
+export function childSettings(ctx: BenchContext, model: BenchModel, run: string, brokers: string[]): Record<string, unknown> {
   return {
     'kafka.brokers': brokers, 'kafka.clientId': run, 'kafka.groupId': `${run}-gate`,
     'kafka.inputTopic': `${run}-in`, 'kafka.outputTopic': `${run}-out`, 'kafka.escalationTopic': `${run}-esc`, 'kafka.dlqTopic': `${run}-dlq`,
