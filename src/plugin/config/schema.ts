@@ -36,7 +36,7 @@ export const schema = {
   // (BENCHMARKS.md, 2026-12-05): two batches side by side, no hand-offs between ORT's threads. An
   // iResNet-100-size regressor is the other way round: two concurrent batches fight over cache.
   'inference.workers': { kind: 'integer', default: 2, min: 1, max: 64, doc: 'inference worker threads; each holds its own session of every model and runs one batch at a time' },
-  'inference.intraOpThreads': { kind: 'integer', default: 1, min: 1, max: 64, doc: 'onnxruntime threads per worker; workers × intraOpThreads ≈ cores. Small regressors: 1 thread, one worker per core; iResNet-100-size ones: 1 worker × cores threads' },
+  'inference.intraOpThreads': { kind: 'integer', default: 1, min: 1, max: 64, doc: 'onnxruntime threads per worker; workers × intraOpThreads ≈ cores. Small regressors in the gate: 1 thread, one worker per core; iResNet-100-size ones, and one-image-at-a-time work (score, eval): 1 worker × cores threads' },
   'inference.executionProviders': { kind: 'string[]', default: ['cpu'], doc: 'tried in order, cpu always last (cuda, tensorrt, cpu)' },
   'inference.maxBatch': { kind: 'integer', default: 16, min: 1, max: 1024, doc: 'micro-batch size' },
   'inference.maxDelayMs': { kind: 'number', default: 5, min: 0, max: 10_000, doc: 'longest wait for a batch to fill, from its oldest frame\'s arrival' },
