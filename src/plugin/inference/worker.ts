@@ -29,7 +29,9 @@ async function load(req: LoadRequest): Promise<WorkerResponse> {
         extra: { session: { set_denormal_as_zero: '1', intra_op: { allow_spinning: '0' } } },
       });
       sessions.set(req.modelId, { session, batch: req.batch, provider });
-      // This thread and the intra-op threads the session started: what the bench counts as inference CPU.
+      // This thread and the intra-op threads the session started: what the bench counts as inference
+      // CPU. A thread another part of the process starts meanwhile would be counted too; the gate
+      // loads its models before it consumes, so nothing else starts threads then.
       const threads = [currentThreadId(), ...threadIds().filter((t) => !before.has(t))].filter((t) => t !== undefined);
       return { id: req.id, ok: true, provider, threads };
     } catch (err) {
