@@ -73,7 +73,7 @@ try {
   if (perf) await new Promise((r) => perf.on('exit', r));
   const frames = s1.records - s0.records;
   const cpu = (s1.cpu.user - s0.cpu.user + s1.cpu.system - s0.cpu.system) / 1000;
-  console.log(`gate pid ${pid}: ${frames} frames in ${seconds.toFixed(1)} s = ${(frames / seconds).toFixed(1)} frames/s, ${(cpu / frames).toFixed(3)} CPU ms/frame, mean batch ${((s1.items - s0.items) / (s1.batches - s0.batches)).toFixed(1)}`);
+  console.log(`gate pid ${pid}: ${frames} frames in ${seconds.toFixed(1)} s = ${(frames / seconds).toFixed(1)} frames/s, ${(cpu / frames).toFixed(3)} CPU ms/frame, mean batch ${((s1.items - s0.items) / (s1.batches - s0.batches)).toFixed(1)}, input paused ${Math.round(s1.pausedMs - s0.pausedMs)} ms`);
   console.log(`by role (ms/frame): ${Object.entries(s1.threadMs ?? {}).map(([k, v]) => `${k} ${((v - s0.threadMs[k]) / frames).toFixed(3)}`).join(', ')}`);
   for (const [tid, v] of t1) {
     const ms = v.ms - (t0.get(tid)?.ms ?? 0);
