@@ -44,7 +44,6 @@ function table(head: string[], rows: (string | number)[][]): string[] {
   return [`| ${head.join(' | ')} |`, `|${head.map(() => ' --- ').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
 }
 
-/** The markdown summary printed at the end and written as bench/results/latest.md. */
 /** The gate's CPU per frame by thread role, each set against the standalone work it contains. */
 function threadLine(o: OverheadResult): string {
   const t = o.gate.threadsMsPerFrame;
@@ -54,6 +53,7 @@ function threadLine(o: OverheadResult): string {
     `other ${f(t.other)} (libuv pool: sharp; V8 GC/compiler helpers); decode+align standalone ${f(o.standalone.decodeAlignCpuMs)}.`;
 }
 
+/** The markdown summary printed at the end and written as bench/results/latest.md. */
 export function renderMarkdown(r: BenchReport): string {
   const out: string[] = [
     `# diffiqa-gate bench — ${r.mode} (${r.startedAt})`, '',
