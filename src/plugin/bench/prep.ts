@@ -2,6 +2,7 @@ import type { ModelEntry } from '../assets/manifest.js';
 import type { Config } from '../config/load.js';
 import { prepareFace } from '../face/prepare.js';
 import { toTensor } from '../face/tensor.js';
+import { facesFeed } from '../inference/types.js';
 import type { ModelRuntime } from '../scorers/runtime.js';
 import type { BenchFace } from './faces.js';
 import { prepareDeps } from './faces.js';
@@ -33,16 +34,6 @@ export function faceBatches(faces: BenchFace[], entry: Pick<ModelEntry, 'normali
   return out;
 }
 
-/** The same batches as the gate's batchers hand the pool: the aligned faces' uint8 HWC bytes, end to end. */
-export function faceByteBatches(faces: BenchFace[], batch: number, count: number): Uint8Array[] {
-  const size = faces[0].aligned.data.length;
-  return Array.from({ length: count }, (_, k) => {
-    const out = new Uint8Array(batch * size);
-    for (let i = 0; i < batch; i++) out.set(faces[(k * batch + i) % faces.length].aligned.data, i * size);
-    return out;
-  });
-}
-
 /** How many batches of `batch` make one timed repeat: at least `images` images, at least one batch. */
 export const batchesFor = (images: number, batch: number) => Math.max(1, Math.round(images / batch));
 
@@ -55,9 +46,10 @@ export async function poolRows(rt: ModelRuntime, modelId: string, faces: BenchFa
   const rows: BatchRow[] = [];
   for (const batch of batches) {
     const n = batchesFor(images, batch);
-    const s = faces[0].aligned.size;
-    const feedsFor = () => faceByteBatches(faces, batch, n).map((data) => ({
-      [entry.input.name]: { type: 'faces' as const, data, dims: [batch, s, s, 3], norm: entry.normalisation, colorOrder: entry.input.colorOrder },
+    // The feeds the gate's batchers build: uint8 faces, normalised in the worker.
+    const format = { norm: entry.normalisation, colorOrder: entry.input.colorOrder };
+    const feedsFor = () => Array.from({ length: n }, (_, k) => ({
+      [entry.input.name]: facesFeed(Array.from({ length: batch }, (_, i) => faces[(k * batch + i) % faces.length].aligned.data), [faces[0].aligned.size, faces[0].aligned.size], format),
     }));
     for (const feeds of feedsFor().slice(0, 1)) await rt.run(modelId, feeds); // warm-up at this shape
     const sets = Array.from({ length: repeats }, feedsFor);

@@ -1,6 +1,6 @@
 import { GateError } from '../core/errors.js';
 import type { InferencePool } from './pool.js';
-import type { FacesFeed, InputFeeds } from './types.js';
+import { facesFeed, type FacesFeed, type InputFeeds } from './types.js';
 
 export interface BatcherOptions {
   modelId: string;
@@ -102,13 +102,13 @@ export class MicroBatcher {
 
   /** The batch as the pool takes it; the buffer is transferred to the worker, so it is new per batch. */
   #feeds(items: Item[]): InputFeeds {
-    const n = items.length;
     const faces = this.#o.faces;
-    const data = faces ? new Uint8Array(n * this.#itemSize) : new Float32Array(n * this.#itemSize);
+    // itemShape is [3, h, w] for faces, read as h×w HWC crops.
+    const [, h, w] = this.#o.itemShape;
+    if (faces) return { [this.#o.inputName]: facesFeed(items.map((it) => it.input as Uint8Array), [h, w], faces) };
+    const data = new Float32Array(items.length * this.#itemSize);
     items.forEach((it, i) => data.set(it.input, i * this.#itemSize));
-    if (!faces) return { [this.#o.inputName]: { type: 'float32', data: data as Float32Array, dims: [n, ...this.#o.itemShape] } };
-    const [c, h, w] = this.#o.itemShape;
-    return { [this.#o.inputName]: { type: 'faces', data: data as Uint8Array, dims: [n, h, w, c], ...faces } };
+    return { [this.#o.inputName]: { type: 'float32', data, dims: [items.length, ...this.#o.itemShape] } };
   }
 
   async #runBatch(items: Item[]): Promise<void> {

@@ -51,3 +51,11 @@ export type WorkerResponse =
 export function float32(data: Float32Array, dims: number[]): Tensor {
   return { type: 'float32', data, dims };
 }
+
+/** h×w uint8 HWC faces end to end in one new buffer (it is transferred to the worker, so never reused). */
+export function facesFeed(faces: readonly Uint8Array[], [h, w]: readonly [number, number], format: Pick<FacesFeed, 'norm' | 'colorOrder'>): FacesFeed {
+  const per = h * w * 3;
+  const data = new Uint8Array(faces.length * per);
+  faces.forEach((f, i) => data.set(f, i * per));
+  return { type: 'faces', data, dims: [faces.length, h, w, 3], ...format };
+}
