@@ -102,16 +102,23 @@ export async function cropFactory(names: RunNames, fx: FixtureModels, maxMessage
 }
 
 /** Sends messages round-robin over `partitions` explicit partitions, `batch` records per send. */
-export async function produce(client: KafkaClient, topic: string, msgs: CropMessage[], o: { partitions: number; batch?: number; pauseMs?: number; from?: number }): Promise<void> {
+/**
+ * Sends `msgs` in batches over one producer, round-robin over partitions. `pauseMs`: a fixed pause
+ * after each batch; `paceMs`: batch k starts no earlier than k × paceMs after the first (a rate).
+ */
+export async function produce(client: KafkaClient, topic: string, msgs: CropMessage[], o: { partitions: number; batch?: number; pauseMs?: number; paceMs?: number; from?: number }): Promise<void> {
   const producer = client.producer();
   await producer.connect();
   try {
     const batch = o.batch ?? 100;
     const from = o.from ?? 0;
+    const t0 = performance.now();
     for (let i = 0; i < msgs.length; i += batch) {
       const records: OutRecord[] = msgs.slice(i, i + batch).map((m, j) => ({ topic, key: m.key, value: m.value, headers: m.headers, partition: (from + i + j) % o.partitions }));
       await producer.send(records);
       if (o.pauseMs) await sleep(o.pauseMs);
+      const ahead = o.paceMs ? t0 + (i / batch + 1) * o.paceMs - performance.now() : 0;
+      if (ahead > 0) await sleep(ahead);
     }
   } finally {
     await producer.disconnect();
@@ -209,8 +216,11 @@ export interface ChildGate {
 }
 
 /** `diffiqa-gate run --config FILE` as a child process, its logs kept for assertions. */
-export function spawnGate(configFile: string, env: Record<string, string>): ChildGate {
-  const proc = spawn(process.execPath, [builtBin(), 'run', '--config', configFile], {
+export function spawnGate(configFile: string, env: Record<string, string>, opts: { cpus?: string } = {}): ChildGate {
+  const argv = [process.execPath, builtBin(), 'run', '--config', configFile];
+  // taskset execs the node binary in place: the child's pid (read for /proc/<pid>/status) is the gate's.
+  const [cmd, ...args] = opts.cpus === undefined ? argv : ['taskset', '--cpu-list', opts.cpus, ...argv];
+  const proc = spawn(cmd, args, {
     cwd: packageRoot(), env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';

@@ -4,18 +4,20 @@
  * pauses and resumes fetching (kafkajs logs each pause and resume), the lag grows while the burst
  * lasts and is worked off afterwards, and nothing is lost.
  *
- * Figures: the gate's capacity is measured first on a small backlog (~100 msg/s here); then crops
- * are produced at 10× that rate for 6 s, or fewer seconds where MAX_BURST crops come first.
+ * Figures: the gate's capacity is measured first on a small backlog (250–550 msg/s on one core here);
+ * then crops are produced at `aim` × that rate for 6 s, or fewer where `maxBurst` crops come first.
  * The overload factor checked is the one the gate lived through: the burst's arrival rate over the
- * rate at which the gate committed while it lasted. The producer shares the two cores with the gate
- * and, with a fast gate, cannot always send ten times the calibrated capacity (CI measured 5.9×),
- * while the gate, sharing the cores too, falls further behind (15× in that run): what the test is
- * about — memory, pauses, lag, nothing lost — is the same, and the lag must still grow past half
- * of the burst. Both factors are printed.
+ * rate at which the gate committed while it lasted. The producer (this process) shares the machine
+ * with the gate and the broker; with the gate free to use both cores, the producer managed 4,000
+ * msg/s against a calibrated 760 (5.3×), and the gate's rate during the burst swung with how the
+ * scheduler split the cores: 12.9× here, 5.8× in one CI run. So the gate is confined to one core
+ * (taskset) for the 10× burst: it still uses every thread it has, its capacity is calibrated the
+ * same way, and the producer can no longer be starved by it. Both factors are printed.
  * Working off a 10× overload takes ten times as long as it lasted, so the brief's 30–60 s would
- * need 5–10 minutes here; ~6 s (≈50–60 s of work) keeps the test under two minutes on the shared
- * 2-core machine. Memory is watched during the whole time the lag lasts.
+ * need 5–10 minutes here; `maxBurst` (about 1 s of a 10× burst, ≈10 s of work) keeps the test short
+ * on the shared 2-core machine. Memory is watched during the whole time the lag lasts.
  */
+import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import {
   cropFactory, produce, readInputs, readOutcomes, sleep, sumCommitted, tally, testClient, uniqueNames, waitFor,
@@ -24,7 +26,6 @@ import type { AdminPort } from '../../src/plugin/kafka/port.js';
 import { alive, childGateSuite, contradictions, recordSummary, rssBytes, sum, terminate, waitForLogCount, writeGateConfig } from './support.js';
 
 const PARTITIONS = 3;
-const MAX_BURST = 5000;
 const FACTOR = 10;
 const IN_FLIGHT = 32;
 // Small inference queue: frames of 3 partitions × 32 in flight overfill it, so backpressure engages.
@@ -50,11 +51,21 @@ interface Scenario {
   /** Length of the burst. */
   seconds: number;
   /**
+   * The multiple of the calibrated capacity the producer aims at. Where the gate is fast, the
+   * producer's own ceiling is what sets the burst's rate, and aiming past it keeps a capacity
+   * calibrated too low (one run of three here measured half the usual) from holding it under 10×.
+   */
+  aim: number;
+  /** Most crops in the burst: what the gate can work off within the test's time. */
+  maxBurst: number;
+  /**
    * Whether the inference queue must fill (and fetching pause). On the detector path the detection
    * slots are the narrow part: frames wait there, inside the in-flight window, and the regressor's
    * queue may never fill (0 pauses in one of five runs), so pausing is not what bounds it.
    */
   pauses: boolean;
+  /** Confine the gate to the machine's last core (where there are two or more), see above. */
+  oneCore: boolean;
 }
 
 async function overload(o: Scenario): Promise<void> {
@@ -71,7 +82,8 @@ async function overload(o: Scenario): Promise<void> {
       'inference.intraOpThreads': 1,
       'shutdown.deadlineMs': 10_000,
     });
-    const gate = gates.children.start(configFile);
+    const cores = os.availableParallelism();
+    const gate = gates.children.start(configFile, o.oneCore && cores > 1 ? { cpus: String(cores - 1) } : {});
     await gate.waitForLog('gate running', 60_000);
     const pid = gate.proc.pid!;
     const idleRss = rssBytes(pid)!;
@@ -86,23 +98,25 @@ async function overload(o: Scenario): Promise<void> {
       }
     })();
 
-    // Capacity: how fast this gate, on this machine, right now, works off a small backlog.
+    // Capacity: how fast this gate, on this machine, right now, works off a small backlog, timed
+    // from its first tenth committed to all of it (the first fetch and warm-up left out: counted
+    // in, they made the capacity, and so the burst, 2.5× smaller in one run of two).
     let n = 0;
     const next = async (count: number) => factory.stream(`${names.run}-${n++}`, count, 0);
+    const committed = () => sumCommitted(admin, names.groupId, names.topics.input);
     await produce(client, names.topics.input, await next(o.calibration), { partitions: PARTITIONS });
-    const calMs = await waitFor('the calibration backlog to be committed', async () => (await sumCommitted(admin, names.groupId, names.topics.input)) >= o.calibration, 60_000, 50);
-    const capacity = (o.calibration / calMs) * 1000;
+    const warm = Math.ceil(o.calibration / 10);
+    await waitFor('the first tenth of the calibration backlog to be committed', async () => (await committed()) >= warm, 60_000, 20);
+    const warmCommitted = await committed();
+    const calMs = await waitFor('the calibration backlog to be committed', async () => (await committed()) >= o.calibration, 60_000, 20);
+    const capacity = ((o.calibration - warmCommitted) / calMs) * 1000;
 
-    // The burst: FACTOR × capacity, in 100 ms slices, for o.seconds seconds.
-    const perSlice = Math.max(1, Math.round((capacity * FACTOR) / 10));
-    const slices = Math.min(o.seconds * 10, Math.ceil(MAX_BURST / perSlice));
+    // The burst: aim × capacity, in 100 ms slices over one producer, for o.seconds seconds.
+    const perSlice = Math.max(1, Math.round((capacity * o.aim) / 10));
+    const slices = Math.min(o.seconds * 10, Math.ceil(o.maxBurst / perSlice));
     const burst = await next(perSlice * slices);
     const b0 = performance.now();
-    for (let s = 0; s < slices; s++) {
-      await produce(client, names.topics.input, burst.slice(s * perSlice, (s + 1) * perSlice), { partitions: PARTITIONS, batch: perSlice, from: o.calibration + s * perSlice });
-      const behind = b0 + (s + 1) * 100 - performance.now();
-      if (behind > 0) await sleep(behind);
-    }
+    await produce(client, names.topics.input, burst, { partitions: PARTITIONS, batch: perSlice, paceMs: 100, from: o.calibration });
     const burstMs = performance.now() - b0;
     const committedAfterBurst = await sumCommitted(admin, names.groupId, names.topics.input);
     const total = o.calibration + burst.length;
@@ -122,7 +136,7 @@ async function overload(o: Scenario): Promise<void> {
     const burstRate = (burst.length / burstMs) * 1000;
     const gateRateDuringBurst = ((committedAfterBurst - o.calibration) / burstMs) * 1000;
     const mb = (b: number) => (b / 2 ** 20).toFixed(0);
-    console.log(`${o.name}: capacity ${capacity.toFixed(0)} msg/s (backlog of ${o.calibration} in ${calMs.toFixed(0)} ms); burst ${burst.length} crops in ${burstMs.toFixed(0)} ms ` +
+    console.log(`${o.name}: capacity ${capacity.toFixed(0)} msg/s (${o.calibration - warmCommitted} of a backlog of ${o.calibration} in ${calMs.toFixed(0)} ms); burst ${burst.length} crops in ${burstMs.toFixed(0)} ms ` +
       `= ${burstRate.toFixed(0)} msg/s (${(burstRate / capacity).toFixed(1)}× capacity; gate meanwhile ${gateRateDuringBurst.toFixed(0)} msg/s: ${(burstRate / Math.max(gateRateDuringBurst, 1)).toFixed(1)}×); ` +
       `max lag ${maxLag}, worked off ${(workOffMs / 1000).toFixed(1)} s after the burst; RSS idle ${mb(idleRss)} MiB, max ${mb(maxRss)} MiB (limit ${RSS_LIMIT_MB}) over ${samples.length} samples; ` +
       `${pauses} pauses, ${resumes} resumes; ${t.missing.length} lost; exit ${exit}`);
@@ -155,12 +169,12 @@ async function overload(o: Scenario): Promise<void> {
 
 describe('gate under overload (child process, real broker)', () => {
   it('run should keep memory bounded, pause and resume, and work off a 10x burst without losing input', async () => {
-    await overload({ name: 'overload', landmarks: true, calibration: 300, seconds: 6, pauses: true });
+    await overload({ name: 'overload', landmarks: true, calibration: 600, seconds: 6, aim: 2 * FACTOR, maxBurst: 5000, pauses: true, oneCore: true });
   }, 120_000);
 
   // The detector path scores ~8x slower, so its burst is shorter; memory is what it is about: every
   // crop in flight used to hold its own 640x640 detector input (RSS 802 MiB before detection slots).
   it('run should keep memory bounded on crops without landmarks, which all go through the detector', async () => {
-    await overload({ name: 'overload-detector', landmarks: false, calibration: 60, seconds: 3, pauses: false });
+    await overload({ name: 'overload-detector', landmarks: false, calibration: 120, seconds: 3, aim: FACTOR, maxBurst: 2000, pauses: false, oneCore: false });
   }, 150_000);
 });

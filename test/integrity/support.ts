@@ -21,8 +21,9 @@ export class Children {
     this.#env = env;
   }
 
-  start(configFile: string): ChildGate {
-    const child = spawnGate(configFile, this.#env);
+  /** `cpus`: a taskset CPU list the gate (every thread of it) is confined to. */
+  start(configFile: string, opts: { cpus?: string } = {}): ChildGate {
+    const child = spawnGate(configFile, this.#env, opts);
     this.#all.push(child);
     return child;
   }
