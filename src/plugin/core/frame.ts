@@ -14,10 +14,18 @@ export interface FrameSource {
   timestamp: string;
 }
 
+/** A pixel rectangle: left, top, width, height. */
+export interface Rect { x: number; y: number; width: number; height: number }
+
 /** A decoded RGB image, interleaved HWC uint8. */
 export interface RgbImage {
   width: number;
   height: number;
+  /**
+   * Set when only this rectangle of the width×height image was decoded: `data` then holds its
+   * rows (window.width pixels each), and only the warp reads such an image (see decodeImage).
+   */
+  window?: Rect;
   data: Buffer;
 }
 

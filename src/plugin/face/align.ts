@@ -1,5 +1,5 @@
 import { GateError } from '../core/errors.js';
-import type { AlignedFace, Landmarks5, RgbImage } from '../core/frame.js';
+import type { AlignedFace, Landmarks5, Rect, RgbImage } from '../core/frame.js';
 
 /** Side of the aligned face, px. */
 export const ALIGNED_SIZE = 112;
@@ -60,8 +60,26 @@ export function invertAffine(m: Affine): Affine {
 }
 
 /**
+ * The pixels of a width×height image that warpAffine(·, m, size) reads: the box around the four
+ * output corners mapped back, widened by the bilinear neighbour and one more pixel (the warp steps
+ * its coordinates incrementally, so they may differ from these in the last bits), within the image.
+ * Undefined when the face falls entirely outside it.
+ */
+export function sourceWindow(m: Affine, width: number, height: number, size = ALIGNED_SIZE): Rect | undefined {
+  const [ia, ib, itx, ic, id, ity] = invertAffine(m);
+  const xs = [0, size - 1].flatMap((x) => [0, size - 1].map((y) => ia * x + ib * y + itx));
+  const ys = [0, size - 1].flatMap((x) => [0, size - 1].map((y) => ic * x + id * y + ity));
+  const x0 = Math.max(0, Math.floor(Math.min(...xs)) - 1), x1 = Math.min(width - 1, Math.floor(Math.max(...xs)) + 2);
+  const y0 = Math.max(0, Math.floor(Math.min(...ys)) - 1), y1 = Math.min(height - 1, Math.floor(Math.max(...ys)) + 2);
+  if (!(x1 >= x0 && y1 >= y0)) return undefined;
+  return { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 };
+}
+
+/**
  * Warps `img` by `m` (source → output coordinates, pixel centres at integer positions as in
  * OpenCV's warpAffine) into a size×size RGB image: bilinear, inverse mapping, black outside.
+ * A windowed image (img.window, at least sourceWindow's box) warps to the very same bytes: the
+ * coordinates and the inside/outside tests stay those of the whole image, only reads are shifted.
  * `out` may be passed to reuse a buffer of size·size·3 bytes.
  */
 export function warpAffine(img: RgbImage, m: Affine, size = ALIGNED_SIZE, out?: Uint8Array): Uint8Array {
@@ -69,7 +87,10 @@ export function warpAffine(img: RgbImage, m: Affine, size = ALIGNED_SIZE, out?: 
   if (dst.length !== size * size * 3) throw new GateError('INTERNAL', `output buffer is ${dst.length} bytes, need ${size * size * 3}`);
   const [ia, ib, itx, ic, id, ity] = invertAffine(m);
   const { width: w, height: h, data: src } = img;
-  const stride = w * 3;
+  const win = img.window ?? { x: 0, y: 0, width: w, height: h };
+  const stride = win.width * 3;
+  // Byte offset of image pixel (x, y) in `src` is y·stride + x·3 − shift.
+  const shift = win.y * stride + win.x * 3;
   let o = 0;
   for (let y = 0; y < size; y++) {
     let sx = ib * y + itx;
@@ -79,14 +100,14 @@ export function warpAffine(img: RgbImage, m: Affine, size = ALIGNED_SIZE, out?: 
       const fx = sx - x0, fy = sy - y0;
       if (x0 >= 0 && y0 >= 0 && x0 + 1 < w && y0 + 1 < h) {
         const w00 = (1 - fx) * (1 - fy), w01 = fx * (1 - fy), w10 = (1 - fx) * fy, w11 = fx * fy;
-        const p = y0 * stride + x0 * 3, q = p + stride;
+        const p = y0 * stride + x0 * 3 - shift, q = p + stride;
         dst[o] = (src[p] * w00 + src[p + 3] * w01 + src[q] * w10 + src[q + 3] * w11 + 0.5) | 0;
         dst[o + 1] = (src[p + 1] * w00 + src[p + 4] * w01 + src[q + 1] * w10 + src[q + 4] * w11 + 0.5) | 0;
         dst[o + 2] = (src[p + 2] * w00 + src[p + 5] * w01 + src[q + 2] * w10 + src[q + 5] * w11 + 0.5) | 0;
       } else if (x0 < -1 || y0 < -1 || x0 >= w || y0 >= h) {
         dst[o] = 0; dst[o + 1] = 0; dst[o + 2] = 0;
       } else {
-        sampleAtBorder(src, w, h, x0, y0, fx, fy, dst, o);
+        sampleAtBorder(src, w, h, stride, shift, x0, y0, fx, fy, dst, o);
       }
     }
   }
@@ -94,15 +115,14 @@ export function warpAffine(img: RgbImage, m: Affine, size = ALIGNED_SIZE, out?: 
 }
 
 /** Bilinear sample where some of the four neighbours fall outside: those count as black. */
-function sampleAtBorder(src: Uint8Array, w: number, h: number, x0: number, y0: number, fx: number, fy: number, dst: Uint8Array, o: number): void {
+function sampleAtBorder(src: Uint8Array, w: number, h: number, stride: number, shift: number, x0: number, y0: number, fx: number, fy: number, dst: Uint8Array, o: number): void {
   const inX0 = x0 >= 0, inX1 = x0 + 1 < w, inY0 = y0 >= 0, inY1 = y0 + 1 < h;
   const w00 = inX0 && inY0 ? (1 - fx) * (1 - fy) : 0;
   const w01 = inX1 && inY0 ? fx * (1 - fy) : 0;
   const w10 = inX0 && inY1 ? (1 - fx) * fy : 0;
   const w11 = inX1 && inY1 ? fx * fy : 0;
-  const stride = w * 3;
   // Clamped offsets are only read where their weight is 0 or they are in range.
-  const cx0 = Math.max(x0, 0) * 3, cx1 = Math.min(x0 + 1, w - 1) * 3;
+  const cx0 = Math.max(x0, 0) * 3 - shift, cx1 = Math.min(x0 + 1, w - 1) * 3 - shift;
   const cy0 = Math.max(y0, 0) * stride, cy1 = Math.min(y0 + 1, h - 1) * stride;
   for (let c = 0; c < 3; c++) {
     const v = src[cy0 + cx0 + c] * w00 + src[cy0 + cx1 + c] * w01 + src[cy1 + cx0 + c] * w10 + src[cy1 + cx1 + c] * w11;
@@ -114,7 +134,7 @@ function sampleAtBorder(src: Uint8Array, w: number, h: number, x0: number, y0: n
 const LANDMARK_TOLERANCE = 0.05;
 const MIN_EYE_DISTANCE = 2;
 
-function checkLandmarks(img: RgbImage, landmarks: unknown): asserts landmarks is Landmarks5 {
+function checkLandmarks(img: { width: number; height: number }, landmarks: unknown): asserts landmarks is Landmarks5 {
   const bad = (why: string): never => {
     throw new GateError('INPUT_BAD_LANDMARKS', `landmarks rejected: ${why}`);
   };
@@ -133,6 +153,19 @@ function checkLandmarks(img: RgbImage, landmarks: unknown): asserts landmarks is
 
 function eyeDistance(l: Landmarks5): number {
   return Math.hypot(l[1][0] - l[0][0], l[1][1] - l[0][1]);
+}
+
+/**
+ * The part of a width×height crop that aligning these landmarks reads, for decoding only that;
+ * undefined where they are bad (alignFace, on the whole image, then says why) or nothing is inside.
+ */
+export function alignWindow(landmarks: Landmarks5, width: number, height: number): Rect | undefined {
+  try {
+    checkLandmarks({ width, height }, landmarks);
+  } catch {
+    return undefined;
+  }
+  return sourceWindow(estimateSimilarity(landmarks, ARCFACE_TEMPLATE), width, height);
 }
 
 /**

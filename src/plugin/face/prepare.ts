@@ -1,7 +1,7 @@
 import { GateError } from '../core/errors.js';
 import type { AlignedFace, Landmarks5 } from '../core/frame.js';
 import type { Slots } from '../core/slots.js';
-import { alignFace } from './align.js';
+import { alignFace, alignWindow } from './align.js';
 import { decodeImage, type DecodeLimits } from './decode.js';
 import { detectFace, type DetectOptions, type InferFn } from './detect.js';
 
@@ -18,8 +18,13 @@ export interface PrepareDeps {
  * when present (bad ones are an input error, not a reason to fall back); otherwise the detector finds them.
  */
 export async function prepareFace(bytes: Uint8Array, input: { landmarks?: Landmarks5 | null }, deps: PrepareDeps): Promise<AlignedFace> {
+  const { landmarks } = input;
+  if (landmarks) {
+    // Only the pixels the warp reads are decoded into a buffer (see DecodeOptions.window).
+    const part = await decodeImage(bytes, deps.limits, { window: (w, h) => alignWindow(landmarks, w, h) });
+    return alignFace(part, landmarks, { landmarkSource: 'message' });
+  }
   const img = await decodeImage(bytes, deps.limits);
-  if (input.landmarks) return alignFace(img, input.landmarks, { landmarkSource: 'message' });
   const detect = () => detectFace(img, deps.infer, deps.detector);
   const face = await (deps.detectSlots ? deps.detectSlots.run(detect) : detect());
   try {

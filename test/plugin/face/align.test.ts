@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GateError } from '../../../src/plugin/core/errors.js';
 import type { Landmarks5, RgbImage } from '../../../src/plugin/core/frame.js';
-import { alignFace, ARCFACE_TEMPLATE, estimateSimilarity, flipHorizontal, invertAffine, warpAffine, type Affine } from '../../../src/plugin/face/align.js';
+import { alignFace, ARCFACE_TEMPLATE, estimateSimilarity, flipHorizontal, invertAffine, sourceWindow, warpAffine, type Affine } from '../../../src/plugin/face/align.js';
 
 type Pt = [number, number];
 const apply = (m: Affine, [x, y]: readonly [number, number]): Pt => [m[0] * x + m[1] * y + m[2], m[3] * x + m[4] * y + m[5]];
@@ -131,6 +131,32 @@ describe('warpAffine', () => {
         expect(worst).toBeLessThanOrEqual(1);
       },
     ), { numRuns: 50 });
+  });
+
+  it('warpAffine should give the same bytes from the sourceWindow part of an image as from all of it', () => {
+    const img = noiseImage(90, 70, 11);
+    let windowed = 0;
+    fc.assert(fc.property(
+      fc.double({ min: 0.3, max: 3, noNaN: true }), fc.double({ min: -180, max: 180, noNaN: true }),
+      fc.double({ min: -60, max: 100, noNaN: true }), fc.double({ min: -60, max: 100, noNaN: true }),
+      (s, deg, tx, ty) => {
+        const m = similarity(s, deg, tx, ty);
+        const full = warpAffine(img, m, 48);
+        const win = sourceWindow(m, img.width, img.height, 48);
+        if (!win) {
+          expect(full.every((v) => v === 0)).toBe(true);
+          return;
+        }
+        expect(win.x >= 0 && win.y >= 0 && win.x + win.width <= img.width && win.y + win.height <= img.height).toBe(true);
+        const data = Buffer.alloc(win.width * win.height * 3);
+        for (let y = 0; y < win.height; y++) img.data.copy(data, y * win.width * 3, ((win.y + y) * img.width + win.x) * 3, ((win.y + y) * img.width + win.x + win.width) * 3);
+        const part = warpAffine({ width: img.width, height: img.height, window: win, data }, m, 48);
+        expect(Buffer.from(part).equals(Buffer.from(full))).toBe(true);
+        if (win.width < img.width || win.height < img.height) windowed++;
+      },
+    ), { numRuns: 200 });
+    // Most draws must really cut the image, or the comparison above proves little.
+    expect(windowed).toBeGreaterThan(100);
   });
 
   it('warpAffine should fill a reused buffer completely, black outside the source', () => {

@@ -44,6 +44,29 @@ describe('decodeImage', () => {
     expect([turned.width, turned.height]).toEqual([60, 90]);
   });
 
+  it('decodeImage should keep just the asked window of the upright image, EXIF-turned ones included', async () => {
+    // A non-square image with distinct pixels, stored turned and tagged orientation 6 (PNG keeps them exact).
+    const [w, h] = [90, 60];
+    const upright = Buffer.alloc(w * h * 3);
+    for (let i = 0; i < upright.length; i++) upright[i] = (i * 7919) % 251;
+    const raw = { raw: { width: w, height: h, channels: 3 as const } };
+    const plain = await sharp(upright, raw).png().toBuffer();
+    const turned = await sharp(await sharp(upright, raw).rotate(270).png().toBuffer()).withMetadata({ orientation: 6 }).jpeg({ quality: 100, chromaSubsampling: '4:4:4' }).toBuffer();
+    for (const bytes of [plain, turned]) {
+      const full = await decodeImage(bytes, LIMITS);
+      expect([full.width, full.height]).toEqual([w, h]);
+      const seen: number[][] = [];
+      const win = { x: 13, y: 7, width: 41, height: 29 };
+      const part = await decodeImage(bytes, LIMITS, { window: (ww, hh) => { seen.push([ww, hh]); return win; } });
+      expect(seen).toEqual([[w, h]]);
+      expect([part.width, part.height, part.window]).toEqual([w, h, win]);
+      const want = Buffer.alloc(win.width * win.height * 3);
+      for (let y = 0; y < win.height; y++) full.data.copy(want, y * win.width * 3, ((win.y + y) * w + win.x) * 3, ((win.y + y) * w + win.x + win.width) * 3);
+      expect(part.data.equals(want)).toBe(true);
+      expect((await decodeImage(bytes, LIMITS, { window: () => undefined })).data.equals(full.data)).toBe(true);
+    }
+  });
+
   it('decodeImage should flatten alpha and convert greyscale, CMYK and 16-bit images to 8-bit RGB', async () => {
     const create = (channels: 3 | 4, background: sharp.Color) => sharp({ create: { width: 40, height: 30, channels, background } });
     const cases: [string, Buffer, [number, number, number], number][] = [

@@ -40,6 +40,21 @@ describe('prepareFace', () => {
     expect(face.eyeDistance).toBeCloseTo(Math.hypot(detected.landmarks[1][0] - detected.landmarks[0][0], detected.landmarks[1][1] - detected.landmarks[0][1]), 6);
   });
 
+  it('prepareFace should give the same bytes from its windowed decode as aligning the whole decoded crop', async () => {
+    for (const [name, n] of [['Aaron_Eckhart', 1], ['Abdullah_Gul', 3], ['Adam_Sandler', 2]] as const) {
+      const bytes = lfwBytes(name, n);
+      const whole = await decodeImage(bytes, LIMITS);
+      const { landmarks } = await detectFace(whole, direct.infer, deps().detector);
+      // As detected, then pushed towards a corner so the face reaches out of the crop.
+      const dx = 2 - Math.min(...landmarks.map((p) => p[0])), dy = 2 - Math.min(...landmarks.map((p) => p[1]));
+      const cornered = landmarks.map(([x, y]) => [x + dx, y + dy]) as unknown as Landmarks5;
+      for (const lm of [landmarks, cornered]) {
+        const face = await prepareFace(bytes, { landmarks: lm }, deps(noInfer));
+        expect(Buffer.from(face.data).equals(Buffer.from(alignFace(whole, lm).data)), `${name} ${n}`).toBe(true);
+      }
+    }
+  });
+
   it('prepareFace should detect the face when no landmarks come with the image', async () => {
     const bytes = lfwBytes('Aaron_Eckhart', 1);
     const viaDetector = await prepareFace(bytes, { landmarks: null }, deps());
