@@ -12,6 +12,7 @@ import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { buildConfig, type Config } from '../../src/plugin/config/load.js';
 import { createLogger, type Logger } from '../../src/plugin/core/log.js';
+import { GATE_NODE_FLAGS } from '../../src/plugin/core/node-flags.js';
 import { packageRoot } from '../../src/plugin/core/paths.js';
 import { createKafkajsClient } from '../../src/plugin/kafka/kafkajs.js';
 import type { AdminPort, KafkaClient, KafkaRecord, OutRecord } from '../../src/plugin/kafka/port.js';
@@ -217,7 +218,7 @@ export interface ChildGate {
 
 /** `diffiqa-gate run --config FILE` as a child process, its logs kept for assertions. */
 export function spawnGate(configFile: string, env: Record<string, string>, opts: { cpus?: string } = {}): ChildGate {
-  const argv = [process.execPath, builtBin(), 'run', '--config', configFile];
+  const argv = [process.execPath, ...GATE_NODE_FLAGS, builtBin(), 'run', '--config', configFile];
   // taskset execs the node binary in place: the child's pid (read for /proc/<pid>/status) is the gate's.
   const [cmd, ...args] = opts.cpus === undefined ? argv : ['taskset', '--cpu-list', opts.cpus, ...argv];
   const proc = spawn(cmd, args, {

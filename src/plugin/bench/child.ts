@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { GateError } from '../core/errors.js';
+import { missingNodeFlags } from '../core/node-flags.js';
 import { compiledSibling } from '../core/paths.js';
 import type { ChildReply, ChildRequest, ChildSample, ThreadSplit } from './gate-child.js';
 
@@ -12,7 +13,9 @@ export class GateChild {
   provider = 'cpu';
 
   private constructor() {
-    this.#proc = fork(compiledSibling(import.meta.url, 'gate-child.js'), [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    this.#proc = fork(compiledSibling(import.meta.url, 'gate-child.js'), [], {
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: [...process.execArgv, ...missingNodeFlags()],
+    });
     this.#exited = new Promise((res) => this.#proc.once('exit', res));
     this.#proc.stderr!.on('data', (d: Buffer) => { this.#stderr = (this.#stderr + d.toString()).slice(-8000); });
     this.#proc.on('message', (m: ChildReply) => {

@@ -1,5 +1,6 @@
 import { loadConfigFile } from '../config/load.js';
 import { createLogger } from '../core/log.js';
+import { missingNodeFlags } from '../core/node-flags.js';
 import { startGate } from '../app/gate-app.js';
 import { createKafkajsClient } from '../kafka/kafkajs.js';
 import { startTelemetry } from '../telemetry/telemetry.js';
@@ -11,6 +12,8 @@ import { onShutdownSignal } from './lifecycle.js';
 export default async function run(p: Parsed): Promise<number> {
   const cfg = loadConfigFile(flagString(p, 'config'));
   const log = createLogger(cfg.get('log.level'));
+  const missing = missingNodeFlags();
+  if (missing.length) log.warn({ missing }, 'node was started without the gate\'s flags: expect a full garbage collection every few hundred frames at saturation');
   const client = createKafkajsClient({ brokers: cfg.get('kafka.brokers'), clientId: cfg.get('kafka.clientId'), logger: log });
   // Before the app: /healthz answers (and /readyz says why not) while models load.
   const telemetry = await startTelemetry(cfg, { role: 'gate', client, log });
