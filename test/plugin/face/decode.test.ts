@@ -67,6 +67,25 @@ describe('decodeImage', () => {
     }
   });
 
+  it('decodeImage should decode JPEGs of every EXIF orientation as libvips turns them upright, window or not', async () => {
+    const [w, h] = [48, 36];
+    const px = Buffer.alloc(w * h * 3);
+    for (let i = 0; i < px.length; i++) px[i] = (i * 7919) % 251;
+    const stored = await sharp(px, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 100, chromaSubsampling: '4:4:4' }).toBuffer();
+    for (let o = 1; o <= 8; o++) {
+      const bytes = await sharp(stored).withMetadata({ orientation: o }).jpeg({ quality: 100, chromaSubsampling: '4:4:4' }).toBuffer();
+      const want = await sharp(bytes).rotate().raw().toBuffer({ resolveWithObject: true });
+      const got = await decodeImage(bytes, LIMITS);
+      expect([got.width, got.height], `orientation ${o}`).toEqual([want.info.width, want.info.height]);
+      expect(got.data.equals(want.data), `orientation ${o}`).toBe(true);
+      const win = { x: 3, y: 5, width: 20, height: 17 };
+      const part = await decodeImage(bytes, LIMITS, { window: () => win });
+      const rows = Buffer.alloc(win.width * win.height * 3);
+      for (let y = 0; y < win.height; y++) got.data.copy(rows, y * win.width * 3, ((win.y + y) * got.width + win.x) * 3, ((win.y + y) * got.width + win.x + win.width) * 3);
+      expect(part.data.equals(rows), `orientation ${o}, window`).toBe(true);
+    }
+  });
+
   it('decodeImage should flatten alpha and convert greyscale, CMYK and 16-bit images to 8-bit RGB', async () => {
     const create = (channels: 3 | 4, background: sharp.Color) => sharp({ create: { width: 40, height: 30, channels, background } });
     const cases: [string, Buffer, [number, number, number], number][] = [

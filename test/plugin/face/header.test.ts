@@ -17,13 +17,37 @@ describe('readHeader', () => {
     ];
     for (const [format, bytes] of samples) {
       const meta = await sharp(bytes).metadata();
-      expect(readHeader(bytes)).toEqual({ format, width: meta.width, height: meta.height });
+      const orientation = format === 'jpeg' ? { orientation: meta.orientation ?? 1 } : {};
+      expect(readHeader(bytes)).toEqual({ format, width: meta.width, height: meta.height, ...orientation });
     }
+  });
+
+  it('readHeader should read the EXIF orientation libvips reads, in either byte order, and leave odd blocks unknown', async () => {
+    const plain = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#123456' } }).jpeg().toBuffer();
+    for (let o = 1; o <= 8; o++) {
+      const bytes = await sharp(plain).withMetadata({ orientation: o }).jpeg().toBuffer();
+      expect((await sharp(bytes).metadata()).orientation).toBe(o);
+      expect(readHeader(bytes)?.orientation).toBe(o);
+    }
+    // Hand-made APP1 blocks after SOI: big-endian with orientation 6; a second Exif block; a SHORT out of range; a cut IFD.
+    const app1 = (tiff: number[]) => {
+      const body = [...Buffer.from('Exif\0\0', 'latin1'), ...tiff];
+      return Buffer.from([0xff, 0xe1, (body.length + 2) >> 8, (body.length + 2) & 0xff, ...body]);
+    };
+    const mm = (tag: number, type: number, count: number, value: number) => [0x4d, 0x4d, 0, 42, 0, 0, 0, 8, 0, 1, tag >> 8, tag & 0xff, 0, type, 0, 0, 0, count, value >> 8, value & 0xff, 0, 0, 0, 0, 0, 0, 0, 0];
+    const withApp1 = (...blocks: Buffer[]) => Buffer.concat([plain.subarray(0, 2), ...blocks, plain.subarray(2)]);
+    expect(readHeader(withApp1(app1(mm(0x0112, 3, 1, 6))))?.orientation).toBe(6);
+    expect(readHeader(withApp1(app1(mm(0x0110, 2, 1, 0))))?.orientation).toBe(1);
+    expect(readHeader(withApp1(app1(mm(0x0112, 3, 1, 6)), app1(mm(0x0112, 3, 1, 3))))?.orientation).toBeUndefined();
+    expect(readHeader(withApp1(app1(mm(0x0112, 3, 1, 9))))?.orientation).toBeUndefined();
+    expect(readHeader(withApp1(app1(mm(0x0112, 4, 1, 6))))?.orientation).toBeUndefined();
+    expect(readHeader(withApp1(app1(mm(0x0112, 3, 1, 6).slice(0, 14))))?.orientation).toBeUndefined();
+    expect(readHeader(withApp1(app1(mm(0x0112, 3, 1, 6))))).toMatchObject({ width: 40, height: 30 });
   });
 
   it('readHeader should read sizes from headers with no pixel data', () => {
     expect(readHeader(pngHeaderOnly(20000, 30000))).toEqual({ format: 'png', width: 20000, height: 30000 });
-    expect(readHeader(jpegHeaderOnly(4000, 3000))).toEqual({ format: 'jpeg', width: 4000, height: 3000 });
+    expect(readHeader(jpegHeaderOnly(4000, 3000))).toEqual({ format: 'jpeg', width: 4000, height: 3000, orientation: 1 });
   });
 
   it('readHeader should leave the size unknown when the header is cut short', () => {
