@@ -6,7 +6,7 @@
 //   perf report -i .cache/prof/perf.data --no-children --sort pid,dso
 // The pool shape comes from the normal configuration (DIFFIQA_GATE__INFERENCE__WORKERS, …).
 import { spawn, execSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,6 +21,7 @@ const { GateChild } = await dist('bench/child.js');
 const { childSettings } = await dist('bench/e2e.js');
 const { Feeder, FinalWatcher } = await dist('bench/traffic.js');
 const { createKafkajsClient } = await dist('kafka/kafkajs.js');
+const { threadCpu } = await dist('core/threads.js');
 const { createCodec, embeddedRegistry } = await dist('pipeline/codecs.js');
 
 const cfg = buildConfig({}, process.env);
@@ -57,11 +58,7 @@ try {
   const pid = Number(execSync('pgrep -f gate-child.js | head -1').toString().trim());
   // The backlog first, so that the load generator is quiet while the gate drains it.
   await feeder.burst(Number(process.env.FRAMES ?? 6000));
-  const threads = () => new Map(readdirSync(`/proc/${pid}/task`).map((t) => {
-    const s = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return [t, { name: s.slice(s.indexOf('(') + 1, s.lastIndexOf(')')), ms: (Number(f[11]) + Number(f[12])) * 10 }];
-  }));
+  const threads = () => new Map(threadCpu(pid).map((t) => [t.tid, t]));
   const s0 = await child.sample(), t0 = threads(), w0 = Date.now();
   let perf;
   if (process.env.PERF) {
@@ -77,7 +74,7 @@ try {
   console.log(`by role (ms/frame): ${Object.entries(s1.threadMs ?? {}).map(([k, v]) => `${k} ${((v - s0.threadMs[k]) / frames).toFixed(3)}`).join(', ')}`);
   for (const [tid, v] of t1) {
     const ms = v.ms - (t0.get(tid)?.ms ?? 0);
-    if (ms > 0) console.log(`  thread ${tid} (${v.name}${Number(tid) === pid ? ', main' : ''}): ${(ms / frames).toFixed(3)} ms/frame`);
+    if (ms > 0) console.log(`  thread ${tid} (${v.name}${tid === pid ? ', main' : ''}): ${(ms / frames).toFixed(3)} ms/frame`);
   }
 } finally {
   await child.stop().catch(() => false);

@@ -6,10 +6,10 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
  */
 export interface ThreadCpu { tid: number; name: string; ms: number }
 
-/** The thread ids of this process now. */
-export function threadIds(): number[] {
+/** The thread ids of this process (or of process `pid`) now. */
+export function threadIds(pid: number | 'self' = 'self'): number[] {
   try {
-    return readdirSync('/proc/self/task').map(Number);
+    return readdirSync(`/proc/${pid}/task`).map(Number);
   } catch {
     return [];
   }
@@ -24,12 +24,12 @@ export function currentThreadId(): number | undefined {
   }
 }
 
-/** utime + stime of every thread in ms (the kernel counts in clock ticks of 10 ms). */
-export function threadCpu(): ThreadCpu[] {
+/** utime + stime of every thread of this process (or of `pid`) in ms (the kernel counts in clock ticks of 10 ms). */
+export function threadCpu(pid: number | 'self' = 'self'): ThreadCpu[] {
   const out: ThreadCpu[] = [];
-  for (const tid of threadIds()) {
+  for (const tid of threadIds(pid)) {
     try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       out.push({ tid, name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ms: (Number(f[11]) + Number(f[12])) * 10 });
     } catch {

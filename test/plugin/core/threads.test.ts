@@ -26,4 +26,18 @@ describe('threads', () => {
     expect(after.ms - before.ms).toBeGreaterThanOrEqual(100);
     expect(threadCpu().every((t) => t.ms >= 0)).toBe(true);
   });
+
+  it('threadCpu should read another process by its pid (the perf harness reads the gate child)', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, ['-e', 'const t = Date.now() + 400; while (Date.now() < t); setTimeout(() => {}, 5000);']);
+    try {
+      await new Promise((r) => setTimeout(r, 600));
+      const threads = threadCpu(child.pid!);
+      expect(threads.map((t) => t.tid)).toContain(child.pid);
+      expect(threads.find((t) => t.tid === child.pid)!.ms).toBeGreaterThanOrEqual(200);
+      expect(threadCpu(process.pid).map((t) => t.tid)).toContain(process.pid);
+    } finally {
+      child.kill();
+    }
+  });
 });
