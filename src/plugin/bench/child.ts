@@ -2,7 +2,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { GateError } from '../core/errors.js';
 import { missingNodeFlags } from '../core/node-flags.js';
 import { compiledSibling } from '../core/paths.js';
-import type { ChildReply, ChildRequest, ChildSample, ThreadSplit } from './gate-child.js';
+import type { ChildReply, ChildRequest, ChildSample } from './gate-child.js';
+import { mapSplit, type ThreadSplit } from './split.js';
 
 /** Parent side of gate-child.ts: one request at a time, each answered by one reply. */
 export class GateChild {
@@ -80,6 +81,5 @@ export const childCpuMs = (a: ChildSample, b: ChildSample) => (b.cpu.user - a.cp
 /** CPU ms per frame of each thread role between two samples; undefined without /proc. */
 export function threadsPerFrame(a: ChildSample, b: ChildSample, frames: number): ThreadSplit | undefined {
   if (!a.threadMs || !b.threadMs) return undefined;
-  const per = (k: keyof ThreadSplit) => (b.threadMs![k] - a.threadMs![k]) / frames;
-  return { main: per('main'), inference: per('inference'), libvips: per('libvips'), other: per('other') };
+  return mapSplit((k) => (b.threadMs![k] - a.threadMs![k]) / frames);
 }

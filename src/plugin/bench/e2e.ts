@@ -3,7 +3,7 @@ import { createKafkajsClient } from '../kafka/kafkajs.js';
 import { createCodec, embeddedRegistry } from '../pipeline/codecs.js';
 import type { BenchContext } from './context.js';
 import { GateChild, childCpuMs, threadsPerFrame } from './child.js';
-import type { ThreadSplit } from './gate-child.js';
+import type { ThreadSplit } from './split.js';
 import type { BenchFace } from './faces.js';
 import type { BenchModel } from './models.js';
 import { FinalWatcher, Feeder, type Outcome } from './traffic.js';

@@ -10,6 +10,7 @@ import { buildConfig } from '../config/load.js';
 import { createLogger } from '../core/log.js';
 import { threadCpu } from '../core/threads.js';
 import { createKafkajsClient } from '../kafka/kafkajs.js';
+import { mapSplit, type ThreadSplit } from './split.js';
 
 export type ChildRequest =
   | { type: 'start'; settings: Record<string, unknown> }
@@ -30,12 +31,6 @@ export interface ChildSample {
   pausedMs: number;
 }
 
-/**
- * main: the event loop (Kafka, Avro, alignment's warp, the gate); inference: the pool's worker
- * threads and ORT's intra-op threads; libvips: its decode workers; other: libuv's pool (sharp's
- * pipelines) and V8's helpers (GC, compiler).
- */
-export interface ThreadSplit { main: number; inference: number; libvips: number; other: number }
 
 export type ChildReply = { type: 'ready'; provider: string } | ChildSample | { type: 'ok' } | { type: 'error'; message: string } | { type: 'stopped'; clean: boolean };
 
@@ -46,7 +41,7 @@ const reply = (m: ChildReply) => process.send!(m);
 function threadSplit(inference: Set<number>): ThreadSplit | undefined {
   const threads = threadCpu();
   if (!threads.length) return undefined;
-  const split: ThreadSplit = { main: 0, inference: 0, libvips: 0, other: 0 };
+  const split = mapSplit(() => 0);
   for (const t of threads) {
     const role = t.tid === process.pid ? 'main' : inference.has(t.tid) ? 'inference' : t.name.startsWith('libvips') ? 'libvips' : 'other';
     split[role] += t.ms;

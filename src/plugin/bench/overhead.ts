@@ -2,7 +2,7 @@ import type { BenchContext } from './context.js';
 import { benchRuntime } from './context.js';
 import { bareRows } from './bare.js';
 import type { GateRuns } from './e2e.js';
-import type { ThreadSplit } from './gate-child.js';
+import { mapSplit, type ThreadSplit } from './split.js';
 import type { BenchFace } from './faces.js';
 import type { BenchModel } from './models.js';
 import { decodeAlign, poolRows } from './prep.js';
@@ -50,8 +50,7 @@ export interface OverheadResult {
 function medianSplit(runs: (ThreadSplit | undefined)[]): ThreadSplit | undefined {
   const have = runs.filter((r) => r !== undefined);
   if (!have.length) return undefined;
-  const m = (k: keyof ThreadSplit) => median(have.map((r) => r[k]));
-  return { main: m('main'), inference: m('inference'), libvips: m('libvips'), other: m('other') };
+  return mapSplit((k) => median(have.map((r) => r[k])));
 }
 
 /**
