@@ -1,5 +1,6 @@
 import type { Config } from '../config/load.js';
 import type { Logger } from '../core/log.js';
+import type { Stage } from '../core/stage.js';
 import type { ConsumerPort, KafkaClient } from '../kafka/port.js';
 import { Gate, retryLogger } from '../gate/gate.js';
 import { Backpressure } from '../pipeline/backpressure.js';
@@ -27,6 +28,11 @@ export interface AppHooks {
   attach?(parts: AppParts): Promise<void> | void;
   /** The consumer joined its group: the app is ready. */
   started?(): void;
+  /**
+   * In place of prepare + regress: the bench's transport-only gate puts a fixed score here, so
+   * that what is left (Kafka, Avro, decide, the gate's bookkeeping) can be measured alone.
+   */
+  scoring?: Stage[];
 }
 
 export interface AppParts { role: 'gate' | 'escalation'; gate: Gate; runtime: ModelRuntime; consumer: ConsumerPort; pressure?: Backpressure }
@@ -57,8 +63,7 @@ export async function startGate(cfg: Config, client: KafkaClient, log: Logger, h
     const pressure = new Backpressure(rt.batcher(regressorId));
     const pipeline = new Pipeline([
       new DecodeMessageStage(codec, cfg.get('kafka.maxMessageBytes')),
-      new PrepareStage(rt, prepareOptions(cfg)),
-      new RegressStage(new RegressScorer(rt, regressorId), pressure),
+      ...(h.scoring ?? [new PrepareStage(rt, prepareOptions(cfg)), new RegressStage(new RegressScorer(rt, regressorId), pressure)]),
       new DecideStage(thresholds),
     ], h.wrap);
 

@@ -38,10 +38,11 @@ export class GateChild {
   }
 
   /** Forks the built gate-child.js and starts a gate with these flat config settings. */
-  static async start(settings: Record<string, unknown>): Promise<GateChild> {
+  /** `transportOnly`: the gate with a fixed score in place of prepare + regress (bench/transport.ts). */
+  static async start(settings: Record<string, unknown>, opts: { transportOnly?: boolean } = {}): Promise<GateChild> {
     const child = new GateChild();
     try {
-      const r = await child.#ask({ type: 'start', settings }, 180_000);
+      const r = await child.#ask({ type: 'start', settings, transportOnly: opts.transportOnly }, 180_000);
       if (r.type === 'ready') child.provider = r.provider;
       return child;
     } catch (err) {

@@ -74,7 +74,11 @@ function breakdown(got: Outcome[]): LatencyRow['breakdown'] {
   };
 }
 
-export interface EndToEndOptions { warmup: number; frames: number; runs: number; latencyLoads: number[]; latencySeconds: number; brokers: string[] }
+export interface EndToEndOptions {
+  warmup: number; frames: number; runs: number; latencyLoads: number[]; latencySeconds: number; brokers: string[];
+  /** The gate without prepare and regress (bench/transport.ts). */
+  transportOnly?: boolean;
+}
 
 /** The gate child's flat settings for one run: its own topics, the bench's pool shape, escalation off. */
 export function childSettings(ctx: BenchContext, model: BenchModel, run: string, brokers: string[]): Record<string, unknown> {
@@ -109,8 +113,8 @@ export async function runGate(ctx: BenchContext, model: BenchModel, faces: Bench
   const producer = client.producer();
   await producer.connect();
   const feeder = new Feeder(producer, codec, topics.input, faces, run, PARTITIONS);
-  ctx.log(`  starting the gate (${model.id}) in a child process…`);
-  const child = await GateChild.start(childSettings(ctx, model, run, o.brokers));
+  ctx.log(`  starting the gate (${o.transportOnly ? 'transport only' : model.id}) in a child process…`);
+  const child = await GateChild.start(childSettings(ctx, model, run, o.brokers), { transportOnly: o.transportOnly });
   const watcher = new FinalWatcher(client.consumer({ groupId: `${run}-watch` }), codec, topics);
   let result: Omit<GateRuns, 'cleanStop'>;
   let cleanStop = false;

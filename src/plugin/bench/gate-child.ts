@@ -11,9 +11,10 @@ import { createLogger } from '../core/log.js';
 import { threadCpu } from '../core/threads.js';
 import { createKafkajsClient } from '../kafka/kafkajs.js';
 import { mapSplit, type ThreadSplit } from './split.js';
+import { FixedScoreStage } from './transport.js';
 
 export type ChildRequest =
-  | { type: 'start'; settings: Record<string, unknown> }
+  | { type: 'start'; settings: Record<string, unknown>; transportOnly?: boolean }
   | { type: 'sample' }
   | { type: 'profile-start' }
   | { type: 'profile-stop'; file: string }
@@ -56,7 +57,7 @@ async function handle(m: ChildRequest): Promise<ChildReply> {
       const cfg = buildConfig({}, {}, m.settings);
       const log = createLogger(cfg.get('log.level'));
       const client = createKafkajsClient({ brokers: cfg.get('kafka.brokers'), clientId: cfg.get('kafka.clientId'), logger: log });
-      app = await startGate(cfg, client, log);
+      app = await startGate(cfg, client, log, m.transportOnly ? { scoring: [new FixedScoreStage()] } : undefined);
       return { type: 'ready', provider: app.provider };
     }
     case 'sample': {

@@ -2,7 +2,7 @@ import type { BenchContext } from './context.js';
 import { benchRuntime } from './context.js';
 import { bareRows } from './bare.js';
 import type { GateRuns } from './e2e.js';
-import { mapSplit, type ThreadSplit } from './split.js';
+import { medianSplit, type ThreadSplit } from './split.js';
 import type { BenchFace } from './faces.js';
 import type { BenchModel } from './models.js';
 import { decodeAlign, poolRows } from './prep.js';
@@ -47,11 +47,6 @@ export interface OverheadResult {
   profile?: GateRuns['profile'];
 }
 
-function medianSplit(runs: (ThreadSplit | undefined)[]): ThreadSplit | undefined {
-  const have = runs.filter((r) => r !== undefined);
-  if (!have.length) return undefined;
-  return mapSplit((k) => median(have.map((r) => r[k])));
-}
 
 /**
  * The denominator of the overhead ratio, measured here in the parent while no Kafka client runs

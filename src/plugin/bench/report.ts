@@ -2,6 +2,7 @@ import type { BareResult } from './bare.js';
 import type { DiffusionResult } from './diffusion.js';
 import type { LatencyRow } from './e2e.js';
 import type { OverheadResult } from './overhead.js';
+import type { TransportResult } from './transport.js';
 import type { PeerResult } from './peer.js';
 import type { BatchRow, PrepResult } from './prep.js';
 
@@ -32,12 +33,23 @@ export interface BenchReport {
   prep?: PrepResult;
   bare?: BareResult[];
   overhead?: OverheadResult[];
+  /** The gate with a fixed score in place of prepare + regress (bench/transport.ts). */
+  transport?: TransportResult;
   latency?: LatencyResult;
   peer?: PeerResult[];
   diffusion?: DiffusionResult[];
 }
 
 const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '—');
+
+/** The transport-only gate, and each model's ratio with the transport counted in the denominator. */
+function transportLines(t: TransportResult, overhead: OverheadResult[]): string[] {
+  const split = t.threadsMsPerFrame ? ` (main ${f(t.threadsMsPerFrame.main)}, other threads ${f(t.threadsMsPerFrame.other + t.threadsMsPerFrame.libvips + t.threadsMsPerFrame.inference)})` : '';
+  return [
+    `Transport alone (the same gate with a fixed score in place of prepare + regress: Kafka, Avro, decide, bookkeeping): ${f(t.cpuMsPerFrame, 3)} CPU ms/frame${split} at ${f(t.framesPerSecond, 1)} frames/s.`,
+    ...overhead.map((o) => `${o.modelId}: gate ÷ (decode+align + bare inference + transport alone) = ${f(o.gate.cpuMsPerFrame / (o.standalone.decodeAlignCpuMs + o.standalone.bareInferenceCpuMs + t.cpuMsPerFrame), 3)}.`),
+  ];
+}
 const byBatch = (rows: BatchRow[] | undefined, b: number) => rows?.find((r) => r.batch === b);
 
 function table(head: string[], rows: (string | number)[][]): string[] {
@@ -89,6 +101,7 @@ export function renderMarkdown(r: BenchReport): string {
         `${f(o.standalone.bareInferenceCpuMs)} (${o.standalone.batch})`, f(o.ratio, 3), f(o.ratioToPool, 3), f(o.gate.idleCpuMsPerSecond, 1)])), '');
     out.push(...r.overhead.map((o) => `${o.modelId}: ratio ${f(o.ratio, 3)} — goal ≤ 1.05 ${o.ratio <= 1.05 ? 'met' : 'NOT met'}.`), '');
     out.push(...r.overhead.map((o) => `${o.modelId}: mean batch ${f(o.gate.meanBatch, 1)}.${threadLine(o)}`), '');
+    if (r.transport) out.push(...transportLines(r.transport, r.overhead), '');
     for (const o of r.overhead.filter((x) => x.profile)) {
       const p = o.profile!;
       out.push(`${o.modelId}: main-thread profile during saturation, busy ${f(p.busyMs, 0)} of ${f(p.totalMs, 0)} ms: ` +

@@ -10,6 +10,7 @@ import { benchBroker } from './broker.js';
 import { benchRuntime, benchWorkDir, FULL, QUICK, type BenchContext } from './context.js';
 import { benchFullDifFIQA } from './diffusion.js';
 import { runGate } from './e2e.js';
+import { transportFrom } from './transport.js';
 import { loadBenchFaces, type BenchFace } from './faces.js';
 import { isIResNet, randomIResNet, randomIResNetInt8, smallRegressor, writeBenchManifest, type BenchModel } from './models.js';
 import { overheadFrom } from './overhead.js';
@@ -175,6 +176,11 @@ async function runSections(ctx: BenchContext, report: BenchReport, faces: BenchF
           }
         });
       }
+      report.transport = await section(report, 'end-to-end transport only', ctx, async () => {
+        const plan = planFor(ctx, models[0]);
+        const gate = await runGate(ctx, models[0], faces, { brokers: broker.brokers, warmup: plan.warmup, frames: plan.frames, runs: plan.runs, latencyLoads: [], latencySeconds: 0, transportOnly: true });
+        return transportFrom(gate);
+      });
     } finally {
       await broker.release();
     }
