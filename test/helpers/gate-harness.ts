@@ -102,7 +102,6 @@ export async function cropFactory(names: RunNames, fx: FixtureModels, maxMessage
   return { factory: new CropFactory(codec, names.topics.input, sources, { maxMessageBytes, landmarks: opts.landmarks }), codec };
 }
 
-/** Sends messages round-robin over `partitions` explicit partitions, `batch` records per send. */
 /**
  * Sends `msgs` in batches over one producer, round-robin over partitions. `pauseMs`: a fixed pause
  * after each batch; `paceMs`: batch k starts no earlier than k × paceMs after the first (a rate).

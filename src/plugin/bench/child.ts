@@ -37,8 +37,10 @@ export class GateChild {
     });
   }
 
-  /** Forks the built gate-child.js and starts a gate with these flat config settings. */
-  /** `transportOnly`: the gate with a fixed score in place of prepare + regress (bench/transport.ts). */
+  /**
+   * Forks the built gate-child.js and starts a gate with these flat config settings; `transportOnly`:
+   * with a fixed score in place of prepare + regress (bench/transport.ts).
+   */
   static async start(settings: Record<string, unknown>, opts: { transportOnly?: boolean } = {}): Promise<GateChild> {
     const child = new GateChild();
     try {

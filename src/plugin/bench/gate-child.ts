@@ -32,7 +32,6 @@ export interface ChildSample {
   pausedMs: number;
 }
 
-
 export type ChildReply = { type: 'ready'; provider: string } | ChildSample | { type: 'ok' } | { type: 'error'; message: string } | { type: 'stopped'; clean: boolean };
 
 let app: GateApp | undefined;

@@ -47,7 +47,6 @@ export interface OverheadResult {
   profile?: GateRuns['profile'];
 }
 
-
 /**
  * The denominator of the overhead ratio, measured here in the parent while no Kafka client runs
  * in it (so process.cpuUsage() holds only this work), in the same run as the gate's numbers.

@@ -41,6 +41,11 @@ export interface BenchReport {
 }
 
 const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '—');
+const byBatch = (rows: BatchRow[] | undefined, b: number) => rows?.find((r) => r.batch === b);
+
+function table(head: string[], rows: (string | number)[][]): string[] {
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => ' --- ').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
+}
 
 /** The transport-only gate, and each model's ratio with the transport counted in the denominator. */
 function transportLines(t: TransportResult, overhead: OverheadResult[]): string[] {
@@ -49,11 +54,6 @@ function transportLines(t: TransportResult, overhead: OverheadResult[]): string[
     `Transport alone (the same gate with a fixed score in place of prepare + regress: Kafka, Avro, decide, bookkeeping): ${f(t.cpuMsPerFrame, 3)} CPU ms/frame${split} at ${f(t.framesPerSecond, 1)} frames/s.`,
     ...overhead.map((o) => `${o.modelId}: gate ÷ (decode+align + bare inference + transport alone) = ${f(o.gate.cpuMsPerFrame / (o.standalone.decodeAlignCpuMs + o.standalone.bareInferenceCpuMs + t.cpuMsPerFrame), 3)}.`),
   ];
-}
-const byBatch = (rows: BatchRow[] | undefined, b: number) => rows?.find((r) => r.batch === b);
-
-function table(head: string[], rows: (string | number)[][]): string[] {
-  return [`| ${head.join(' | ')} |`, `|${head.map(() => ' --- ').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
 }
 
 /** The gate's CPU per frame by thread role, each set against the standalone work it contains. */

@@ -28,9 +28,9 @@ function checkSize(width: number, height: number, limits: DecodeLimits): void {
 export interface DecodeOptions {
   /**
    * The rectangle of the upright width×height image to keep (undefined: all of it). A face in a
-   * 250×250 crop needs ~110×110 of it: the smaller buffer is what keeps the gate's garbage
-   * collector quiet, since V8 starts a full collection per ~30 MB of buffers allocated and
-   * decoded crops were two thirds of those (a mark-compact every 0.2 s at saturation).
+   * 250×250 crop needs ~110×110 of it: the decoded buffer was the gate's largest allocation per
+   * frame (188 KB), and keeping only the window cut the scavenges V8 ran for buffer memory 20 → 5
+   * in 10 s at saturation and ~0.1 CPU ms a frame (BENCHMARKS.md, 2026-12-06).
    */
   window?: (width: number, height: number) => Rect | undefined;
 }
