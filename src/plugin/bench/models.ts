@@ -77,7 +77,8 @@ export async function smallRegressor(ctx: BenchContext, rt: ModelRuntime): Promi
 
 /** iResNet-100 + Linear with random weights, exported by the project's exporter (minutes, once). */
 export async function randomIResNet(ctx: BenchContext): Promise<BenchModel> {
-  ctx.log('exporting the iResNet-100 DifFIQA(R) architecture from random weights (once; minutes)…');
+  const cached = existsSync(path.join(randomExportDir(ctx), 'diffiqa-r.onnx'));
+  ctx.log(cached ? 'the iResNet-100 DifFIQA(R) regressor (random weights) is exported already' : 'exporting the iResNet-100 DifFIQA(R) architecture from random weights (once; minutes)…');
   const out = await runPythonJson<{ checkpoint: string; onnx: string }>('random_regressor.py', ['--out', ctx.workDir, '--threads', String(ctx.intraOpThreads)], ctx.log, 1_800_000);
   await writeBenchManifest(ctx);
   const manifest = JSON.parse(await readFile(ctx.manifestPath, 'utf8')) as { models: ModelEntry[] };
@@ -102,7 +103,8 @@ export async function randomIResNetInt8(ctx: BenchContext, big: BenchModel, face
   if (faces.length < from + calibrate + check) throw new GateError('USAGE', `int8 calibration needs ${from + calibrate + check} bench faces, ${faces.length} loaded`);
   const dir = path.join(ctx.workDir, `calibration-${calibrate + check}`);
   await writeAlignedPngs(faces.slice(from, from + calibrate + check), dir);
-  ctx.log('quantising the iResNet-100 regressor to int8 (once; about a minute)…');
+  const cached = existsSync(path.join(randomExportDir(ctx), 'diffiqa-r-int8.onnx'));
+  ctx.log(cached ? 'its int8 variant is made already' : 'quantising the iResNet-100 regressor to int8 (once; about a minute)…');
   const out = await runPythonJson<{ onnx: string; fidelity: { images: number; spearman: number; maxAbsDiffOverStd: number } }>('quantize_random.py',
     ['--dir', randomExportDir(ctx), '--images', dir, '--calibrate', String(calibrate), '--check', String(check), '--threads', String(ctx.intraOpThreads)], ctx.log, 900_000);
   await writeBenchManifest(ctx);

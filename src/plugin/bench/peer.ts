@@ -27,7 +27,7 @@ export interface PeerRow {
   peerImagesPerSecond: number;
   /** ours ÷ peer, end to end. Goal ≥ 2. */
   speedup: number;
-  /** Model only, on the same tensors: our pool vs PyTorch. */
+  /** Model only, on the same tensors and the same thread budget: our pool (a batch per worker at a time) vs PyTorch. */
   oursModelMsPerImage: number;
   peerModelMsPerImage: number;
   modelSpeedup: number;
@@ -52,12 +52,14 @@ function asAligned(data: Uint8Array): AlignedFace {
 
 /**
  * Our side of the comparison from the same files: read → decode (sharp) → tensor → micro-batcher
- * → pool, `batch` images in flight so the batcher fills batches of `batch`. This is the `score`
- * command's path without detection and alignment, which the authors' path has no equivalent of
- * (it starts from aligned crops too).
+ * → pool, batches of `batch` and `batch` images in flight per worker, so that every worker has a
+ * batch to run, as the `score` command and the gate keep them. This is the `score` command's path
+ * without detection and alignment, which the authors' path has no equivalent of (it starts from
+ * aligned crops too). With `batch` 1 each worker's session sees one image per run, as the peer's model does.
  */
 async function ourFilePath(ctx: BenchContext, modelId: string, files: string[], batch: number, repeats: number): Promise<{ seconds: number; scores: number[] }> {
-  const rt = benchRuntime(ctx, { batch: { maxBatch: batch, maxDelayMs: ctx.maxDelayMs, maxQueue: Math.max(batch * 2, 64) } });
+  const inFlight = batch * ctx.workers;
+  const rt = benchRuntime(ctx, { batch: { maxBatch: batch, maxDelayMs: ctx.maxDelayMs, maxQueue: Math.max(inFlight * 2, 64) } });
   try {
     await rt.load(modelId);
     const scorer = new RegressScorer(rt, modelId);
@@ -72,7 +74,7 @@ async function ourFilePath(ctx: BenchContext, modelId: string, files: string[], 
           scores[i] = (await scorer.score(asAligned(img.data))).score;
         }
       };
-      await Promise.all(Array.from({ length: Math.min(batch, files.length) }, worker));
+      await Promise.all(Array.from({ length: Math.min(inFlight, files.length) }, worker));
     };
     await pass(); // warm-up, as the peer warms up
     const runs: number[] = [];
@@ -114,7 +116,8 @@ export async function benchPeer(ctx: BenchContext, model: BenchModel, faces: Ben
     let modelMs: number;
     try {
       await rt.load(model.id);
-      modelMs = (await poolRows(rt, model.id, used, [p.batch], o.repeats, used.length))[0].msPerImage;
+      // One batch per worker at a time: the pool on the whole thread budget, as the peer's model has it.
+      modelMs = (await poolRows(rt, model.id, used, [p.batch], o.repeats, used.length, ctx.workers))[0].msPerImage;
     } finally {
       await rt.close();
     }

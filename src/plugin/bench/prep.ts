@@ -39,13 +39,14 @@ export const batchesFor = (images: number, batch: number) => Math.max(1, Math.ro
 
 /**
  * Runs `modelId` through the pool over `faces` as the gate does (uint8 faces, normalised in the
- * worker): median ms (wall and process CPU) per image per batch size.
+ * worker): median ms (wall and process CPU) per image per batch size. `lanes` batches run at a
+ * time: 1 times one worker's session; the pool's worker count times the whole thread budget.
  */
-export async function poolRows(rt: ModelRuntime, modelId: string, faces: BenchFace[], batches: number[], repeats: number, images: number): Promise<BatchRow[]> {
+export async function poolRows(rt: ModelRuntime, modelId: string, faces: BenchFace[], batches: number[], repeats: number, images: number, lanes = 1): Promise<BatchRow[]> {
   const { entry } = rt.pool.model(modelId);
   const rows: BatchRow[] = [];
   for (const batch of batches) {
-    const n = batchesFor(images, batch);
+    const n = Math.max(lanes, batchesFor(images, batch));
     // The feeds the gate's batchers build: uint8 faces, normalised in the worker.
     const format = { norm: entry.normalisation, colorOrder: entry.input.colorOrder };
     const feedsFor = () => Array.from({ length: n }, (_, k) => ({
@@ -54,7 +55,12 @@ export async function poolRows(rt: ModelRuntime, modelId: string, faces: BenchFa
     for (const feeds of feedsFor().slice(0, 1)) await rt.run(modelId, feeds); // warm-up at this shape
     const sets = Array.from({ length: repeats }, feedsFor);
     let r = 0;
-    const res = await repeatPer(repeats, n * batch, async () => { for (const feeds of sets[r++]) await rt.run(modelId, feeds); });
+    const res = await repeatPer(repeats, n * batch, async () => {
+      const set = sets[r++];
+      let next = 0;
+      const lane = async () => { for (let k = next++; k < set.length; k = next++) await rt.run(modelId, set[k]); };
+      await Promise.all(Array.from({ length: lanes }, lane));
+    });
     rows.push({ batch, ...summarise(res) });
   }
   return rows;

@@ -111,7 +111,7 @@ export function renderMarkdown(r: BenchReport): string {
   if (r.peer?.length) {
     out.push('## 4. Peer: the authors\' PyTorch path vs ours, same images, same threads', '');
     out.push(`Threads: the peer's PyTorch gets the pool's whole budget (${r.peer[0].threads}); ours runs its ${r.settings.workers} worker(s) × ${r.settings.intraOpThreads} ` +
-      'intra-op thread(s). "Model ms/img ours" is one batch at a time through the pool, so one worker\'s threads against all of the peer\'s.', '');
+      'intra-op thread(s), with a batch in flight per worker (as the `score` command and the gate keep them). "Model ms/img ours" runs a batch per worker at a time, so both sides use the whole thread budget.', '');
     out.push(...table(['model', 'batch', 'ours img/s', 'peer img/s', 'speed-up', 'model ms/img ours', 'model ms/img peer', 'model speed-up', 'max |Δscore|'],
       r.peer.flatMap((p) => p.rows.map((x) => [p.modelId, x.batch, f(x.oursImagesPerSecond, 1), f(x.peerImagesPerSecond, 1), `${f(x.speedup)}×`,
         f(x.oursModelMsPerImage), f(x.peerModelMsPerImage), `${f(x.modelSpeedup)}×`, p.scoreMaxAbsDiff.toExponential(1)]))), '');

@@ -26,8 +26,13 @@ export interface BenchOptions {
   cfg: Config;
   command: string;
   profileDir?: string;
+  /** Only these of the sections after the scoring core (default all): ratios still come from one run. */
+  only?: BenchSection[];
   log?: (msg: string) => void;
 }
+
+export const BENCH_SECTIONS = ['bare', 'gate', 'peer', 'diffusion'] as const;
+export type BenchSection = (typeof BENCH_SECTIONS)[number];
 
 export interface BenchOutput { report: BenchReport; jsonPath: string; mdPath: string; markdown: string }
 
@@ -99,7 +104,8 @@ export async function runBench(o: BenchOptions): Promise<BenchOutput> {
     await rt.close();
   }
 
-  if (small) await runSections(ctx, report, faces, small);
+  if (o.only) ctx.notes.push(`--only ${o.only.join(',')}: the other sections were not run`);
+  if (small) await runSections(ctx, report, faces, small, new Set(o.only ?? BENCH_SECTIONS));
   report.machine.loadAvgEnd = os.loadavg();
   report.durationS = (Date.now() - started.getTime()) / 1000;
   const markdown = renderMarkdown(report);
@@ -116,7 +122,7 @@ interface Plan { bare: { images: number; repeats: number }; warmup: number; fram
 
 function planFor(ctx: BenchContext, m: BenchModel): Plan {
   if (isIResNet(m.id)) {
-    return { bare: { images: 8, repeats: 3 }, warmup: 16, frames: 32, runs: 1, latencyLoads: [], inferenceImages: 16, peer: { images: 16, batches: [1, 16], repeats: 2 } };
+    return { bare: { images: 8, repeats: 3 }, warmup: 16, frames: 32, runs: 1, latencyLoads: [], inferenceImages: 16, peer: { images: 32, batches: [1, 16], repeats: 2 } };
   }
   const s = ctx.sizes;
   return {
@@ -127,7 +133,7 @@ function planFor(ctx: BenchContext, m: BenchModel): Plan {
   };
 }
 
-async function runSections(ctx: BenchContext, report: BenchReport, faces: BenchFace[], small: BenchModel): Promise<void> {
+async function runSections(ctx: BenchContext, report: BenchReport, faces: BenchFace[], small: BenchModel, want: Set<BenchSection>): Promise<void> {
   const models: BenchModel[] = [small];
   if (!ctx.quick) {
     const big = await section(report, 'export', ctx, () => randomIResNet(ctx));
@@ -144,7 +150,7 @@ async function runSections(ctx: BenchContext, report: BenchReport, faces: BenchF
   }
 
   report.bare = [];
-  for (const m of models) {
+  for (const m of want.has('bare') ? models : []) {
     const r = await section(report, `bare ${m.id}`, ctx, async () => {
       const rt = benchRuntime(ctx);
       try {
@@ -158,7 +164,7 @@ async function runSections(ctx: BenchContext, report: BenchReport, faces: BenchF
     if (r) report.bare.push(r);
   }
 
-  const broker = await section(report, 'broker', ctx, () => benchBroker(ctx.log));
+  const broker = want.has('gate') ? await section(report, 'broker', ctx, () => benchBroker(ctx.log)) : undefined;
   if (broker) {
     report.overhead = [];
     try {
@@ -187,7 +193,7 @@ async function runSections(ctx: BenchContext, report: BenchReport, faces: BenchF
   }
 
   report.peer = [];
-  for (const m of models) {
+  for (const m of want.has('peer') ? models : []) {
     if (!m.peer) {
       ctx.notes.push(`peer: no PyTorch twin of ${m.id} is known to the bench, so it has no peer row`);
       continue;
@@ -196,5 +202,6 @@ async function runSections(ctx: BenchContext, report: BenchReport, faces: BenchF
     if (r) report.peer.push(r);
   }
 
+  if (!want.has('diffusion')) return;
   report.diffusion = await section(report, 'full DifFIQA', ctx, () => benchFullDifFIQA(ctx, faces.slice(0, ctx.sizes.diffusionImages), ctx.quick ? [20] : [20, 80], !ctx.quick));
 }

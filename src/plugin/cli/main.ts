@@ -13,7 +13,7 @@ const HELP = `diffiqa-gate <command> [options]
   demo                      Local broker + camera-like stream + gate, with a live summary.
   evaluate --data DIR ...   EDC / pAUC of quality scorers on a labelled face set.
   calibrate --data DIR ...  Accept/reject thresholds from evidence.
-  bench [--quick]           Benchmarks (JSON + markdown under bench/results).
+  bench [--quick] [--only S] Benchmarks (JSON + markdown under bench/results); S: bare,gate,peer,diffusion.
 
 Every config key can be set by env: DIFFIQA_GATE__<SECTION>__<KEY> (e.g. DIFFIQA_GATE__GATE__ACCEPT=0.7).
 `;

@@ -32,7 +32,9 @@ export async function scoreCommand(args: ScoreArgs, cfg: Config, write: (line: s
     if (args.format === 'csv') write('file,score,model,ms,reason,message');
     const progress = new Progress(files.length, 'scoring');
     let ok = 0, failed = 0;
-    const concurrency = args.concurrency ?? 16;
+    // A full batch in flight per worker: with fewer, the workers beyond the first wait for
+    // delay-triggered part batches (measured by the bench's peer section).
+    const concurrency = args.concurrency ?? cfg.get('inference.maxBatch') * rt.pool.workerCount;
     let next = 0;
     const results: (string | undefined)[] = new Array(files.length);
     let flushed = 0;

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildConfig } from '../../../src/plugin/config/load.js';
 import { runBench } from '../../../src/plugin/bench/run.js';
+import { main } from '../../../src/plugin/cli/main.js';
+import { EXIT } from '../../../src/plugin/cli/exit.js';
 import type { BenchReport } from '../../../src/plugin/bench/report.js';
 import { sharedDir } from '../../helpers/shared.js';
 
@@ -53,4 +55,33 @@ describe('runBench', () => {
     expect(markdown).toContain('decode + align (message landmarks)');
     expect(markdown).toContain(`embed ${prep.embedderId} via pool, batch 32`);
   }, 240_000);
+
+  it('runBench with only bare should time the inline regressor and run no other section', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'diffiqa-bench-only-'));
+    try {
+      const cfg = buildConfig({}, {}, { 'models.mirror': sharedDir() });
+      const { report, markdown } = await runBench({ quick: true, prepOnly: false, only: ['bare'], outDir: dir, cfg, command: 'vitest', log: () => {} });
+      expect(report.errors).toEqual({});
+      expect(report.bare?.map((b) => b.modelId)).toEqual([cfg.get('models.regressor')]);
+      positive('bare[0].bare[0].msPerImage', report.bare![0].bare[0].msPerImage);
+      expect(report.overhead).toBeUndefined();
+      expect(report.peer).toEqual([]);
+      expect(report.diffusion).toBeUndefined();
+      expect(markdown).toContain('--only bare: the other sections were not run');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 240_000);
+
+  it('bench --only should refuse a section it does not have, naming the ones it has', async () => {
+    const err: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string) => { err.push(String(chunk)); return true; }) as typeof process.stderr.write;
+    try {
+      expect(await main(['bench', '--only', 'gate,nope'])).toBe(EXIT.usage);
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(err.join('')).toContain('bare, gate, peer, diffusion; not nope');
+  });
 });
