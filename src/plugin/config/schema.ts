@@ -39,7 +39,7 @@ export const schema = {
   'inference.intraOpThreads': { kind: 'integer', default: 1, min: 1, max: 64, doc: 'onnxruntime threads per worker; workers × intraOpThreads ≈ cores. Small regressors in the gate: 1 thread, one worker per core; iResNet-100-size ones, and one-image-at-a-time work (score, eval): 1 worker × cores threads' },
   'inference.executionProviders': { kind: 'string[]', default: ['cpu'], doc: 'tried in order, cpu always last (cuda, tensorrt, cpu)' },
   'inference.maxBatch': { kind: 'integer', default: 16, min: 1, max: 1024, doc: 'micro-batch size' },
-  'inference.maxDelayMs': { kind: 'number', default: 5, min: 0, max: 10_000, doc: 'longest wait for a batch to fill, from its oldest frame\'s arrival' },
+  'inference.maxDelayMs': { kind: 'number', default: 0, min: 0, max: 10_000, doc: 'longest wait for a batch to fill, from its oldest frame\'s arrival. 0: a free worker takes what is queued at once, and batches fill while the workers are busy (on CPU, lower latency at the same saturation throughput, see BENCHMARKS.md); a few ms on GPUs, where a fuller batch costs little more than a small one' },
   'inference.maxQueue': { kind: 'integer', default: 128, min: 1, doc: 'queued items before partitions are paused' },
   // Defaults from `calibrate --data ../shared/data/celeba-wild --scorer diffiqa-r-own --target-discard 0.1
   // --escalation-budget 0.1` (docs/evaluation.md): ~10 % rejected, ~10 % escalated. Recalibrate per site.

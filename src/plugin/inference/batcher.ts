@@ -36,7 +36,8 @@ export class MicroBatcher {
   readonly #o: BatcherOptions;
   readonly #queue: Item[] = [];
   readonly #itemSize: number;
-  #timer?: NodeJS.Timeout;
+  /** Cancels the pending delayed flush (a timer, or an immediate when the delay is up already). */
+  #timer?: () => void;
   #running = 0;
   #closed?: Promise<void>;
   readonly #idle = new Set<() => void>();
@@ -80,15 +81,24 @@ export class MicroBatcher {
     } else if (this.#queue.length > 0 && !this.#timer) {
       // The delay counts from the oldest item's arrival: items that queued while a batch ran
       // have waited already, and go as soon as the worker is free once their delay is up.
-      const wait = Math.max(0, this.#queue[0].at + this.#o.maxDelayMs - performance.now());
-      this.#timer = setTimeout(() => { this.#timer = undefined; this.#flushOne(); }, wait);
+      const wait = this.#queue[0].at + this.#o.maxDelayMs - performance.now();
+      const fire = () => { this.#timer = undefined; this.#flushOne(); };
+      // With no delay left, flush after this turn of the event loop, so that the items submitted in
+      // it share the batch; setTimeout(0) would hold them at least 1 ms more.
+      if (wait <= 0) {
+        const h = setImmediate(fire);
+        this.#timer = () => clearImmediate(h);
+      } else {
+        const h = setTimeout(fire, wait);
+        this.#timer = () => clearTimeout(h);
+      }
     }
   }
 
   #closing = false;
 
   #flushOne(): void {
-    if (this.#timer) { clearTimeout(this.#timer); this.#timer = undefined; }
+    if (this.#timer) { this.#timer(); this.#timer = undefined; }
     if (this.#queue.length === 0 || this.#running >= this.#o.maxConcurrent) return;
     const items = this.#queue.splice(0, this.#o.maxBatch);
     this.#running++;

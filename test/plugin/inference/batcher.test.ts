@@ -20,7 +20,7 @@ function heldPool() {
 const opts = { modelId: 'm', inputName: 'x', itemShape: [2], maxBatch: 8, maxDelayMs: 50, maxQueue: 64, maxConcurrent: 1 };
 
 describe('MicroBatcher', () => {
-  beforeEach(() => { vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] }); });
+  beforeEach(() => { vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate', 'performance'] }); });
   afterEach(() => { vi.useRealTimers(); });
 
   it('submit should run a lone item after maxDelay, and items that queued behind a busy worker as soon as it is free once their delay is up', async () => {
@@ -61,5 +61,26 @@ describe('MicroBatcher', () => {
     expect(runs[1].at - runs[0].at).toBe(70);
     runs[1].finish();
     await late;
+  });
+
+  it('submit with maxDelayMs 0 should batch the items of one event-loop turn together, run them without a timer\'s wait, and fill the next batch while the worker is busy', async () => {
+    const { pool, runs } = heldPool();
+    const b = new MicroBatcher(pool, { ...opts, maxDelayMs: 0 });
+    const turn = [b.submit(new Float32Array(2)), b.submit(new Float32Array(2)), b.submit(new Float32Array(2))];
+    expect(runs).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(runs.map((r) => r.n)).toEqual([3]);
+    expect(runs[0].at).toBe(0);
+    // The only worker is busy: what arrives meanwhile waits and goes as one batch when it is free.
+    const meanwhile = Array.from({ length: 5 }, () => b.submit(new Float32Array(2)));
+    await vi.advanceTimersByTimeAsync(30);
+    expect(runs).toHaveLength(1);
+    runs[0].finish();
+    await Promise.all(turn);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(runs.map((r) => r.n)).toEqual([3, 5]);
+    expect(runs[1].at).toBe(30);
+    runs[1].finish();
+    await Promise.all(meanwhile);
   });
 });
