@@ -25,7 +25,16 @@ export interface BenchModel {
   label: string;
   note?: string;
   peer?: { model: 'tiny-regressor' | 'diffiqa-r-random'; checkpoint?: string };
+  /** Multiply-accumulates per image, where known: the peer section turns times into arithmetic rates with it. */
+  gmacPerImage?: number;
 }
+
+/**
+ * iResNet-100 + Linear at 112 × 112: the convolutions' and the linear layer's multiply-accumulates in
+ * the exported graph (out channels × in channels × kernel area × output pixels, shapes from ONNX shape
+ * inference), 12.09 G, i.e. the 24.2 GFLOP usually quoted for IR-100.
+ */
+const IRESNET100_GMAC = 12.09;
 
 const NORM_05 = { mean: [0.5, 0.5, 0.5] as [number, number, number], std: [0.5, 0.5, 0.5] as [number, number, number] };
 const REGRESSOR_INPUT: ModelEntry['input'] = { name: 'input', layout: 'NCHW', shape: [1, 3, 112, 112], colorOrder: 'RGB' };
@@ -86,7 +95,7 @@ export async function randomIResNet(ctx: BenchContext): Promise<BenchModel> {
   return {
     id: RANDOM_IRESNET, label: 'DifFIQA(R) architecture, iResNet-100 + Linear (random weights)',
     note: 'official architecture and size (65 M parameters), random weights with BatchNorm statistics calibrated on random images: timing only',
-    peer: { model: 'diffiqa-r-random', checkpoint: out.checkpoint },
+    peer: { model: 'diffiqa-r-random', checkpoint: out.checkpoint }, gmacPerImage: IRESNET100_GMAC,
   };
 }
 
@@ -112,6 +121,6 @@ export async function randomIResNetInt8(ctx: BenchContext, big: BenchModel, face
   return {
     id: RANDOM_IRESNET_INT8, label: 'the same, quantised to int8 (QDQ S8S8, per channel)',
     note: `int8 of ${RANDOM_IRESNET} (models/export/quantize.py, ${calibrate} calibration faces); float vs int8 on ${f.images} other faces: Spearman ${f.spearman}, max |Δ| ${f.maxAbsDiffOverStd}× the float scores' std (random weights: timing only)`,
-    peer: big.peer,
+    peer: big.peer, gmacPerImage: big.gmacPerImage,
   };
 }

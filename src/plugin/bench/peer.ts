@@ -43,6 +43,8 @@ export interface PeerResult {
   rows: PeerRow[];
   /** Largest |our score − peer score| over the images: proves same weights and preprocessing. */
   scoreMaxAbsDiff: number;
+  /** The model's multiply-accumulates per image, where the bench knows them. */
+  gmacPerImage?: number;
 }
 
 /** A decoded aligned crop as the scorer takes it (the crop is already on the template). */
@@ -128,5 +130,5 @@ export async function benchPeer(ctx: BenchContext, model: BenchModel, faces: Ben
     });
   }
   const scoreMaxAbsDiff = Math.max(...peer.scores.map((s, i) => Math.abs(s - scores[i])));
-  return { modelId: model.id, label: model.label, images: files.length, threads: peer.threads, torch: peer.torch, peerPreprocessMsPerImage: peer.preprocessMsPerImage, rows, scoreMaxAbsDiff };
+  return { modelId: model.id, label: model.label, images: files.length, threads: peer.threads, torch: peer.torch, peerPreprocessMsPerImage: peer.preprocessMsPerImage, rows, scoreMaxAbsDiff, gmacPerImage: model.gmacPerImage };
 }

@@ -66,6 +66,9 @@ function threadLine(o: OverheadResult): string {
 }
 
 /** The markdown summary printed at the end and written as bench/results/latest.md. */
+/** G operations (2 per multiply-accumulate) per second per thread, from ms per image on `threads` threads. */
+const perThread = (gmac: number, msPerImage: number, threads: number) => (2 * gmac) / ((msPerImage / 1000) * threads);
+
 export function renderMarkdown(r: BenchReport): string {
   const out: string[] = [
     `# diffiqa-gate bench — ${r.mode} (${r.startedAt})`, '',
@@ -118,6 +121,10 @@ export function renderMarkdown(r: BenchReport): string {
     for (const p of r.peer) {
       const worst = Math.min(...p.rows.map((x) => x.speedup));
       out.push(`${p.modelId}: slowest end-to-end speed-up ${f(worst)}× — goal ≥ 2× ${worst >= 2 ? 'met' : 'NOT met'} at every batch size.`);
+    }
+    const rates = r.peer.filter((p) => p.gmacPerImage).map((p) => `${p.modelId} ${p.rows.map((x) => `batch ${x.batch}: ours ${f(perThread(p.gmacPerImage!, x.oursModelMsPerImage, p.threads), 0)}, peer ${f(perThread(p.gmacPerImage!, x.peerModelMsPerImage, p.threads), 0)}`).join('; ')}`);
+    if (rates.length) {
+      out.push('', `Arithmetic rate of the model runs, G multiply-add operations (2 × MAC) per second per thread (float: GFLOP/s; compare with one core's fp32 FMA peak; int8: GOP/s): ${rates.join(' · ')}.`);
     }
     out.push('');
   }

@@ -47,6 +47,16 @@ describe('renderMarkdown', () => {
     expect(streamed).toContain('Loads are fractions of the streaming saturation');
   });
 
+  it('renderMarkdown should judge the peer speed-up against 2× and give the models\' arithmetic rate per thread where the MACs are known', () => {
+    const row = { batch: 1, oursImagesPerSecond: 30, peerImagesPerSecond: 10, speedup: 3, oursModelMsPerImage: 100, peerModelMsPerImage: 200, modelSpeedup: 2 };
+    const peer = { modelId: 'big', label: 'big', images: 32, threads: 2, torch: '2.5', peerPreprocessMsPerImage: 1, rows: [row], scoreMaxAbsDiff: 1e-6 };
+    const plain = renderMarkdown(report({ peer: [peer] }));
+    expect(plain).toContain('big: slowest end-to-end speed-up 3.00× — goal ≥ 2× met at every batch size.');
+    expect(plain).not.toContain('Arithmetic rate');
+    // 12 GMAC = 24 G operations an image; 100 ms an image on 2 threads: 120 per thread; 200 ms: 60.
+    expect(renderMarkdown(report({ peer: [{ ...peer, gmacPerImage: 12 }] }))).toContain('big batch 1: ours 120, peer 60.');
+  });
+
   it('renderMarkdown should list failed sections and leave out sections that did not run', () => {
     const md = renderMarkdown(report({ errors: { 'peer m': 'INTERNAL: python missing\nstack' } }));
     expect(md).toContain('- peer m: INTERNAL: python missing');
