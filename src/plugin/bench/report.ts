@@ -25,7 +25,7 @@ export interface BenchReport {
   command: string;
   startedAt: string;
   durationS: number;
-  machine: { cpu: string; cores: number; memGiB: number; loadAvgStart: number[]; loadAvgEnd: number[]; node: string; onnxruntime: string; platform: string };
+  machine: { cpu: string; cores: number; memGiB: number; loadAvgStart: number[]; loadAvgEnd: number[]; node: string; nodeFlags?: string[]; onnxruntime: string; platform: string };
   settings: { workers: number; intraOpThreads: number; maxBatch: number; maxDelayMs: number; repeats: number; images: number };
   notes: string[];
   /** Sections that failed, with why; the others still ran. */
@@ -72,7 +72,7 @@ const perThread = (gmac: number, msPerImage: number, threads: number) => (2 * gm
 export function renderMarkdown(r: BenchReport): string {
   const out: string[] = [
     `# diffiqa-gate bench — ${r.mode} (${r.startedAt})`, '',
-    `\`${r.command}\` · ${r.machine.cores} × ${r.machine.cpu} · load avg ${r.machine.loadAvgStart.map((x) => x.toFixed(1)).join('/')} at start · node ${r.machine.node} · onnxruntime-node ${r.machine.onnxruntime} · ` +
+    `\`${r.command}\` · ${r.machine.cores} × ${r.machine.cpu} · load avg ${r.machine.loadAvgStart.map((x) => x.toFixed(1)).join('/')} at start · node ${r.machine.node}${r.machine.nodeFlags?.length ? ` ${r.machine.nodeFlags.join(' ')}` : ''} · onnxruntime-node ${r.machine.onnxruntime} · ` +
       `${r.settings.workers} worker × ${r.settings.intraOpThreads} intra-op threads, maxBatch ${r.settings.maxBatch}, maxDelay ${r.settings.maxDelayMs} ms · medians of ${r.settings.repeats} repeats · ${Math.round(r.durationS)} s`, '',
   ];
   if (r.prep) {

@@ -77,7 +77,7 @@ export async function runBench(o: BenchOptions): Promise<BenchOutput> {
   const cpus = os.cpus();
   const report: BenchReport = {
     name: `${mode}-${started.toISOString().replace(/[:.]/g, '-').slice(0, 19)}`, mode, command: o.command, startedAt: started.toISOString(), durationS: 0,
-    machine: { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, memGiB: Math.round(os.totalmem() / 2 ** 30), loadAvgStart: os.loadavg(), loadAvgEnd: [], node: process.version, onnxruntime: ortVersion(), platform: `${os.platform()} ${os.release()}` },
+    machine: { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, memGiB: Math.round(os.totalmem() / 2 ** 30), loadAvgStart: os.loadavg(), loadAvgEnd: [], node: process.version, nodeFlags: process.execArgv, onnxruntime: ortVersion(), platform: `${os.platform()} ${os.release()}` },
     settings: { workers: ctx.workers, intraOpThreads: ctx.intraOpThreads, maxBatch: ctx.maxBatch, maxDelayMs: ctx.maxDelayMs, repeats: ctx.sizes.repeats, images: ctx.sizes.images },
     notes: ctx.notes, errors: {},
   };

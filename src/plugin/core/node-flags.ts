@@ -2,7 +2,8 @@
  * Node flags the gate's process runs with. They cannot be set from inside a running process nor
  * through NODE_OPTIONS, so every launcher names them: bin.ts's shebang, the Dockerfiles'
  * ENTRYPOINT, the npm demo script, the bench's gate child and the tests' child gates
- * (test/plugin/core/node-flags.test.ts checks that they agree).
+ * (test/plugin/core/node-flags.test.ts checks that they agree). `bench` started without them
+ * restarts itself with them (bin.ts): its own process is the load generator.
  *
  * --initial-old-space-size=64: the gate keeps ~12 MB live in V8's old generation. From V8's own
  * starting limit (~36 MB here) it began incremental marking whenever the room left under the limit
