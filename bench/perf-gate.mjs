@@ -12,6 +12,9 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (m) => import(path.join(root, 'dist/src/plugin', m));
+// This process is the producer and the watcher on the gate's cores: it runs with the gate's V8 flags too.
+const restarted = (await dist('core/node-flags.js')).restartWithNodeFlags(fileURLToPath(import.meta.url), process.argv.slice(2));
+if (restarted !== undefined) process.exit(restarted);
 const { buildConfig } = await dist('config/load.js');
 const { benchRuntime, benchWorkDir, FULL } = await dist('bench/context.js');
 const { loadBenchFaces } = await dist('bench/faces.js');
