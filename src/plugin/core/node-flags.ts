@@ -4,8 +4,9 @@ import { spawnSync } from 'node:child_process';
  * Node flags the gate's process runs with. They cannot be set from inside a running process nor
  * through NODE_OPTIONS, so every launcher names them: bin.ts's shebang, the Dockerfiles'
  * ENTRYPOINT, the npm demo script, the bench's gate child and the tests' child gates
- * (test/plugin/core/node-flags.test.ts checks that they agree). `bench` started without them
- * restarts itself with them (bin.ts): its own process is the load generator.
+ * (test/plugin/core/node-flags.test.ts checks that they agree). `bench` and bench/perf-gate.mjs,
+ * started without them, restart themselves with them (restartWithNodeFlags below): their own
+ * processes are load generators on the gate's cores.
  *
  * --initial-old-space-size=64: the gate keeps ~12 MB live in V8's old generation. From V8's own
  * starting limit (~36 MB here) it began incremental marking whenever the room left under the limit
