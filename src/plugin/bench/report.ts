@@ -65,10 +65,10 @@ function threadLine(o: OverheadResult): string {
     `other ${f(t.other)} (libuv pool: sharp; V8 GC/compiler helpers); decode+align standalone ${f(o.standalone.decodeAlignCpuMs)}.`;
 }
 
-/** The markdown summary printed at the end and written as bench/results/latest.md. */
 /** G operations (2 per multiply-accumulate) per second per thread, from ms per image on `threads` threads. */
 const perThread = (gmac: number, msPerImage: number, threads: number) => (2 * gmac) / ((msPerImage / 1000) * threads);
 
+/** The markdown summary printed at the end and written as bench/results/latest.md. */
 export function renderMarkdown(r: BenchReport): string {
   const out: string[] = [
     `# diffiqa-gate bench — ${r.mode} (${r.startedAt})`, '',
