@@ -4,6 +4,7 @@
 //   npm run build && FRAMES=6000 node bench/perf-gate.mjs
 //   FRAMES=6000 PERF=12 node --perf-basic-prof bench/perf-gate.mjs
 //   perf report -i .cache/prof/perf.data --no-children --sort pid,dso
+//   TRANSPORT=1 FRAMES=20000 node bench/perf-gate.mjs   # the transport-only gate (fixed score: Kafka, Avro, decide)
 // The pool shape comes from the normal configuration (DIFFIQA_GATE__INFERENCE__WORKERS, …).
 import { spawn, execSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -28,6 +29,7 @@ const { threadCpu } = await dist('core/threads.js');
 const { createCodec, embeddedRegistry } = await dist('pipeline/codecs.js');
 
 const cfg = buildConfig({}, process.env);
+const transport = process.env.TRANSPORT === '1';
 const workDir = benchWorkDir();
 const ctx = {
   quick: false, sizes: FULL, cfg, sharedDir: path.resolve(process.env.DIFFIQA_SHARED ?? path.join(root, '../shared')), workDir,
@@ -52,17 +54,20 @@ const codec = createCodec(await embeddedRegistry(), topics);
 const producer = client.producer();
 await producer.connect();
 const feeder = new Feeder(producer, codec, topics.input, faces, run, 3);
-const child = await GateChild.start(childSettings(ctx, model, run, broker.brokers));
+const child = await GateChild.start(childSettings(ctx, model, run, broker.brokers), { transportOnly: transport });
 const watcher = new FinalWatcher(client.consumer({ groupId: `${run}-watch` }), codec, topics);
 try {
   await watcher.start();
   await feeder.burst(64);
   await watcher.waitFor(feeder.sent, 300_000);
   const pid = Number(execSync('pgrep -f gate-child.js | head -1').toString().trim());
-  // The backlog first, so that the load generator is quiet while the gate drains it.
-  await feeder.burst(Number(process.env.FRAMES ?? 6000));
+  // The backlog first, so that the load generator is quiet while the gate drains it. The
+  // transport-only gate keeps up with the feeder, so there it is measured while being fed.
+  const backlog = () => feeder.burst(Number(process.env.FRAMES ?? 6000));
+  if (!transport) await backlog();
   const threads = () => new Map(threadCpu(pid).map((t) => [t.tid, t]));
   const s0 = await child.sample(), t0 = threads(), w0 = Date.now();
+  if (transport) await backlog();
   let perf;
   if (process.env.PERF) {
     mkdirSync(path.join(root, '.cache/prof'), { recursive: true });

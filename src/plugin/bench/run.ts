@@ -176,8 +176,8 @@ async function runSections(ctx: BenchContext, report: BenchReport, faces: BenchF
           report.overhead!.push(o);
           if (gate.latency.length) {
             report.latency = {
-              modelId: m.id, saturationFramesPerSecond: o.gate.framesPerSecond, streamingFramesPerSecond: gate.streamingFramesPerSecond, maxDelayMs: ctx.maxDelayMs, batchInferenceMs: o.standalone.poolBatchWallMs,
-              boundMs: ctx.maxDelayMs + 2 * o.standalone.poolBatchWallMs, rows: gate.latency,
+              modelId: m.id, saturationFramesPerSecond: o.gate.framesPerSecond, streamingFramesPerSecond: gate.streamingFramesPerSecond, maxDelayMs: ctx.maxDelayMs, batchInferenceMs: o.standalone.poolBatchWallMs ?? NaN,
+              boundMs: ctx.maxDelayMs + 2 * (o.standalone.poolBatchWallMs ?? NaN), rows: gate.latency,
             };
           }
         });

@@ -15,8 +15,8 @@ function overhead(ratio: number): OverheadResult {
   return {
     modelId: 'm', label: 'm', provider: 'cpu',
     gate: { cpuMsPerFrame: 5, runsCpuMsPerFrame: [5], threadsMsPerFrame: { main: 1, inference: 0.75, libvips: 2, other: 1.25 }, framesPerSecond: 100, runsFramesPerSecond: [100], meanBatch: 12, idleCpuMsPerSecond: 30, pausedMs: 0 },
-    standalone: { decodeAlignCpuMs: 3, batch: 12, bareInferenceCpuMs: 0.5, poolInferenceCpuMs: 0.6, poolBatchWallMs: 10 },
-    ratio, ratioToPool: ratio, dlq: {}, duplicates: 0, cleanStop: true,
+    standalone: { decodeAlignCpuMs: 3, decodeAlignConcurrentCpuMs: 3.25, decodeInFlight: 16, batch: 12, bareInferenceCpuMs: 0.5, bareLanesInferenceCpuMs: 0.55, lanes: 2, poolInferenceCpuMs: 0.6, poolBatchWallMs: 10 },
+    ratio, ratioOneCore: ratio * 1.25, ratioToPool: ratio, dlq: {}, duplicates: 0, cleanStop: true,
   };
 }
 
@@ -29,10 +29,19 @@ describe('renderMarkdown', () => {
   it('renderMarkdown should set the inference threads\' CPU against the standalone pool and bare figures', () => {
     const md = renderMarkdown(report({ overhead: [overhead(1.1)] }));
     expect(md).toContain('main 1.00 (event loop');
-    expect(md).toContain('inference 0.75 (worker + ORT threads; standalone pool 0.60, bare 0.50), libvips 2.00, other 1.25');
+    expect(md).toContain('inference 0.75 (worker + ORT threads; standalone pool 0.60, bare 0.55 on 2 lane(s), 0.50 on one), libvips 2.00, other 1.25');
+    expect(md).toContain('decode+align standalone 3.25 with 16 in flight, 3.00 one at a time.');
     const off = overhead(1.1);
     delete off.gate.threadsMsPerFrame;
     expect(renderMarkdown(report({ overhead: [off] }))).not.toContain('by thread');
+  });
+
+  it('renderMarkdown should show the goal\'s standalone figures on the gate\'s cores beside the one-core ones, with both ratios', () => {
+    const md = renderMarkdown(report({ overhead: [overhead(1.1)] }));
+    expect(md).toContain('| m | 100.0 | 5.00 | 3.25 (3.00) | 0.55 (0.50), batch 12 | 1.100 | 1.375 | 1.100 | 30.0 |');
+    const transport = { cpuMsPerFrame: 0.2, runsCpuMsPerFrame: [0.2], framesPerSecond: 3000 };
+    // 5 ÷ (3.25 + 0.55 + 0.2)
+    expect(renderMarkdown(report({ overhead: [overhead(1.1)], transport }))).toContain('m: gate ÷ (decode+align + bare inference on the gate\'s cores + transport alone) = 1.250.');
   });
 
   it('renderMarkdown should compare p99 at 70 % load with maxDelay + 2 batches', () => {
