@@ -21,7 +21,7 @@ const { benchRuntime, benchWorkDir, FULL } = await dist('bench/context.js');
 const { loadBenchFaces } = await dist('bench/faces.js');
 const { smallRegressor, writeBenchManifest } = await dist('bench/models.js');
 const { benchBroker } = await dist('bench/broker.js');
-const { GateChild } = await dist('bench/child.js');
+const { GateChild, threadsPerFrame } = await dist('bench/child.js');
 const { childSettings } = await dist('bench/e2e.js');
 const { Feeder, FinalWatcher } = await dist('bench/traffic.js');
 const { createKafkajsClient } = await dist('kafka/kafkajs.js');
@@ -79,7 +79,7 @@ try {
   const frames = s1.records - s0.records;
   const cpu = (s1.cpu.user - s0.cpu.user + s1.cpu.system - s0.cpu.system) / 1000;
   console.log(`gate pid ${pid}: ${frames} frames in ${seconds.toFixed(1)} s = ${(frames / seconds).toFixed(1)} frames/s, ${(cpu / frames).toFixed(3)} CPU ms/frame, mean batch ${((s1.items - s0.items) / (s1.batches - s0.batches)).toFixed(1)}, input paused ${Math.round(s1.pausedMs - s0.pausedMs)} ms`);
-  console.log(`by role (ms/frame): ${Object.entries(s1.threadMs ?? {}).map(([k, v]) => `${k} ${((v - s0.threadMs[k]) / frames).toFixed(3)}`).join(', ')}`);
+  console.log(`by role (ms/frame): ${Object.entries(threadsPerFrame(s0, s1, frames) ?? {}).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}`);
   for (const [tid, v] of t1) {
     const ms = v.ms - (t0.get(tid)?.ms ?? 0);
     if (ms > 0) console.log(`  thread ${tid} (${v.name}${tid === pid ? ', main' : ''}): ${(ms / frames).toFixed(3)} ms/frame`);

@@ -3,7 +3,7 @@ import { GateError } from '../core/errors.js';
 import { missingNodeFlags } from '../core/node-flags.js';
 import { compiledSibling } from '../core/paths.js';
 import type { ChildReply, ChildRequest, ChildSample } from './gate-child.js';
-import { mapSplit, type ThreadSplit } from './split.js';
+import { mapSplit, splitDelta, type ThreadSplit } from './split.js';
 
 /** Parent side of gate-child.ts: one request at a time, each answered by one reply. */
 export class GateChild {
@@ -83,6 +83,7 @@ export const childCpuMs = (a: ChildSample, b: ChildSample) => (b.cpu.user - a.cp
 
 /** CPU ms per frame of each thread role between two samples; undefined without /proc. */
 export function threadsPerFrame(a: ChildSample, b: ChildSample, frames: number): ThreadSplit | undefined {
-  if (!a.threadMs || !b.threadMs) return undefined;
-  return mapSplit((k) => (b.threadMs![k] - a.threadMs![k]) / frames);
+  if (!a.threads || !b.threads) return undefined;
+  const delta = splitDelta(a.threads, b.threads);
+  return mapSplit((k) => delta[k] / frames);
 }

@@ -10,7 +10,7 @@ import { buildConfig } from '../config/load.js';
 import { createLogger } from '../core/log.js';
 import { threadCpu } from '../core/threads.js';
 import { createKafkajsClient } from '../kafka/kafkajs.js';
-import { mapSplit, type ThreadSplit } from './split.js';
+import type { ThreadSample } from './split.js';
 import { FixedScoreStage } from './transport.js';
 
 export type ChildRequest =
@@ -23,8 +23,8 @@ export type ChildRequest =
 export interface ChildSample {
   type: 'sample';
   cpu: NodeJS.CpuUsage;
-  /** CPU ms by thread role, from /proc; undefined off Linux. */
-  threadMs?: ThreadSplit;
+  /** CPU ms of each live thread with its role, from /proc; undefined off Linux. */
+  threads?: ThreadSample[];
   /** Micro-batcher totals of the regressor: batches run and items in them. */
   batches: number;
   items: number;
@@ -38,15 +38,13 @@ let app: GateApp | undefined;
 let profiler: Session | undefined;
 const reply = (m: ChildReply) => process.send!(m);
 
-function threadSplit(inference: Set<number>): ThreadSplit | undefined {
+function threadSample(inference: Set<number>): ThreadSample[] | undefined {
   const threads = threadCpu();
   if (!threads.length) return undefined;
-  const split = mapSplit(() => 0);
-  for (const t of threads) {
-    const role = t.tid === process.pid ? 'main' : inference.has(t.tid) ? 'inference' : t.name.startsWith('libvips') ? 'libvips' : 'other';
-    split[role] += t.ms;
-  }
-  return split;
+  return threads.map((t) => ({
+    tid: t.tid, ms: t.ms,
+    role: t.tid === process.pid ? 'main' : inference.has(t.tid) ? 'inference' : t.name.startsWith('libvips') ? 'libvips' : 'other',
+  }));
 }
 
 async function handle(m: ChildRequest): Promise<ChildReply> {
@@ -61,9 +59,9 @@ async function handle(m: ChildRequest): Promise<ChildReply> {
     }
     case 'sample': {
       const b = app?.runtime.batchers[0]?.stats;
-      const threadMs = threadSplit(new Set(app?.runtime.pool.threadIds));
+      const threads = threadSample(new Set(app?.runtime.pool.threadIds));
       return {
-        type: 'sample', cpu: process.cpuUsage(), threadMs,
+        type: 'sample', cpu: process.cpuUsage(), threads,
         batches: b?.batches ?? 0, items: b?.items ?? 0, records: app?.gate.counts.records ?? 0, pausedMs: app?.pressure.pausedMs ?? 0,
       };
     }

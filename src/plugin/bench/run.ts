@@ -117,17 +117,23 @@ export async function runBench(o: BenchOptions): Promise<BenchOutput> {
   return { report, jsonPath, mdPath, markdown };
 }
 
-/** How much of each section a model gets: the iResNet-100-size one costs ~0.5 s per image here. */
+/** How much of each section a model gets: the iResNet-100-size one costs 0.14–0.17 CPU s an image here in float (0.07 int8). */
 interface Plan { bare: { images: number; repeats: number }; warmup: number; frames: number; runs: number; latencyLoads: number[]; inferenceImages: number; peer: PeerOptions }
 
 function planFor(ctx: BenchContext, m: BenchModel): Plan {
   if (isIResNet(m.id)) {
-    return { bare: { images: 8, repeats: 3 }, warmup: 16, frames: 32, runs: 1, latencyLoads: [], inferenceImages: 16, peer: { images: 32, batches: [1, 16], repeats: 2 } };
+    // Three saturation runs for a median: one run of 32 frames (3–4 batches a worker) gave the int8
+    // variant a ratio of 0.96–1.24 across runs J–L of 2026-12-06. A warm-up of 16 frames left batch
+    // 16 new to both workers (the first frame goes alone to a free worker): the first run then read
+    // 203 CPU ms/frame against 189 and 174 (run M).
+    return { bare: { images: 8, repeats: 3 }, warmup: ctx.maxBatch * 4, frames: 48, runs: 3, latencyLoads: [], inferenceImages: 16, peer: { images: 32, batches: [1, 16], repeats: 2 } };
   }
   const s = ctx.sizes;
   return {
     bare: { images: 64, repeats: s.repeats }, warmup: ctx.maxBatch * 4, frames: s.saturationFrames, runs: s.saturationRuns,
-    latencyLoads: [0.3, 0.7, 1.0], inferenceImages: 64,
+    // 256 images a timed repeat: with 64 (~60 ms on two lanes) the pool on two lanes read 2.09 and
+    // 2.49 CPU ms/image in runs J and K of 2026-12-06, against 1.76–1.82 over 256 in a process of its own.
+    latencyLoads: [0.3, 0.7, 1.0], inferenceImages: ctx.quick ? 64 : 256,
     // 128 is the authors' DataLoader batch size (inference_config.yaml).
     peer: { images: s.peerImages, batches: ctx.quick ? [1, 32] : [1, 32, 128], repeats: s.repeats },
   };
