@@ -33,10 +33,11 @@ export const schema = {
   'models.mirror': { kind: 'string', default: '', doc: 'asset mirror directory (env DIFFIQA_ASSET_MIRROR)' },
   'models.manifests': { kind: 'string[]', default: [], doc: 'extra manifest files (e.g. exported official models)' },
   // 2 × 1 beat 1 × 2 on two cores with the own regressor: +13–15 % frames/s, −3–7 % CPU per frame
-  // (BENCHMARKS.md, 2026-12-05): two batches side by side, no hand-offs between ORT's threads. An
-  // iResNet-100-size regressor is the other way round: two concurrent batches fight over cache.
+  // (BENCHMARKS.md, 2026-12-05): two batches side by side, no hand-offs between ORT's threads. For an
+  // iResNet-100-size regressor, two bare sessions at once cost −3 to +9 % CPU per image against one
+  // (runs J–N, 2026-12-06), so its shape is a latency choice: 1 × cores puts every core on a batch.
   'inference.workers': { kind: 'integer', default: 2, min: 1, max: 64, doc: 'inference worker threads; each holds its own session of every model and runs one batch at a time' },
-  'inference.intraOpThreads': { kind: 'integer', default: 1, min: 1, max: 64, doc: 'onnxruntime threads per worker; workers × intraOpThreads ≈ cores. Small regressors in the gate: 1 thread, one worker per core; iResNet-100-size ones, and one-image-at-a-time work (score, eval): 1 worker × cores threads' },
+  'inference.intraOpThreads': { kind: 'integer', default: 1, min: 1, max: 64, doc: 'onnxruntime threads per worker; workers × intraOpThreads ≈ cores. Small regressors in the gate: 1 thread, one worker per core; iResNet-100-size ones: about the same CPU per image either way, 1 worker × cores threads for lower latency a batch; one-image-at-a-time work (score, eval): 1 worker × cores threads' },
   'inference.executionProviders': { kind: 'string[]', default: ['cpu'], doc: 'tried in order, cpu always last (cuda, tensorrt, cpu)' },
   'inference.maxBatch': { kind: 'integer', default: 16, min: 1, max: 1024, doc: 'micro-batch size' },
   'inference.maxDelayMs': { kind: 'number', default: 0, min: 0, max: 10_000, doc: 'longest wait for a batch to fill, from its oldest frame\'s arrival. 0: a free worker takes what is queued at once, and batches fill while the workers are busy (on CPU, lower latency at the same saturation throughput, see BENCHMARKS.md); a few ms on GPUs, where a fuller batch costs little more than a small one' },
