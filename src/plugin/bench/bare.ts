@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { ModelEntry } from '../assets/manifest.js';
@@ -68,16 +69,12 @@ export interface LaneRow extends BatchRow {
   perLane: { threadId: number; runs: number; lastSum: number }[];
 }
 
-const reply = (w: Worker) => new Promise<BareLaneReply>((resolve, reject) => {
-  const onError = (err: Error) => { w.off('message', onMessage); reject(err); };
-  const onMessage = (m: BareLaneReply) => {
-    w.off('error', onError);
-    if (m.kind === 'error') reject(new Error(`bare lane: ${m.message}`));
-    else resolve(m);
-  };
-  w.once('message', onMessage);
-  w.once('error', onError);
-});
+/** The lane's next reply; events.once rejects if the worker emits 'error' first. */
+async function reply(w: Worker): Promise<BareLaneReply> {
+  const [m] = (await once(w, 'message')) as [BareLaneReply];
+  if (m.kind === 'error') throw new Error(`bare lane: ${m.message}`);
+  return m;
+}
 
 /**
  * Bare onnxruntime on the gate's cores: `lanes` bare sessions of `threads` intra-op threads each,

@@ -181,9 +181,10 @@ async function runSections(ctx: BenchContext, report: BenchReport, faces: BenchF
           const o = await overheadFrom(ctx, m, faces, gate, plan.inferenceImages, plan.latencyLoads.length > 0);
           report.overhead!.push(o);
           if (gate.latency.length) {
+            const batchInferenceMs = o.standalone.poolBatchWallMs ?? NaN;
             report.latency = {
-              modelId: m.id, saturationFramesPerSecond: o.gate.framesPerSecond, streamingFramesPerSecond: gate.streamingFramesPerSecond, maxDelayMs: ctx.maxDelayMs, batchInferenceMs: o.standalone.poolBatchWallMs ?? NaN,
-              boundMs: ctx.maxDelayMs + 2 * (o.standalone.poolBatchWallMs ?? NaN), rows: gate.latency,
+              modelId: m.id, saturationFramesPerSecond: o.gate.framesPerSecond, streamingFramesPerSecond: gate.streamingFramesPerSecond, maxDelayMs: ctx.maxDelayMs, batchInferenceMs,
+              boundMs: ctx.maxDelayMs + 2 * batchInferenceMs, rows: gate.latency,
             };
           }
         });
