@@ -1,7 +1,7 @@
 import { loadConfigFile } from '../config/load.js';
 import { GateError } from '../core/errors.js';
-import { computeEval, genuineFor, type EvalDeps } from '../eval/evaluate.js';
-import { calibrate, pairQuality, type GenuineComparison } from '../eval/metrics.js';
+import { computeEval, genuineFor, type EvalDeps } from '../../tools/eval/evaluate.js';
+import { calibrate, pairQuality, type GenuineComparison } from '../../tools/eval/metrics.js';
 import { flagString, numberFlag, type Parsed } from './args.js';
 import { commandLine, evalOptions } from './evaluate.js';
 import { EXIT } from './exit.js';

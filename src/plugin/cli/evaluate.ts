@@ -3,8 +3,8 @@ import path from 'node:path';
 import { loadConfigFile } from '../config/load.js';
 import { GateError } from '../core/errors.js';
 import { cacheDir } from '../core/paths.js';
-import { computeEval, edcSummary, type EvalData, type EvalDeps, type EvalOptions, type ScorerEdc } from '../eval/evaluate.js';
-import { edcSvg, svgToPng } from '../eval/plot.js';
+import { computeEval, edcSummary, type EvalData, type EvalDeps, type EvalOptions, type ScorerEdc } from '../../tools/eval/evaluate.js';
+import { edcSvg, svgToPng } from '../../tools/eval/plot.js';
 import { flagList, flagString, isCount, numberFlag, type Parsed } from './args.js';
 import { EXIT } from './exit.js';
 

@@ -3,7 +3,7 @@ import { parse } from 'yaml';
 import { calibrateGate, calibrationYaml, round7 } from '../../../src/plugin/cli/calibrate.js';
 import { GateError } from '../../../src/plugin/core/errors.js';
 import { createRng } from '../../../src/plugin/core/random.js';
-import type { GenuineComparison } from '../../../src/plugin/eval/metrics.js';
+import type { GenuineComparison } from '../../../src/tools/eval/metrics.js';
 
 /**
  * 2000 frames with qualities uniform in [0, 1); 1000 genuine pairs of consecutive frames whose

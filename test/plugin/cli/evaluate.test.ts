@@ -9,8 +9,8 @@ import calibrateCommand from '../../../src/plugin/cli/calibrate.js';
 import evaluateCommand, { evalOptions } from '../../../src/plugin/cli/evaluate.js';
 import { runtimeFromConfig } from '../../../src/plugin/cli/score.js';
 import { loadConfigFile, type Config } from '../../../src/plugin/config/load.js';
-import { computeEval, type EvalData } from '../../../src/plugin/eval/evaluate.js';
-import { edc, pauc } from '../../../src/plugin/eval/metrics.js';
+import { computeEval, type EvalData } from '../../../src/tools/eval/evaluate.js';
+import { edc, pauc } from '../../../src/tools/eval/metrics.js';
 import { sharedDir, sharedPath } from '../../helpers/shared.js';
 import { FIXTURE_REGRESSOR_ID, prepareFixtureModels, type FixtureModels } from '../../helpers/fixture-models.js';
 

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Frame } from '../../../src/plugin/core/frame.js';
-import { parseLfwPairs, type LfwPair } from '../../../src/plugin/eval/pairs.js';
+import { parseLfwPairs, type LfwPair } from '../../../src/tools/eval/pairs.js';
 import { PrepareStage } from '../../../src/plugin/pipeline/stages/prepare.js';
 import { ModelRuntime } from '../../../src/plugin/scorers/runtime.js';
 import { cosine, EmbedScorer } from '../../../src/plugin/scorers/scorers.js';

@@ -1,9 +1,9 @@
-import { findModel, type Manifest } from '../assets/manifest.js';
-import { GateError } from '../core/errors.js';
-import type { AlignedFace, Landmarks5 } from '../core/frame.js';
-import { DiffusionScorer } from '../diffusion/scorer.js';
-import type { ModelRuntime } from '../scorers/runtime.js';
-import { RegressScorer } from '../scorers/scorers.js';
+import { findModel, type Manifest } from '../../plugin/assets/manifest.js';
+import { GateError } from '../../plugin/core/errors.js';
+import type { AlignedFace, Landmarks5 } from '../../plugin/core/frame.js';
+import { DiffusionScorer } from '../../plugin/diffusion/scorer.js';
+import type { ModelRuntime } from '../../plugin/scorers/runtime.js';
+import { RegressScorer } from '../../plugin/scorers/scorers.js';
 import { scoreBaseline, type BaselineName } from './baselines.js';
 
 /** Command-line names of the baselines (kebab-case, as flags are) → baselines.ts names. */

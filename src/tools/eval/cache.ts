@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, open, readFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { GateError } from '../core/errors.js';
+import { GateError } from '../../plugin/core/errors.js';
 
 /**
  * On-disk cache of everything `evaluate` computes per image, so a rerun with one new scorer

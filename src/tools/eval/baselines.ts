@@ -1,5 +1,5 @@
-import { GateError } from '../core/errors.js';
-import { createRng } from '../core/random.js';
+import { GateError } from '../../plugin/core/errors.js';
+import { createRng } from '../../plugin/core/random.js';
 
 /**
  * Cheap quality baselines, the yardstick a learned quality model has to beat in the EDC.

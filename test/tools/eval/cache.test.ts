@@ -2,7 +2,7 @@ import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EvalCache, isSkip, keyHash } from '../../../src/plugin/eval/cache.js';
+import { EvalCache, isSkip, keyHash } from '../../../src/tools/eval/cache.js';
 import { GateError } from '../../../src/plugin/core/errors.js';
 
 const SIZE = 16;

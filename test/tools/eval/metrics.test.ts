@@ -4,7 +4,7 @@ import { GateError } from '../../../src/plugin/core/errors.js';
 import {
   averageRanks, calibrate, countAtMost, edc, fnmr, nextUp, pauc, pearson, spearman, thresholdAtFmr,
   type GenuineComparison,
-} from '../../../src/plugin/eval/metrics.js';
+} from '../../../src/tools/eval/metrics.js';
 
 const fmrAt = (impostors: number[], t: number): number => impostors.filter((s) => s >= t).length / impostors.length;
 

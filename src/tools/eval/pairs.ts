@@ -1,5 +1,5 @@
-import { GateError } from '../core/errors.js';
-import { createRng } from '../core/random.js';
+import { GateError } from '../../plugin/core/errors.js';
+import { createRng } from '../../plugin/core/random.js';
 
 /**
  * Verification-pair lists for evaluation. Paths are relative to the data root

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GateError } from '../../../src/plugin/core/errors.js';
-import { loadEvalSet } from '../../../src/plugin/eval/dataset.js';
+import { loadEvalSet } from '../../../src/tools/eval/dataset.js';
 
 /** A tiny LFW-shaped tree: <data>/<Name>/<Name>_000n.jpg (empty files: only names matter here). */
 async function lfwTree(data: string, people: Record<string, number>): Promise<string> {

@@ -1,4 +1,4 @@
-import { GateError } from '../core/errors.js';
+import { GateError } from '../../plugin/core/errors.js';
 
 /**
  * Face-recognition and quality-assessment metrics (pure, no I/O), following the evaluation

@@ -3,7 +3,7 @@ import { GateError } from '../../../src/plugin/core/errors.js';
 import { createRng } from '../../../src/plugin/core/random.js';
 import {
   brightnessContrast, embeddingNorm, faceSize, random, scoreBaseline, sharpness, type BaselineName, type FaceImage,
-} from '../../../src/plugin/eval/baselines.js';
+} from '../../../src/tools/eval/baselines.js';
 
 const SIZE = 112;
 

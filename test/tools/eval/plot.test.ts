@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { edcSvg, svgToPng } from '../../../src/plugin/eval/plot.js';
+import { edcSvg, svgToPng } from '../../../src/tools/eval/plot.js';
 
 const curve = (fnmr: number[]) => ({ discard: fnmr.map((_, i) => i / fnmr.length), fnmr });
 

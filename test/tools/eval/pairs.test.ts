@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { GateError } from '../../../src/plugin/core/errors.js';
-import { allPairs, lfwPath, parseIdentityList, parseLfwPairs, type VerificationPair } from '../../../src/plugin/eval/pairs.js';
+import { allPairs, lfwPath, parseIdentityList, parseLfwPairs, type VerificationPair } from '../../../src/tools/eval/pairs.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const sharedDir = process.env.DIFFIQA_SHARED ?? path.resolve(repoRoot, '../shared');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DISCARD_GRID, edcSummary, genuineFor, type EvalData } from '../../../src/plugin/eval/evaluate.js';
+import { DISCARD_GRID, edcSummary, genuineFor, type EvalData } from '../../../src/tools/eval/evaluate.js';
 import { GateError } from '../../../src/plugin/core/errors.js';
 
 /**

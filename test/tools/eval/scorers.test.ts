@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Manifest, ModelEntry, ModelRole } from '../../../src/plugin/assets/manifest.js';
 import { GateError } from '../../../src/plugin/core/errors.js';
-import { random, sharpness } from '../../../src/plugin/eval/baselines.js';
-import { BASELINES, resolveScorers, type ScorerContext } from '../../../src/plugin/eval/scorers.js';
+import { random, sharpness } from '../../../src/tools/eval/baselines.js';
+import { BASELINES, resolveScorers, type ScorerContext } from '../../../src/tools/eval/scorers.js';
 
 const entry = (id: string, role: ModelRole, sha: string): ModelEntry => ({
   id, role, version: '1', file: `${id}.onnx`, sha256: sha.repeat(64 / sha.length), outputs: ['out'], batch: 'dynamic', licence: 'test',

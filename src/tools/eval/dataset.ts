@@ -1,8 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { GateError } from '../core/errors.js';
-import { listImages } from '../cli/files.js';
+import { GateError } from '../../plugin/core/errors.js';
+import { listImages } from '../../plugin/cli/files.js';
 import { allPairs, parseIdentityList, parseLfwPairs, type VerificationPair } from './pairs.js';
 
 export interface SetOptions {
