@@ -7,7 +7,7 @@ import { Pipeline, type StageWrapper } from '../pipeline/pipeline.js';
 import { DiffusionScorer } from '../diffusion/scorer.js';
 import { DecodeEscalationStage, DiffusionStage } from '../escalation/stages.js';
 import { buildEscalationOutputs } from '../escalation/outputs.js';
-import { runtimeFromConfig } from '../cli/score.js';
+import { runtimeFromConfig } from './runtime.js';
 import { onceShutdown } from './shutdown.js';
 import { topicsFrom, type AppHooks, type GateApp } from './gate-app.js';
 

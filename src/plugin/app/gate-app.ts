@@ -12,7 +12,7 @@ import { DecodeMessageStage } from '../pipeline/stages/decode-message.js';
 import { PrepareStage, prepareOptions } from '../pipeline/stages/prepare.js';
 import { RegressStage } from '../pipeline/stages/regress.js';
 import { RegressScorer } from '../scorers/scorers.js';
-import { runtimeFromConfig } from '../cli/score.js';
+import { runtimeFromConfig } from './runtime.js';
 import type { ModelRuntime } from '../scorers/runtime.js';
 import { onceShutdown } from './shutdown.js';
 

@@ -12,7 +12,7 @@ import { buildDemoCrops } from '../demo/cameras.js';
 import { localBrokerRunning, startLocalBroker, stopLocalBroker } from '../demo/broker.js';
 import { publishStream } from '../demo/stream.js';
 import { OutcomeWatcher, percentile, renderTable } from '../demo/watch.js';
-import { runtimeFromConfig } from './score.js';
+import { runtimeFromConfig } from '../app/runtime.js';
 import { isCount, numberFlag, type Parsed } from './args.js';
 import { EXIT } from './exit.js';
 import { packageRoot } from '../core/paths.js';

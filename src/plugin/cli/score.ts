@@ -2,11 +2,11 @@ import { readFile } from 'node:fs/promises';
 import { GateError, toGateError } from '../core/errors.js';
 import type { Config } from '../config/load.js';
 import type { Frame } from '../core/frame.js';
-import { ModelRuntime } from '../scorers/runtime.js';
 import { RegressScorer } from '../scorers/scorers.js';
 import { PrepareStage, prepareOptions } from '../pipeline/stages/prepare.js';
-import { listImages } from './files.js';
-import { Progress } from './progress.js';
+import { listImages } from '../core/files.js';
+import { Progress } from '../core/progress.js';
+import { runtimeFromConfig } from '../app/runtime.js';
 
 export interface ScoreArgs { inputs: string[]; model?: string; format: 'jsonl' | 'csv'; concurrency?: number }
 
@@ -72,14 +72,3 @@ export async function scoreCommand(args: ScoreArgs, cfg: Config, write: (line: s
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
-
-export function runtimeFromConfig(cfg: Config): ModelRuntime {
-  return new ModelRuntime({
-    manifestPaths: cfg.get('models.manifests'),
-    mirrorDir: cfg.get('models.mirror') || undefined,
-    workers: cfg.get('inference.workers'),
-    intraOpThreads: cfg.get('inference.intraOpThreads'),
-    executionProviders: cfg.get('inference.executionProviders'),
-    batch: { maxBatch: cfg.get('inference.maxBatch'), maxDelayMs: cfg.get('inference.maxDelayMs'), maxQueue: cfg.get('inference.maxQueue') },
-  });
-}

@@ -4,9 +4,9 @@ import path from 'node:path';
 import type { Config } from '../config/load.js';
 import type { Frame } from '../core/frame.js';
 import { PrepareStage, prepareOptions } from '../pipeline/stages/prepare.js';
-import { runtimeFromConfig } from '../cli/score.js';
-import { listImages } from '../cli/files.js';
-import { Progress } from '../cli/progress.js';
+import { runtimeFromConfig } from '../app/runtime.js';
+import { listImages } from '../core/files.js';
+import { Progress } from '../core/progress.js';
 
 export interface DatasetIndex {
   count: number;

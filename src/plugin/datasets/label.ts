@@ -3,8 +3,8 @@ import { appendFile, open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/load.js';
 import { DiffusionScorer } from '../diffusion/scorer.js';
-import { runtimeFromConfig } from '../cli/score.js';
-import { Progress } from '../cli/progress.js';
+import { runtimeFromConfig } from '../app/runtime.js';
+import { Progress } from '../core/progress.js';
 
 const FACE_BYTES = 112 * 112 * 3;
 

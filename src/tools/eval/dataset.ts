@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GateError } from '../../plugin/core/errors.js';
-import { listImages } from '../../plugin/cli/files.js';
+import { listImages } from '../../plugin/core/files.js';
 import { allPairs, parseIdentityList, parseLfwPairs, type VerificationPair } from './pairs.js';
 
 export interface SetOptions {

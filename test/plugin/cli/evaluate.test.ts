@@ -7,7 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { parseArgs } from '../../../src/plugin/cli/args.js';
 import calibrateCommand from '../../../src/plugin/cli/calibrate.js';
 import evaluateCommand, { evalOptions } from '../../../src/plugin/cli/evaluate.js';
-import { runtimeFromConfig } from '../../../src/plugin/cli/score.js';
+import { runtimeFromConfig } from '../../../src/plugin/app/runtime.js';
 import { loadConfigFile, type Config } from '../../../src/plugin/config/load.js';
 import { computeEval, type EvalData } from '../../../src/tools/eval/evaluate.js';
 import { edc, pauc } from '../../../src/tools/eval/metrics.js';

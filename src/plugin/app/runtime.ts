@@ -1,0 +1,14 @@
+import type { Config } from '../config/load.js';
+import { ModelRuntime } from '../scorers/runtime.js';
+
+/** The model runtime the configuration describes: manifests, mirror, pool shape and batching. */
+export function runtimeFromConfig(cfg: Config): ModelRuntime {
+  return new ModelRuntime({
+    manifestPaths: cfg.get('models.manifests'),
+    mirrorDir: cfg.get('models.mirror') || undefined,
+    workers: cfg.get('inference.workers'),
+    intraOpThreads: cfg.get('inference.intraOpThreads'),
+    executionProviders: cfg.get('inference.executionProviders'),
+    batch: { maxBatch: cfg.get('inference.maxBatch'), maxDelayMs: cfg.get('inference.maxDelayMs'), maxQueue: cfg.get('inference.maxQueue') },
+  });
+}
