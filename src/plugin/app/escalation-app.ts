@@ -9,7 +9,7 @@ import { DecodeEscalationStage, DiffusionStage } from '../escalation/stages.js';
 import { buildEscalationOutputs } from '../escalation/outputs.js';
 import { runtimeFromConfig } from './runtime.js';
 import { onceShutdown } from './shutdown.js';
-import { topicsFrom, type AppHooks, type GateApp } from './gate-app.js';
+import { chooseStages, topicsFrom, type AppHooks, type GateApp } from './gate-app.js';
 
 export interface EscalationApp extends Omit<GateApp, 'pressure'> { stage: DiffusionStage }
 
@@ -29,7 +29,7 @@ export async function startEscalation(cfg: Config, client: KafkaClient, log: Log
     const thresholds = { accept: cfg.get('escalation.accept'), reject: cfg.get('escalation.reject') };
     const scorer = new DiffusionScorer(rt, { denoiserId: entry.id, embedderId: cfg.get('models.embedder'), repeats: cfg.get('escalation.repeats'), maxBatch: cfg.get('inference.maxBatch') * 10 });
     const stage = new DiffusionStage(scorer, { id: entry.id, version: entry.version, provider }, { thresholds, maxAgeMs: cfg.get('escalation.maxAgeMs') });
-    const pipeline = new Pipeline([new DecodeEscalationStage(codec, cfg.get('kafka.maxMessageBytes')), stage], h.wrap);
+    const pipeline = new Pipeline(await chooseStages([new DecodeEscalationStage(codec, cfg.get('kafka.maxMessageBytes')), stage], h), h.wrap);
 
     const admin = client.admin();
     await admin.createTopics([topics.escalation, topics.output, topics.dlq].map((topic) => ({ topic, partitions: 3 })));

@@ -29,10 +29,19 @@ export interface AppHooks {
   /** The consumer joined its group: the app is ready. */
   started?(): void;
   /**
-   * In place of prepare + regress: the bench's transport-only gate puts a fixed score here, so
-   * that what is left (Kafka, Avro, decide, the gate's bookkeeping) can be measured alone.
+   * Gets the app's stages in order (their names: decode, prepare, regress, decide; escalation:
+   * decode, diffiqa) and returns those to run: add your own, replace or leave some out. Stages
+   * left out are closed at once. Runs before the wrapper.
    */
-  scoring?: Stage[];
+  stages?(defaults: Stage[]): Stage[];
+}
+
+/** The stages the hooks choose from the defaults; the ones dropped are closed. */
+export async function chooseStages(defaults: Stage[], h: AppHooks): Promise<Stage[]> {
+  if (!h.stages) return defaults;
+  const chosen = h.stages([...defaults]);
+  await Promise.all(defaults.filter((s) => !chosen.includes(s)).map((s) => s.close()));
+  return chosen;
 }
 
 export interface AppParts { role: 'gate' | 'escalation'; gate: Gate; runtime: ModelRuntime; consumer: ConsumerPort; pressure?: Backpressure }
@@ -61,11 +70,12 @@ export async function startGate(cfg: Config, client: KafkaClient, log: Logger, h
     const codec = createCodec(registry, topics);
     const thresholds = { accept: cfg.get('gate.accept'), reject: cfg.get('gate.reject') };
     const pressure = new Backpressure(rt.batcher(regressorId));
-    const pipeline = new Pipeline([
+    const pipeline = new Pipeline(await chooseStages([
       new DecodeMessageStage(codec, cfg.get('kafka.maxMessageBytes')),
-      ...(h.scoring ?? [new PrepareStage(rt, prepareOptions(cfg)), new RegressStage(new RegressScorer(rt, regressorId), pressure)]),
+      new PrepareStage(rt, prepareOptions(cfg)),
+      new RegressStage(new RegressScorer(rt, regressorId), pressure),
       new DecideStage(thresholds),
-    ], h.wrap);
+    ], h), h.wrap);
 
     const admin = client.admin();
     await admin.createTopics([topics.output, topics.escalation, topics.dlq].map((topic) => ({ topic, partitions: 3 })));

@@ -8,6 +8,7 @@ import { Session } from 'node:inspector/promises';
 import { startGate, type GateApp } from '../app/gate-app.js';
 import { buildConfig } from '../config/load.js';
 import { createLogger } from '../core/log.js';
+import type { Stage } from '../core/stage.js';
 import { threadCpu } from '../core/threads.js';
 import { createKafkajsClient } from '../kafka/kafkajs.js';
 import type { ThreadSample } from './split.js';
@@ -47,6 +48,11 @@ function threadSample(inference: Set<number>): ThreadSample[] | undefined {
   }));
 }
 
+/** prepare + regress replaced by a fixed score: what is left is Kafka, Avro, decide and the gate's bookkeeping. */
+function transportOnly(stages: Stage[]): Stage[] {
+  return stages.flatMap((s) => s.name === 'prepare' ? [] : s.name === 'regress' ? [new FixedScoreStage()] : [s]);
+}
+
 async function handle(m: ChildRequest): Promise<ChildReply> {
   switch (m.type) {
     case 'start': {
@@ -54,7 +60,7 @@ async function handle(m: ChildRequest): Promise<ChildReply> {
       const cfg = buildConfig({}, {}, m.settings);
       const log = createLogger(cfg.get('log.level'));
       const client = createKafkajsClient({ brokers: cfg.get('kafka.brokers'), clientId: cfg.get('kafka.clientId'), logger: log });
-      app = await startGate(cfg, client, log, m.transportOnly ? { scoring: [new FixedScoreStage()] } : undefined);
+      app = await startGate(cfg, client, log, m.transportOnly ? { stages: transportOnly } : undefined);
       return { type: 'ready', provider: app.provider };
     }
     case 'sample': {
