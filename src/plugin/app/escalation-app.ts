@@ -4,10 +4,9 @@ import type { KafkaClient } from '../kafka/port.js';
 import { Gate, retryLogger } from '../gate/gate.js';
 import { createCodec, createRegistry } from '../pipeline/codecs.js';
 import { Pipeline, type StageWrapper } from '../pipeline/pipeline.js';
-import { DiffusionScorer } from '../diffusion/scorer.js';
 import { DecodeEscalationStage, DiffusionStage } from '../escalation/stages.js';
 import { buildEscalationOutputs } from '../escalation/outputs.js';
-import { runtimeFromConfig } from './runtime.js';
+import { diffusionScorerFromConfig, runtimeFromConfig } from './runtime.js';
 import { onceShutdown } from './shutdown.js';
 import { chooseStages, topicsFrom, type AppHooks, type GateApp } from './gate-app.js';
 
@@ -27,7 +26,7 @@ export async function startEscalation(cfg: Config, client: KafkaClient, log: Log
     log.info({ model: entry.id, executionProvider: provider }, 'escalation models loaded');
     const codec = createCodec(await createRegistry(cfg.get('registry.type'), cfg.get('registry.url')), topics);
     const thresholds = { accept: cfg.get('escalation.accept'), reject: cfg.get('escalation.reject') };
-    const scorer = new DiffusionScorer(rt, { denoiserId: entry.id, embedderId: cfg.get('models.embedder'), repeats: cfg.get('escalation.repeats'), maxBatch: cfg.get('inference.maxBatch') * 10 });
+    const scorer = diffusionScorerFromConfig(cfg, rt, entry.id);
     const stage = new DiffusionStage(scorer, { id: entry.id, version: entry.version, provider }, { thresholds, maxAgeMs: cfg.get('escalation.maxAgeMs') });
     const pipeline = new Pipeline(await chooseStages([new DecodeEscalationStage(codec, cfg.get('kafka.maxMessageBytes')), stage], h), h.wrap);
 
