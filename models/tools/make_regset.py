@@ -20,9 +20,13 @@ split and a new one goes to train, so the held-out faces, and the labels already
 index), stay valid. Faces of held-out identities are not added: the held-out split stays the
 very faces it was, so correlations before and after an extension compare.
 Degradations: "clean" with probability `--clean`; otherwise one of blur (Gaussian sigma 0.5-4),
-downscale (x2-x8, log-uniform in strength, and back up), jpeg (quality 40-5), noise (Gaussian
-sigma 5-40 of 255), dark (x0.6-x0.15), combo (two of those) or bsrgan (tools.degrade rounds; 1
-round below strength 0.5, else 2). Each face's randomness is seeded from (seed, position), so the
+downscale (x2-x10, log-uniform in strength, and back up), motion (linear blur 3-17 px at a random
+angle), jpeg (quality 40-5), noise (Gaussian sigma 5-40 of 255), dark (x0.6-x0.15), combo (two of
+those) or bsrgan (tools.degrade rounds; 1 round below strength 0.5, else 2). Kinds are drawn with
+KIND_WEIGHTS: low resolution, blur and motion, the degradations that hurt recognition most, come
+up most often.
+Split: `--split-rule hash` puts an identity in held-out iff tools.splits.heldout says so (the
+project-wide rule the evaluation sets use too; --heldout is then ignored). Each face's randomness is seeded from (seed, position), so the
 output is the same for a seed, whatever else changes.
 """
 from __future__ import annotations
@@ -39,14 +43,19 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
+from tools import splits
 from tools.common import cache_dir
 from tools.degrade import degrade
 
 SIZE = 112
-SIMPLE = ('blur', 'downscale', 'jpeg', 'noise', 'dark')
+SIMPLE = ('blur', 'downscale', 'motion', 'jpeg', 'noise', 'dark')
 DEGRADED = SIMPLE + ('combo', 'bsrgan')
+# Why these weights: on camera crops low resolution, defocus and motion blur are what make a face
+# unrecognisable; JPEG, noise and exposure matter less to an FR model at the strengths drawn here.
+KIND_WEIGHTS = {'blur': 0.17, 'downscale': 0.22, 'motion': 0.17, 'jpeg': 0.08, 'noise': 0.08,
+                'dark': 0.06, 'combo': 0.14, 'bsrgan': 0.08}
 # Order in which a combo applies its two operations: optics first, then sensor, then codec.
-PIPELINE_ORDER = ('blur', 'downscale', 'dark', 'noise', 'jpeg')
+PIPELINE_ORDER = ('blur', 'motion', 'downscale', 'dark', 'noise', 'jpeg')
 RESAMPLERS = {'bilinear': Image.BILINEAR, 'bicubic': Image.BICUBIC, 'box': Image.BOX}
 
 
@@ -55,7 +64,9 @@ def _param(kind: str, u: float) -> float:
     if kind == 'blur':
         return 0.5 + 3.5 * u                 # Gaussian sigma, px
     if kind == 'downscale':
-        return 2.0 * 4.0 ** u                # factor 2..8, log-uniform: x2->x4 matters as much as x4->x8
+        return 2.0 * 5.0 ** u                # factor 2..10, log-uniform: x2->x4 matters as much as x4->x8
+    if kind == 'motion':
+        return 3.0 + 14.0 * u                # blur length, px
     if kind == 'jpeg':
         return float(round(40 - 35 * u))     # quality 40..5
     if kind == 'noise':
@@ -71,6 +82,18 @@ def _jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert('RGB'), dtype=np.uint8)
 
 
+def _motion(img: np.ndarray, length: float, angle: float) -> np.ndarray:
+    """Linear motion blur: the mean of copies shifted along a line of `length` px."""
+    pil = Image.fromarray(img)
+    steps = max(2, int(round(length)))
+    acc = np.zeros(img.shape, np.float64)
+    for k in range(steps):
+        d = (k / (steps - 1) - 0.5) * length
+        dx, dy = d * np.cos(angle), d * np.sin(angle)
+        acc += np.asarray(pil.transform(pil.size, Image.AFFINE, (1, 0, dx, 0, 1, dy), Image.BILINEAR), np.float64)
+    return np.clip(np.round(acc / steps), 0, 255).astype(np.uint8)
+
+
 def apply_op(img: np.ndarray, kind: str, value: float, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
     """One simple degradation of a uint8 HWC image; returns the image and what was done."""
     op: dict = {'kind': kind, 'value': round(value, 4)}
@@ -82,6 +105,10 @@ def apply_op(img: np.ndarray, kind: str, value: float, rng: np.random.Generator)
         pil = Image.fromarray(img).resize((small, small), RESAMPLERS[name])
         out = np.asarray(pil.resize((SIZE, SIZE), Image.BICUBIC), dtype=np.uint8)
         op.update(size=small, resample=name)
+    elif kind == 'motion':
+        angle = float(rng.uniform(0, np.pi))
+        out = _motion(img, value, angle)
+        op['angle'] = round(angle, 4)
     elif kind == 'jpeg':
         out = _jpeg(img, int(value))
     elif kind == 'noise':
@@ -100,7 +127,8 @@ def degrade_item(img: np.ndarray, rng: np.random.Generator, clean_prob: float) -
     """Draws a kind and strength for one face and applies it. uint8 HWC -> (uint8 HWC, record)."""
     if rng.random() < clean_prob:
         return img.copy(), {'kind': 'clean', 'strength': 0.0, 'ops': []}
-    kind = DEGRADED[int(rng.integers(len(DEGRADED)))]
+    weights = np.asarray([KIND_WEIGHTS[k] for k in DEGRADED])
+    kind = DEGRADED[int(rng.choice(len(DEGRADED), p=weights / weights.sum()))]
     if kind in SIMPLE:
         u = float(rng.random())
         out, op = apply_op(img, kind, _param(kind, u), rng)
@@ -138,7 +166,12 @@ def split_by_identity(identities: list[str], heldout: float, rng: np.random.Gene
     return split
 
 
-def make(data: Path, out: Path, count: int, seed: int, heldout: float = 0.15, clean_prob: float = 0.35) -> dict:
+def split_by_rule(identities: list[str]) -> dict[str, str]:
+    return {name: 'heldout' if splits.heldout(name) else 'train' for name in set(identities)}
+
+
+def make(data: Path, out: Path, count: int, seed: int, heldout: float = 0.15, clean_prob: float = 0.35,
+         rule: str = 'random') -> dict:
     index = json.loads((data / 'index.json').read_text())
     total = int(index['count'])
     raw = data / 'faces.u8'
@@ -149,7 +182,7 @@ def make(data: Path, out: Path, count: int, seed: int, heldout: float = 0.15, cl
     faces = np.memmap(raw, dtype=np.uint8, mode='r', shape=(total, SIZE, SIZE, 3))
     picks = [int(i) for i in np.random.default_rng([seed, 0]).choice(total, count, replace=False)]
     ids = [index['identities'][i] for i in picks]
-    split = split_by_identity(ids, heldout, np.random.default_rng([seed, 1]))
+    split = split_by_rule(ids) if rule == 'hash' else split_by_identity(ids, heldout, np.random.default_rng([seed, 1]))
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / 'faces.u8.tmp'
     items = []
@@ -163,7 +196,7 @@ def make(data: Path, out: Path, count: int, seed: int, heldout: float = 0.15, cl
     os.replace(tmp, out / 'faces.u8')
     result = {
         'count': count, 'size': SIZE, 'seed': seed, 'source': str(data), 'sourceCount': total,
-        'heldoutFraction': heldout, 'cleanProbability': clean_prob,
+        'heldoutFraction': heldout, 'splitRule': rule, 'cleanProbability': clean_prob,
         'files': [it['file'] for it in items], 'identities': ids,
         **({'eyeDistance': [index['eyeDistance'][i] for i in picks]} if 'eyeDistance' in index else {}),
         'items': items,
@@ -226,13 +259,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--heldout', type=float, default=0.15, help='fraction of faces in the held-out split')
     ap.add_argument('--clean', type=float, default=0.35, help='probability that a face stays clean')
+    ap.add_argument('--split-rule', choices=('random', 'hash'), default='random',
+                    help='random: seeded identities up to --heldout; hash: tools.splits.heldout (project-wide)')
     ap.add_argument('--extend', type=int, metavar='N', help='append N faces to the set in --out (keeps its seed and splits)')
     args = ap.parse_args(argv)
     if not (0 < args.heldout < 1 and 0 <= args.clean <= 1):
         ap.error('--heldout must be in (0,1) and --clean in [0,1]')
     start = time.monotonic()
     result = extend(args.data, args.out, args.extend) if args.extend else \
-        make(args.data, args.out, args.count, args.seed, args.heldout, args.clean)
+        make(args.data, args.out, args.count, args.seed, args.heldout, args.clean, args.split_rule)
     print(json.dumps({**summary(result), 'seconds': round(time.monotonic() - start, 1),
                       'out': str(args.out)}))
     return 0

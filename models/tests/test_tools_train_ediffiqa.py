@@ -1,0 +1,97 @@
+import json
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from tools import make_regset, train_ediffiqa
+from tools.ediffiqa_own import EDifFIQAOwn
+from tools.splits import heldout
+from test_tools_regressor import _fake_labels, _source
+
+
+def _set(tmp_path, count=24):
+    src = _source(tmp_path / 'src', count=40)
+    out = tmp_path / 'set'
+    assert make_regset.main(['--data', str(src), '--out', str(out), '--count', str(count), '--seed', '1']) == 0
+    return out
+
+
+def _args(data, labels, out, mirror, steps):
+    return ['--data', str(data), '--labels', str(labels), '--out', str(out), '--mirror', str(mirror),
+            '--steps', str(steps), '--batch', '4', '--threads', '1']
+
+
+def test_heldout_should_be_a_fixed_fifth_of_identities_by_name():
+    names = [f'person_{k}' for k in range(2000)]
+    share = sum(map(heldout, names)) / len(names)
+    assert 0.17 < share < 0.23
+    assert heldout('Donald_Rumsfeld') and not heldout('George_W_Bush')   # fixed by the rule, whatever the seed
+
+
+def test_identity_centres_should_average_only_the_top_beta_faces_of_each_identity():
+    ids = ['a', 'a', 'a', 'b', 'b']
+    q = np.array([0.9, 0.1, 0.95, 0.2, 0.3])
+    emb = np.zeros((5, 2, 128), np.float32)
+    for i, axis in enumerate([0, 1, 2, 3, 4]):
+        emb[i, 0, axis] = 2.0
+    centres, has = train_ediffiqa.identity_centres(ids, np.arange(5), q, emb, beta=0.4, minimum=1)
+    # top 40 % of labels = faces 0 and 2, both of 'a': its centre is their mean direction
+    want = np.zeros(128, np.float32)
+    want[[0, 2]] = 1 / np.sqrt(2)
+    assert np.allclose(centres[1], want) and has[:3].all()
+    assert not has[3:].any()                      # 'b' has no good face, so no centre
+    _, has2 = train_ediffiqa.identity_centres(ids, np.arange(5), q, emb, beta=0.4, minimum=3)
+    assert not has2.any()
+
+
+def test_target_should_lower_the_label_of_a_face_far_from_its_identity_centre(mirror, tmp_path):
+    data = _set(tmp_path)
+    labels = _fake_labels(data)
+    ds = train_ediffiqa.TrainSet(data, labels, mirror, beta=0.2, centre_min=1)
+    model = train_ediffiqa.pretrained(mirror, 5)
+    idx = ds.train[:4]
+    ds.has_centre[:] = False
+    _, plain = train_ediffiqa.step_loss(model, ds, idx, np.random.default_rng(0), eps=0.5, theta=0.0)
+    ds.has_centre[idx] = True
+    ds.centres[idx] = -ds.emb[idx, 0] / np.linalg.norm(ds.emb[idx, 0], axis=1, keepdims=True)   # opposite direction
+    _, far = train_ediffiqa.step_loss(model, ds, idx, np.random.default_rng(0), eps=0.5, theta=0.0)
+    assert far['l1'] != pytest.approx(plain['l1'])
+
+
+def test_train_should_resume_reject_wrong_crop_ids_and_export_a_dynamic_batch_onnx(mirror, tmp_path, capsys):
+    data = _set(tmp_path)
+    labels = _fake_labels(data)
+    out = tmp_path / 'run'
+    assert train_ediffiqa.main(_args(data, labels, out, mirror, 2)) == 0
+    assert torch.load(out / 'last.pt', weights_only=False)['step'] == 2
+    assert train_ediffiqa.main(_args(data, labels, out, mirror, 3)) == 0
+    ck = torch.load(out / 'weights.pt', weights_only=False)
+    assert ck['step'] == 3 and 'opt' not in ck
+    # The teacher's embeddings of the pretrained backbone are the FR model's own.
+    emb = np.fromfile(data / 'fr-embeddings.f32', np.float32).reshape(-1, 2, 128)
+    fresh = train_ediffiqa.pretrained(mirror, 5).eval()
+    faces = np.fromfile(data / 'faces.u8', np.uint8).reshape(-1, 112, 112, 3)
+    with torch.no_grad():
+        assert np.allclose(fresh(train_ediffiqa.to_imagenet(faces[:2]))[0].numpy(), emb[:2, 0], atol=1e-4)
+
+    items = json.loads((data / 'index.json').read_text())['items']
+    wrong = tmp_path / 'wrong.jsonl'
+    wrong.write_text(json.dumps({'i': 0, 'id': train_ediffiqa.crop_id(items[1]), 'score': 0.8}) + '\n')
+    with pytest.raises(ValueError, match='crop id'):
+        train_ediffiqa.main(_args(data, wrong, tmp_path / 'run2', mirror, 1))
+
+    onnx_path = tmp_path / 'm.onnx'
+    capsys.readouterr()
+    assert train_ediffiqa.main(['--out', str(out), '--export', str(onnx_path)]) == 0
+    entry = json.loads(capsys.readouterr().out.split('\n', 1)[1])
+    assert entry['id'] == 'ediffiqa-t-own' and entry['normalisation']['mean'] == [0.485, 0.456, 0.406]
+    model = EDifFIQAOwn(ck['frozen_blocks'])
+    model.load_state_dict(ck['model'])
+    model.eval()
+    x = train_ediffiqa.to_imagenet(faces[:5])
+    with torch.no_grad():
+        want = model(x)[1].numpy()
+    got = ort.InferenceSession(str(onnx_path), providers=['CPUExecutionProvider']).run(['score'], {'input': x.numpy()})[0]
+    assert got.shape == (5, 1) and np.allclose(got, want, atol=1e-4)

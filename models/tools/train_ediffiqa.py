@@ -1,0 +1,325 @@
+"""Trains the inline quality model by the eDifFIQA recipe (DIFFIQA.md, section "eDifFIQA"),
+resumably, within a time budget, and exports it as ONNX.
+
+    PYTHONPATH=models python -m tools.train_ediffiqa --data .cache/datasets/trainset \
+        --labels models/own/labels/trainset-diffiqa.jsonl --minutes 30
+    PYTHONPATH=models python -m tools.train_ediffiqa --eval
+    PYTHONPATH=models python -m tools.train_ediffiqa --export models/own/ediffiqa-t-own.onnx
+
+Data: <data>/faces.u8 + index.json from tools.make_regset (`items[].split` says train or
+heldout; only train faces are used, held-out ones only for --eval). Labels: JSON lines
+{"i", "score"} (the `label` command's output, or the committed labels file with crop ids, which
+are checked against the set so that labels never land on the wrong crop).
+
+Recipe, per training face x of identity id:
+- teacher: its full-DifFIQA label q, min-max normalised to [0,1] over the train faces, and the
+  frozen FR model's embedding e(x) (tools.teacher's MobileFaceNet, cached for x and its mirror);
+- identity centre c_id: the mean unit embedding of that identity's faces whose label is in the top
+  --beta of all train labels; identities with fewer than --centre-min such faces have no centre
+  (eDifFIQA's minimum is 10 on VGGFace2; LFW has 1-2 good faces for most identities, so 1 here);
+- target = clamp(q - eps (1 - cos(ê(x), c_id)), 0, 1) with the student's feature ê(x) taken without
+  gradient; q itself where there is no centre;
+- loss = theta (1 - cos(ê(x), e(x))) + (1 - theta) |q̂ - target|; Adam, head lr 1e-3, backbone lr
+  1e-4, grad-norm clip 5. Augmentation: horizontal mirror only (e is cached for both).
+Batches come from per-epoch permutations seeded by (seed, epoch), so a resumed run repeats an
+uninterrupted one. <out>/last.pt every --ckpt-minutes and at the end; <out>/weights.pt holds the
+model weights alone (small enough to commit: --init-from resumes from it on a new machine).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from tools.common import MOBILEFACENET_PT_SHA256, REPO_ROOT, cache_dir, require_sha256, sha256_file, shared_dir
+from tools.ediffiqa_own import EDifFIQAOwn, QualityOnly
+from tools.stats import pearson, spearman
+from tools.train_denoiser import load_faces, save_checkpoint
+from tools.train_regressor import batch_indices, load_items, load_labels
+
+MODEL_ID = 'ediffiqa-t-own'
+LICENCE = 'Apache-2.0 (backbone: foamliu MobileFaceNet, Apache-2.0; fine-tuned on LFW: research use only)'
+MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+
+def to_imagenet(batch_u8: np.ndarray) -> torch.Tensor:
+    x = torch.from_numpy(np.array(batch_u8)).permute(0, 3, 1, 2).float() / 255.0     # a copy: memmaps are read-only
+    return (x - MEAN) / STD
+
+
+def pretrained(mirror: Path, frozen_blocks: int) -> EDifFIQAOwn:
+    pt = mirror / 'models' / 'mobilefacenet.pt'
+    require_sha256(pt, MOBILEFACENET_PT_SHA256)
+    model = EDifFIQAOwn(frozen_blocks)
+    model.base_model.load_state_dict(torch.load(pt, map_location='cpu', weights_only=True), strict=True)
+    return model
+
+
+# ---- teacher data -------------------------------------------------------------------------------
+
+@torch.no_grad()
+def fr_embeddings(data: Path, faces: np.ndarray, mirror: Path, batch: int = 64) -> np.ndarray:
+    """[N, 2, 128]: the frozen FR model's raw embedding of every face and of its mirror image,
+    cached in <data>/fr-embeddings.f32 (recomputed when the face count changes)."""
+    path = data / 'fr-embeddings.f32'
+    n = len(faces)
+    if path.is_file() and path.stat().st_size == n * 2 * 128 * 4:
+        return np.fromfile(path, np.float32).reshape(n, 2, 128)
+    fr = pretrained(mirror, 0).base_model.eval()
+    out = np.empty((n, 2, 128), np.float32)
+    for k in range(0, n, batch):
+        chunk = np.asarray(faces[k:k + batch])
+        out[k:k + batch, 0] = fr(to_imagenet(chunk)).numpy()
+        out[k:k + batch, 1] = fr(to_imagenet(chunk[:, :, ::-1])).numpy()
+    tmp = path.with_suffix('.tmp')
+    out.tofile(tmp)
+    tmp.replace(path)
+    return out
+
+
+def identity_centres(identities: list[str], train: np.ndarray, q: np.ndarray, emb: np.ndarray,
+                     beta: float, minimum: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per face: its identity's centre (unit vector) and whether it has one. `q` holds the train
+    faces' normalised labels (by face index); the top `beta` of them are the 'good' faces."""
+    cut = np.quantile(q[train], 1 - beta)
+    unit = emb[:, 0] / np.linalg.norm(emb[:, 0], axis=1, keepdims=True)
+    good: dict[str, list[int]] = {}
+    for i in train:
+        if q[i] >= cut:
+            good.setdefault(identities[i], []).append(int(i))
+    centres = np.zeros((len(identities), 128), np.float32)
+    has = np.zeros(len(identities), bool)
+    for i in train:
+        members = good.get(identities[i], [])
+        if len(members) >= minimum:
+            c = unit[members].mean(0)
+            centres[i] = c / np.linalg.norm(c)
+            has[i] = True
+    return centres, has
+
+
+def check_ids(labels: Path, items: list[dict]) -> None:
+    """The committed labels carry crop ids: refuse them if the set was rebuilt differently."""
+    for n, line in enumerate(labels.read_text().splitlines(), 1):
+        rec = json.loads(line) if line.strip() else {}
+        if 'id' in rec and rec['id'] != crop_id(items[int(rec['i'])]):
+            raise ValueError(f'{labels}:{n}: crop id {rec["id"]!r} is not face {rec["i"]} of this set '
+                             f'({crop_id(items[int(rec["i"])])!r}): rebuild the set with the command in the model card')
+
+
+def crop_id(item: dict) -> str:
+    """Reproducible id of a training crop: source file, degradation and its parameters."""
+    ops = ';'.join(','.join(f'{k}={v}' for k, v in sorted(op.items())) for op in item.get('ops', []))
+    return f'{item["file"]}|{item["kind"]}|{ops}'
+
+
+class TrainSet:
+    def __init__(self, data: Path, labels: Path, mirror: Path, beta: float, centre_min: int):
+        faces = load_faces(data)
+        self.items = load_items(data, len(faces))
+        check_ids(labels, self.items)
+        self.faces = np.array(faces)
+        raw = load_labels(labels, len(faces))
+        split = np.array([it['split'] for it in self.items])
+        ok = np.isfinite(raw)
+        self.train = np.flatnonzero(ok & (split == 'train'))
+        self.heldout = np.flatnonzero(ok & (split == 'heldout'))
+        if len(self.train) < 2:
+            raise ValueError(f'{labels}: only {len(self.train)} labelled train faces')
+        self.lo, self.hi = float(raw[self.train].min()), float(raw[self.train].max())
+        self.raw = raw
+        self.q = (raw - self.lo) / (self.hi - self.lo)
+        self.emb = fr_embeddings(data, faces, mirror)
+        ids = [it['identity'] for it in self.items]
+        self.centres, self.has_centre = identity_centres(ids, self.train, self.q, self.emb, beta, centre_min)
+
+
+# ---- training -----------------------------------------------------------------------------------
+
+def step_loss(model: EDifFIQAOwn, ds: TrainSet, idx: np.ndarray, rng: np.random.Generator,
+              eps: float, theta: float) -> tuple[torch.Tensor, dict]:
+    mirrored = rng.random(len(idx)) < 0.5
+    faces = np.stack([ds.faces[i][:, ::-1] if m else ds.faces[i] for i, m in zip(idx, mirrored)])
+    teacher = torch.from_numpy(ds.emb[idx, mirrored.astype(int)])
+    feat, qhat = model(to_imagenet(faces))
+    q = torch.from_numpy(ds.q[idx].astype(np.float32))
+    centre = torch.from_numpy(ds.centres[idx])
+    has = torch.from_numpy(ds.has_centre[idx])
+    with torch.no_grad():
+        cos_c = F.cosine_similarity(feat, centre, dim=1)
+        target = torch.where(has, (q - eps * (1 - cos_c)).clamp(0, 1), q)
+    rc = (1 - F.cosine_similarity(feat, teacher, dim=1)).mean()
+    l1 = (qhat[:, 0] - target).abs().mean()
+    return theta * rc + (1 - theta) * l1, {'rc': float(rc), 'l1': float(l1)}
+
+
+def train(args) -> int:
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(args.threads)
+    ds = TrainSet(args.data, args.labels, args.mirror, args.beta, args.centre_min)
+    model = pretrained(args.mirror, args.freeze)
+    model.freeze()
+    head = list(model.mlp.parameters())
+    backbone = [p for p in model.base_model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam([{'params': head, 'lr': args.lr_head}, {'params': backbone, 'lr': args.lr_backbone}])
+    ckpt_path, step, lineage = out / 'last.pt', 0, []
+    if ckpt_path.is_file():
+        ck = torch.load(ckpt_path, map_location='cpu', weights_only=False)
+        model.load_state_dict(ck['model'])
+        opt.load_state_dict(ck['opt'])
+        step, lineage = ck['step'], ck.get('lineage', [])
+    elif args.init_from:
+        ck = torch.load(args.init_from, map_location='cpu', weights_only=False)
+        model.load_state_dict(ck['model'])
+        lineage = ck.get('lineage', []) + [{'steps': ck['step'], 'train_count': ck.get('train_count')}]
+        print(f'initialised from {args.init_from} (step {ck["step"]}); optimiser state starts afresh')
+    print(json.dumps({'train': len(ds.train), 'heldout': len(ds.heldout), 'with_centre': int(ds.has_centre[ds.train].sum()),
+                      'label_min': ds.lo, 'label_max': ds.hi, 'start_step': step}))
+
+    def checkpoint() -> None:
+        state = {'model': model.state_dict(), 'step': step, 'label_min': ds.lo, 'label_max': ds.hi,
+                 'frozen_blocks': args.freeze, 'train_count': len(ds.train), 'data': str(args.data.name),
+                 'lineage': lineage, 'recipe': {'beta': args.beta, 'centre_min': args.centre_min, 'eps': args.eps,
+                                                'theta': args.theta, 'lr_head': args.lr_head,
+                                                'lr_backbone': args.lr_backbone, 'batch': args.batch}}
+        save_checkpoint(out / 'weights.pt', state)
+        save_checkpoint(ckpt_path, {**state, 'opt': opt.state_dict()})
+
+    deadline = time.monotonic() + args.minutes * 60
+    next_ckpt = time.monotonic() + args.ckpt_minutes * 60
+    model.train()
+    with open(out / 'loss.csv', 'a', newline='') as f:
+        log = csv.writer(f)
+        while time.monotonic() < deadline and (args.steps is None or step < args.steps):
+            idx = batch_indices(ds.train, step, args.batch, args.seed)
+            loss, parts = step_loss(model, ds, idx, np.random.default_rng([args.seed, 2, step]), args.eps, args.theta)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(head + backbone, 5.0)
+            opt.step()
+            step += 1
+            log.writerow([step, round(float(loss), 5), round(parts['rc'], 5), round(parts['l1'], 5)])
+            if step % 25 == 0:
+                f.flush()
+                print(f'step {step} loss {float(loss):.4f} rc {parts["rc"]:.4f} l1 {parts["l1"]:.4f}', flush=True)
+            if time.monotonic() >= next_ckpt:
+                checkpoint()
+                next_ckpt = time.monotonic() + args.ckpt_minutes * 60
+    checkpoint()
+    print(f'step {step}: checkpoint {ckpt_path}')
+    return 0
+
+
+# ---- evaluation and export ------------------------------------------------------------------------
+
+@torch.no_grad()
+def predict(model: EDifFIQAOwn, faces: np.ndarray, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    model.eval()
+    feats, qs = [], []
+    for k in range(0, len(faces), batch):
+        f, q = model(to_imagenet(faces[k:k + batch]))
+        feats.append(f.numpy())
+        qs.append(q[:, 0].numpy())
+    return np.concatenate(feats), np.concatenate(qs)
+
+
+def evaluate(args) -> int:
+    ck = torch.load(args.out / 'weights.pt', map_location='cpu', weights_only=False)
+    ds = TrainSet(args.data, args.labels, args.mirror, args.beta, args.centre_min)
+    model = EDifFIQAOwn(ck['frozen_blocks'])
+    model.load_state_dict(ck['model'])
+    result = {'step': ck['step']}
+    for name, idx in (('heldout', ds.heldout), ('train', ds.train[:1000])):
+        feat, q = predict(model, ds.faces[idx])
+        rc = float(np.mean(np.sum(feat * ds.emb[idx, 0], 1) / np.linalg.norm(feat, axis=1) / np.linalg.norm(ds.emb[idx, 0], axis=1)))
+        result[name] = {'count': int(len(idx)), 'spearman': round(spearman(q, ds.raw[idx]), 4),
+                        'pearson': round(pearson(q, ds.raw[idx]), 4), 'fr_cosine': round(rc, 4)}
+    (args.out / 'eval.json').write_text(json.dumps(result, indent=1) + '\n')
+    print(json.dumps(result))
+    return 0
+
+
+def manifest_entry(onnx_path: Path, sha256: str, version: str) -> dict:
+    try:
+        bundled = onnx_path.resolve().relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        bundled = None
+    return {
+        'id': MODEL_ID, 'version': version, 'role': 'regressor', 'file': onnx_path.name, 'sha256': sha256,
+        **({'bundledPath': bundled} if bundled else {}), 'url': None,
+        'input': {'name': 'input', 'layout': 'NCHW', 'shape': [1, 3, 112, 112], 'colorOrder': 'RGB'},
+        'outputs': ['score'], 'batch': 'dynamic',
+        'normalisation': {'mean': [0.485, 0.456, 0.406], 'std': [0.229, 0.224, 0.225]}, 'licence': LICENCE,
+    }
+
+
+def export(weights: Path, onnx_path: Path) -> int:
+    import onnxruntime as ort
+    ck = torch.load(weights, map_location='cpu', weights_only=False)
+    model = EDifFIQAOwn(ck['frozen_blocks'])
+    model.load_state_dict(ck['model'])
+    wrapped = QualityOnly(model).eval()
+    onnx_path.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(wrapped, (torch.zeros(2, 3, 112, 112),), str(onnx_path), input_names=['input'],
+                      output_names=['score'], dynamic_axes={'input': {0: 'N'}, 'score': {0: 'N'}},
+                      opset_version=17, do_constant_folding=True, dynamo=False)
+    sess = ort.InferenceSession(str(onnx_path), providers=['CPUExecutionProvider'])
+    diff = 0.0
+    for n in (3, 1):                          # two batch sizes: the batch axis must really be dynamic
+        probe = torch.randn(n, 3, 112, 112, generator=torch.Generator().manual_seed(n))
+        with torch.no_grad():
+            want = wrapped(probe).numpy()
+        got = sess.run(['score'], {'input': probe.numpy()})[0]
+        if got.shape != (n, 1):
+            print(f'error: onnx output shape {got.shape} for a batch of {n}', file=sys.stderr)
+            return 1
+        diff = max(diff, float(np.abs(got - want).max()))
+    sha = sha256_file(onnx_path)
+    entry = manifest_entry(onnx_path, sha, f'own-{datetime.now(timezone.utc):%Y%m%d}-{ck["step"]}')
+    print(f'{onnx_path}: step {ck["step"]}, {onnx_path.stat().st_size / 1e6:.2f} MB, max |onnx - torch| {diff:.2g}')
+    print(json.dumps(entry, indent=2))
+    return 0 if diff < 1e-4 else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--data', type=Path, default=cache_dir() / 'datasets' / 'trainset')
+    ap.add_argument('--labels', type=Path, default=REPO_ROOT / 'models' / 'own' / 'labels' / 'trainset-diffiqa.jsonl')
+    ap.add_argument('--out', type=Path, default=cache_dir() / 'train' / 'ediffiqa')
+    ap.add_argument('--mirror', type=Path, default=shared_dir())
+    ap.add_argument('--init-from', type=Path, help='weights.pt of an earlier run (e.g. the committed one)')
+    ap.add_argument('--minutes', type=float, default=30)
+    ap.add_argument('--steps', type=int, help='stop after this many steps in all (tests)')
+    ap.add_argument('--ckpt-minutes', type=float, default=3)
+    ap.add_argument('--batch', type=int, default=32)
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--freeze', type=int, default=5, help='leading inverted-residual blocks kept frozen (plus the stem)')
+    ap.add_argument('--beta', type=float, default=0.2)
+    ap.add_argument('--centre-min', type=int, default=1)
+    ap.add_argument('--eps', type=float, default=0.5)
+    ap.add_argument('--theta', type=float, default=0.5)
+    ap.add_argument('--lr-head', type=float, default=1e-3)
+    ap.add_argument('--lr-backbone', type=float, default=1e-4)
+    ap.add_argument('--eval', action='store_true', help='held-out numbers of <out>/weights.pt')
+    ap.add_argument('--export', type=Path, metavar='ONNX', help='export <out>/weights.pt (or --init-from)')
+    args = ap.parse_args(argv)
+    if args.export:
+        return export(args.init_from or args.out / 'weights.pt', args.export)
+    if args.eval:
+        return evaluate(args)
+    return train(args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
