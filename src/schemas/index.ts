@@ -77,6 +77,10 @@ export interface DeadLetter {
   failedAt: number;
   cameraId: string | null;
   frameId: string | null;
+  /** The original value and headers were left out: the dead letter would not fit the broker's limit. */
+  originalOmitted?: boolean;
+  originalSize?: number | null;
+  originalSha256?: string | null;
 }
 
 /** Size of `EscalationRequest.alignedRgb`: 112x112 RGB, HWC uint8. */

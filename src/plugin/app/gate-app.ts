@@ -2,7 +2,8 @@ import type { Config } from '../config/load.js';
 import type { Logger } from '../core/log.js';
 import type { Stage } from '../core/stage.js';
 import type { ConsumerPort, KafkaClient } from '../kafka/port.js';
-import { Gate, retryLogger } from '../gate/gate.js';
+import { Gate, retryLogger, type OutputBuilder } from '../gate/gate.js';
+import { checkTopics } from '../gate/topics.js';
 import { Backpressure } from '../pipeline/backpressure.js';
 import { createCodec, createRegistry, type Topics } from '../pipeline/codecs.js';
 import { buildOutputs } from '../pipeline/outputs.js';
@@ -77,16 +78,17 @@ export async function startGate(cfg: Config, client: KafkaClient, log: Logger, h
       new DecideStage(thresholds),
     ], h), h.wrap);
 
-    const admin = client.admin();
-    await admin.createTopics([topics.output, topics.escalation, topics.dlq].map((topic) => ({ topic, partitions: 3 })));
-    await admin.close();
+    const { deadLetterMaxOriginalBytes } = await checkTopics(client, topics, log);
 
     const exactlyOnce = cfg.get('delivery.mode') === 'exactly_once';
     const consumer = client.consumer({ groupId: cfg.get('kafka.groupId'), sessionTimeoutMs: cfg.get('kafka.sessionTimeoutMs') });
     const producer = client.producer(exactlyOnce ? { transactionalIdPrefix: `${cfg.get('kafka.groupId')}-` } : {});
-    const build = (frames: Parameters<typeof buildOutputs>[0]) => buildOutputs(frames, codec, { topics, thresholds, escalate: cfg.get('gate.escalate'), provisional: cfg.get('gate.provisionalEvents') });
+    const build: OutputBuilder = (frames, how) => buildOutputs(frames, codec, {
+      topics, thresholds, escalate: cfg.get('gate.escalate'), provisional: cfg.get('gate.provisionalEvents'),
+      deadLetterMaxOriginalBytes: how?.compact ? 0 : deadLetterMaxOriginalBytes,
+    });
     const gate = new Gate(consumer, producer, pipeline, build, {
-      groupId: cfg.get('kafka.groupId'), inputTopic: topics.input, exactlyOnce,
+      groupId: cfg.get('kafka.groupId'), inputTopic: topics.input, exactlyOnce, retryBudgetMs: cfg.get('gate.retryBudgetMs'),
       inFlightPerPartition: cfg.get('gate.inFlightPerPartition'), partitionsConcurrently: cfg.get('gate.partitionsConcurrently'),
     });
     pressure.attach(gate);

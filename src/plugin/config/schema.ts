@@ -47,6 +47,7 @@ export const schema = {
   'gate.accept': { kind: 'number', default: 0.819, doc: 'regressor score >= accept: ACCEPT (default calibrated for diffiqa-r-own)' },
   'gate.reject': { kind: 'number', default: 0.788, doc: 'regressor score < reject: REJECT; between: BORDERLINE (escalated)' },
   'gate.inFlightPerPartition': { kind: 'integer', default: 32, min: 1, max: 10_000, doc: 'messages of one partition in the pipeline at once' },
+  'gate.retryBudgetMs': { kind: 'integer', default: 120_000, min: 1000, doc: 'how long one publish or commit may keep failing with retriable errors (broker away) before the gate stops with exit 4 instead of retrying for good' },
   'gate.partitionsConcurrently': { kind: 'integer', default: 8, min: 1, max: 1024, doc: 'partitions processed at once (their frames share batches)' },
   'gate.provisionalEvents': { kind: 'boolean', default: false, doc: 'publish a non-final event for borderline frames before escalation' },
   'gate.escalate': { kind: 'boolean', default: true, doc: 'false: borderline frames get a final event from the regression score' },

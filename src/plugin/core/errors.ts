@@ -32,6 +32,13 @@ export const errorCodes = {
   REGISTRY_NOT_FOUND: false,
   KAFKA_NETWORK: true,
   KAFKA_PRODUCE: true,
+  // The broker refused a record or batch as larger than its limit: the same bytes never fit.
+  KAFKA_TOO_LARGE: false,
+  // This member lost a partition's transactional id (ProducerFenced, old epoch): it owns the work no more.
+  KAFKA_FENCED: false,
+  KAFKA_TOPIC_MISSING: false,
+  // The gate cannot go on (a publish that can never succeed, retry budget spent): exit 4.
+  GATE_FATAL: false,
   CONFIG_INVALID: false,
   USAGE: false,
   INTERNAL: false,

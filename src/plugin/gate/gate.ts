@@ -15,6 +15,11 @@ export interface GateOptions {
   exactlyOnce: boolean;
   /** First wait before a failed publish or commit is tried again (doubling, at most 5 s). */
   retryBackoffMs?: number;
+  /**
+   * How long one publish or commit may keep failing with retriable errors before the gate gives
+   * up and fails (exit 4): a partition never spins for good. Default 120 s.
+   */
+  retryBudgetMs?: number;
 }
 
 export interface GateObserver {
@@ -23,6 +28,8 @@ export interface GateObserver {
   onCommit?(topic: string, partition: number, offset: string): void;
   /** A publish or commit failed and will be tried again after `retryInMs`. */
   onRetry?(topic: string, partition: number, err: GateError, retryInMs: number): void;
+  /** The broker refused a group's records for their size: they are built again with dead letters that leave the original message out. */
+  onCompacted?(topic: string, partition: number, err: GateError): void;
 }
 
 /** An observer that logs each retried publish or commit (the apps install it before telemetry wraps it). */
@@ -30,13 +37,22 @@ export function retryLogger(log: { warn(obj: object, msg: string): void }): Gate
   return {
     onRetry: (topic, partition, err, retryInMs) => log.warn({ component: 'gate', topic, partition, code: err.code, err: err.message, retryInMs },
       'publish or commit failed; the partition\'s records stay uncommitted and are tried again'),
+    onCompacted: (topic, partition, err) => log.warn({ component: 'gate', topic, partition, code: err.code, err: err.message },
+      'the broker refused the records as too large; dead letters are sent again without the original message'),
   };
 }
 
-/** Frames of a chunk → output records; the caller publishes them. */
-export type OutputBuilder = (frames: Frame[]) => Promise<OutRecord[]>;
+/**
+ * Frames of a chunk → output records; the caller publishes them. `compact`: the broker refused
+ * the records as too large, so dead letters must leave the original message out.
+ */
+export type OutputBuilder = (frames: Frame[], opts?: { compact?: boolean }) => Promise<OutRecord[]>;
+
+/** One publish or commit, retried: its value, or why not — `err` undefined when it was given up (stopping, partition moved). */
+type Attempt<T> = { ok: true; value: T } | { ok: false; err?: GateError };
 
 const MAX_BACKOFF_MS = 5000;
+const DEFAULT_RETRY_BUDGET_MS = 120_000;
 
 /** Waits `ms`, or less when `signal` aborts. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -68,8 +84,12 @@ export class Gate {
   readonly #lanes = new Map<string, Lane>();
   #stopped?: Promise<void>;
   #active = 0;
+  #fatal?: GateError;
+  readonly #failed: Promise<GateError>;
+  #fail!: (err: GateError) => void;
   observer?: GateObserver;
-  readonly counts = { records: 0, published: 0, commits: 0 };
+  /** `unfinished`: records handed in that were left without an outcome (stop or failure cut them short). */
+  readonly counts = { records: 0, published: 0, commits: 0, unfinished: 0 };
 
   constructor(consumer: ConsumerPort, producer: ProducerPort, pipeline: Pipeline, build: OutputBuilder, opts: GateOptions) {
     this.#consumer = consumer;
@@ -77,18 +97,33 @@ export class Gate {
     this.#pipeline = pipeline;
     this.#build = build;
     this.#o = opts;
+    this.#failed = new Promise((resolve) => { this.#fail = resolve; });
     if (opts.exactlyOnce && !producer.sendInTransaction) throw new GateError('CONFIG_INVALID', 'this Kafka client has no transactions');
   }
 
   get stopping(): boolean { return this.#abort.signal.aborted; }
+  /**
+   * Resolves when the gate cannot go on: a publish that can never succeed, or a retry budget spent.
+   * Fetching has stopped and nothing past the failure is committed; the service should exit (4).
+   */
+  get failed(): Promise<GateError> { return this.#failed; }
   get activeBatches(): number { return this.#active; }
   /** Records handed to the pipeline and not yet committed or dropped, all partitions. */
   get inFlight(): number { return [...this.#lanes.values()].reduce((n, l) => n + l.inFlight, 0); }
 
+  /** Connects and joins the group. On failure it lets go of Kafka again (bounded), so a failed start leaves nothing that holds the process. */
   async start(): Promise<void> {
-    await this.#producer.connect();
-    await this.#consumer.subscribe([this.#o.inputTopic], { fromBeginning: true });
-    await this.#consumer.run((b) => this.#handle(b), { concurrency: this.#o.partitionsConcurrently });
+    try {
+      await this.#producer.connect();
+      await this.#consumer.subscribe([this.#o.inputTopic], { fromBeginning: true });
+      await this.#consumer.run((b) => this.#handle(b), { concurrency: this.#o.partitionsConcurrently });
+    } catch (err) {
+      await Promise.race([
+        Promise.allSettled([this.#consumer.disconnect(), this.#producer.disconnect()]),
+        new Promise((r) => setTimeout(r, 5000).unref()),
+      ]);
+      throw err;
+    }
   }
 
   pauseAll(): void { this.#consumer.pause(this.#consumer.assignment()); }
@@ -144,7 +179,8 @@ export class Gate {
       await lane.queue[0].done.catch(() => undefined);
       const group = lane.ready();
       if (!(await this.#publish(group))) {
-        // Stopping: nothing more is published or committed; the rest is redone after the restart.
+        // Stopping or failed: nothing more is published or committed; the rest is redone after the restart.
+        this.counts.unfinished += lane.inFlight;
         lane.release(lane.queue.length);
         lane.draining = undefined;
         return;
@@ -166,18 +202,31 @@ export class Gate {
     // the assignment, not of the batch: a batch goes stale in a rebalance that leaves the partition
     // here with its fetch position, and a chunk given up then would be skipped by the next commit.
     const giveUp = () => this.stopping || (this.#o.exactlyOnce && !this.#owns(topic, partition));
-    const out = await this.#retry(topic, partition, () => this.#build(frames), giveUp);
-    if (!out) return !this.stopping;
-    const send = this.#o.exactlyOnce
-      ? () => this.#producer.sendInTransaction!(out.value, { groupId: this.#o.groupId, topic, partition, offset })
-      : () => this.#producer.send(out.value);
-    if (!(await this.#retry(topic, partition, async () => { await send(); return true; }, giveUp))) return !this.stopping;
-    this.counts.published += out.value.length;
-    this.observer?.onChunk?.(frames, out.value);
+    const send = (records: OutRecord[]) => this.#retry(topic, partition, async () => {
+      if (this.#o.exactlyOnce) await this.#producer.sendInTransaction!(records, { groupId: this.#o.groupId, topic, partition, offset });
+      else await this.#producer.send(records);
+      return records;
+    }, giveUp);
+    const built = await this.#retry(topic, partition, () => this.#build(frames), giveUp);
+    let sent = built.ok ? await send(built.value) : built;
+    if (!sent.ok && sent.err?.code === 'KAFKA_TOO_LARGE') {
+      // The same bytes never fit: dead letters without the original message do (size, sha256 and
+      // source stay), so the partition moves on and every input still gets its outcome.
+      this.observer?.onCompacted?.(topic, partition, sent.err);
+      const compact = await this.#retry(topic, partition, () => this.#build(frames, { compact: true }), giveUp);
+      sent = compact.ok ? await send(compact.value) : compact;
+    }
+    if (!sent.ok) return this.#unpublished(sent.err);
+    this.counts.published += sent.value.length;
+    this.observer?.onChunk?.(frames, sent.value);
     // false: the partition moved to another member, which redoes these records (at-least-once).
     // A commit that fails after the partition moved is left: the next commit covers these offsets.
-    const committed = this.#o.exactlyOnce
-      || (await this.#retry(topic, partition, () => last.batch.commit(offset), () => this.stopping || !last.batch.isActive()))?.value === true;
+    let committed = true;
+    if (!this.#o.exactlyOnce) {
+      const c = await this.#retry(topic, partition, () => last.batch.commit(offset), () => this.stopping || !last.batch.isActive());
+      if (!c.ok && c.err) return this.#unpublished(c.err);
+      committed = c.ok && c.value;
+    }
     if (committed) {
       this.counts.commits++;
       this.observer?.onCommit?.(topic, partition, offset);
@@ -190,24 +239,54 @@ export class Gate {
     return this.#consumer.assignment().some((tp) => tp.topic === topic && tp.partition === partition);
   }
 
-  /** Runs `op` until it succeeds; between tries waits a doubling back-off. Undefined when `giveUp()` says so after a failure. */
-  async #retry<T>(topic: string, partition: number, op: () => Promise<T>, giveUp: () => boolean): Promise<{ value: T } | undefined> {
+  /**
+   * A group that could not be published or committed: false (the lane stops) unless it was given
+   * up because its partition moved, which its new owner redoes. An error that no retry can mend
+   * fails the gate.
+   */
+  #unpublished(err: GateError | undefined): boolean {
+    if (err) this.#failGate(err);
+    return !this.stopping;
+  }
+
+  #failGate(err: GateError): void {
+    if (this.#fatal) return;
+    this.#fatal = err;
+    this.#abort.abort();
+    for (const lane of this.#lanes.values()) lane.wake();
+    this.#fail(err.code === 'GATE_FATAL' ? err : new GateError('GATE_FATAL', `the gate cannot go on: ${err.message}`, { cause: err, details: { code: err.code } }));
+  }
+
+  /**
+   * Runs `op` until it succeeds, waiting a doubling back-off between tries, while its error says
+   * `canRetry` and the retry budget lasts. `{ ok: false }` without error when `giveUp()` says so.
+   */
+  async #retry<T>(topic: string, partition: number, op: () => Promise<T>, giveUp: () => boolean): Promise<Attempt<T>> {
+    const budget = this.#o.retryBudgetMs ?? DEFAULT_RETRY_BUDGET_MS;
+    const t0 = performance.now();
     let wait = this.#o.retryBackoffMs ?? 200;
     for (;;) {
       try {
-        return { value: await op() };
-      } catch (err) {
-        if (giveUp()) return undefined;
-        this.observer?.onRetry?.(topic, partition, toGateError(err, 'KAFKA_NETWORK'), wait);
+        return { ok: true, value: await op() };
+      } catch (e) {
+        if (giveUp()) return { ok: false };
+        const err = toGateError(e, 'KAFKA_NETWORK');
+        if (!err.canRetry) return { ok: false, err };
+        const spent = performance.now() - t0;
+        if (spent + wait > budget) {
+          return { ok: false, err: new GateError('GATE_FATAL', `${topic}[${partition}]: still failing after ${Math.round(spent)} ms of retries (budget ${budget} ms): ${err.message}`, { cause: err, details: { code: err.code } }) };
+        }
+        this.observer?.onRetry?.(topic, partition, err, wait);
         await sleep(wait, this.#abort.signal);
-        if (giveUp()) return undefined;
+        if (giveUp()) return { ok: false };
         wait = Math.min(wait * 2, MAX_BACKOFF_MS);
       }
     }
   }
 
   /** Stops fetching, lets the chunks in the pipeline publish and commit, within the deadline. Idempotent.
-   *  Resolves true when drained cleanly, false when the deadline cut it short. */
+   *  Resolves true when drained cleanly; false when the deadline cut it short, records were left
+   *  without an outcome, or the gate had failed. */
   stop(deadlineMs: number): Promise<boolean> {
     const stopped = (this.#stopped ??= (async () => {
       this.#abort.abort();
@@ -216,6 +295,7 @@ export class Gate {
       await Promise.all([...this.#lanes.values()].map((l) => l.draining));
       await this.#consumer.stop();
     })());
-    return Promise.race([stopped.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), deadlineMs).unref())]);
+    const drained = stopped.then(() => this.counts.unfinished === 0 && !this.#fatal);
+    return Promise.race([drained, new Promise<boolean>((r) => setTimeout(() => r(false), deadlineMs).unref())]);
   }
 }

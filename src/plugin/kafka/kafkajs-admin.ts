@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, Kafka } from 'kafkajs';
 import { GateError } from '../core/errors.js';
+import { ConfigResourceTypes } from './kafkajs-lib.js';
 import { toKafkaGateError, toKafkaRecord, type KafkaLogger } from './kafkajs-support.js';
 import type { AdminPort, KafkaRecord } from './port.js';
 
 const CREATE_TOPICS_PATIENCE_MS = 15_000;
+const TOPIC_RESOURCE = ConfigResourceTypes.TOPIC;
 
 export class KafkajsAdmin implements AdminPort {
   readonly #kafka: Kafka;
@@ -103,6 +105,21 @@ export class KafkajsAdmin implements AdminPort {
       await this.#admin.deleteGroups([groupId]).catch((err: unknown) => this.#logger?.debug({ component: 'kafka', err, groupId }, 'could not delete readAll group'));
     }
     return records.sort((a, b) => a.partition - b.partition || (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
+  }
+
+  /** From the metadata of all topics: asking for the one topic could auto-create it. */
+  async partitionCount(topic: string): Promise<number> {
+    const { topics } = await this.#call('fetchTopicMetadata', (a) => a.fetchTopicMetadata());
+    return topics.find((t) => t.name === topic)?.partitions.length ?? 0;
+  }
+
+  async maxMessageBytes(topic: string): Promise<number> {
+    const res = await this.#call('describeConfigs', (a) => a.describeConfigs({
+      resources: [{ type: TOPIC_RESOURCE, name: topic, configNames: ['max.message.bytes'] }], includeSynonyms: false,
+    }));
+    const value = Number(res.resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
+    if (!Number.isSafeInteger(value) || value <= 0) throw new GateError('KAFKA_NETWORK', `topic ${topic} has no readable max.message.bytes`, { canRetry: false });
+    return value;
   }
 
   async close(): Promise<void> {

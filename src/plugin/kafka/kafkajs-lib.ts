@@ -48,4 +48,4 @@ function stopIdleTimerLoop(): void {
 
 export const kafkajs = loadKafkajs();
 stopIdleTimerLoop();
-export const { Kafka, Partitioners, logLevel } = kafkajs;
+export const { Kafka, Partitioners, logLevel, ConfigResourceTypes } = kafkajs;

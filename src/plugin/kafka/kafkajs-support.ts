@@ -1,6 +1,6 @@
 import type { KafkaMessage, logCreator, logLevel as LogLevel } from 'kafkajs';
 import { logLevel as KafkaLogLevel } from './kafkajs-lib.js';
-import { GateError } from '../core/errors.js';
+import { GateError, type ErrorCode } from '../core/errors.js';
 import type { KafkaRecord } from './port.js';
 
 /** The slice of a pino logger the adapter needs; pino's `Logger` fits it. */
@@ -90,13 +90,39 @@ export function isGroupMembershipError(err: unknown): boolean {
   return chain(err).some((e) => e.type !== undefined && groupTypes.has(e.type));
 }
 
-/** A GateError for a kafkajs failure: KAFKA_NETWORK when no broker answered, else `code`. */
+/** The broker refuses these bytes for their size: sending them again can never succeed. */
+const tooLargeTypes = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
+/**
+ * The transactional id moved on: another member initialised it (or the coordinator bumped its
+ * epoch). The member no longer owns the partition's work, and must not initialise the id again.
+ */
+const fencedTypes = new Set(['INVALID_PRODUCER_EPOCH', 'TRANSACTION_COORDINATOR_FENCED', 'PRODUCER_FENCED']);
+const missingTopicTypes = new Set(['UNKNOWN_TOPIC_OR_PARTITION']);
+
+function classify(errs: KafkajsErrorLike[], code: 'KAFKA_NETWORK' | 'KAFKA_PRODUCE'): ErrorCode {
+  const has = (types: Set<string>) => errs.some((e) => e.type !== undefined && types.has(e.type));
+  if (has(fencedTypes)) return 'KAFKA_FENCED';
+  if (has(tooLargeTypes)) return 'KAFKA_TOO_LARGE';
+  if (errs.some((e) => e.name !== undefined && networkNames.has(e.name))) return 'KAFKA_NETWORK';
+  return code;
+}
+
+/** True when the broker answered that the topic (or partition) does not exist. */
+export function isMissingTopicError(err: unknown): boolean {
+  return chain(err).some((e) => e.type !== undefined && missingTopicTypes.has(e.type));
+}
+
+/**
+ * A GateError for a kafkajs failure: KAFKA_FENCED (transactional id lost), KAFKA_TOO_LARGE (the
+ * broker's size limit), KAFKA_NETWORK when no broker answered, else `code`.
+ */
 export function toKafkaGateError(err: unknown, code: 'KAFKA_NETWORK' | 'KAFKA_PRODUCE', what: string): GateError {
   if (err instanceof GateError) return err;
   const errs = chain(err);
   const root = errs[errs.length - 1] ?? {};
-  const network = errs.some((e) => e.name !== undefined && networkNames.has(e.name));
-  return new GateError(network ? 'KAFKA_NETWORK' : code, `${what}: ${root.message ?? String(err)}`, {
+  const classified = classify(errs, code);
+  const network = classified === 'KAFKA_NETWORK';
+  return new GateError(classified, `${what}: ${root.message ?? String(err)}`, {
     cause: err,
     // kafkajs marks protocol errors such as MESSAGE_TOO_LARGE as not retriable.
     canRetry: root.retriable === false && !network ? false : undefined,

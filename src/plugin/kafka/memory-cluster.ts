@@ -99,6 +99,10 @@ export class MemoryCluster {
     if (!this.#topics.has(topic)) this.#topics.set(topic, Array.from({ length: partitions }, () => []));
   }
 
+  hasTopic(topic: string): boolean {
+    return this.#topics.has(topic);
+  }
+
   /** The partitions of a topic, auto-created on first use like on the local broker. */
   partitions(topic: string): StoredRecord[][] {
     if (!this.#topics.has(topic)) this.createTopic(topic, this.options.defaultPartitions);
@@ -180,7 +184,7 @@ export class MemoryCluster {
     const headers = Object.fromEntries(Object.entries(r.headers ?? {}).map(([k, v]) => [k, Buffer.from(v)]));
     const size = (key?.length ?? 0) + r.value.length + Object.entries(headers).reduce((n, [k, v]) => n + k.length + v.length, 0);
     if (size > this.options.maxMessageBytes) {
-      throw new GateError('KAFKA_PRODUCE', `record of ${size} bytes exceeds max message size ${this.options.maxMessageBytes}`, { canRetry: false });
+      throw new GateError('KAFKA_TOO_LARGE', `record of ${size} bytes exceeds max message size ${this.options.maxMessageBytes}`);
     }
     return { key, value: Buffer.from(r.value), headers, timestamp: String(Date.now()) };
   }

@@ -95,5 +95,13 @@ class MemoryAdmin implements AdminPort {
     return this.#cluster.partitions(topic).flatMap((log, p) => this.#cluster.read(topic, p, 0, log.length));
   }
 
+  async partitionCount(topic: string): Promise<number> {
+    return this.#cluster.hasTopic(topic) ? this.#cluster.partitions(topic).length : 0;
+  }
+
+  async maxMessageBytes(): Promise<number> {
+    return this.#cluster.options.maxMessageBytes;
+  }
+
   async close(): Promise<void> {}
 }

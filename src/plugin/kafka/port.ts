@@ -124,6 +124,10 @@ export interface AdminPort {
    * (default true) leaves out records of aborted transactions. Rejects after `timeoutMs`.
    */
   readAll(topic: string, opts?: { readCommitted?: boolean; timeoutMs?: number }): Promise<KafkaRecord[]>;
+  /** Partitions of the topic; 0 when it does not exist (asked without creating it). */
+  partitionCount(topic: string): Promise<number>;
+  /** The topic's `max.message.bytes`: the largest record batch the broker accepts on it. */
+  maxMessageBytes(topic: string): Promise<number>;
   close(): Promise<void>;
 }
 

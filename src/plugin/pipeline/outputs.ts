@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Frame } from '../core/frame.js';
 import type { AvroCodec } from '../../schemas/codec.js';
 import type { DeadLetter, EscalationRequest, FaceQuality } from '../../schemas/index.js';
@@ -13,6 +14,8 @@ export interface OutputOptions {
   /** Borderline frames go to the escalation topic; false: their final event carries the regression decision. */
   escalate: boolean;
   provisional: boolean;
+  /** Dead letters keep the original message only up to this many bytes (value + headers); see deadLetter(). */
+  deadLetterMaxOriginalBytes?: number;
 }
 
 /** Headers every derived record carries: the trace context and where it came from. */
@@ -38,15 +41,35 @@ export function qualityEvent(f: Frame, o: { final: boolean; thresholds: Threshol
   };
 }
 
-export function deadLetter(f: Frame): DeadLetter {
+/**
+ * The dead letter of a failed frame. It keeps the original value and headers verbatim for replay
+ * while they fit in `maxOriginalBytes` (the DLQ's share of the broker's record limit); beyond it,
+ * or when the gate asks for it after the broker refused the record, they are left out and the
+ * letter says so, with the value's size and sha256 (the topic/partition/offset find the original).
+ */
+export function deadLetter(f: Frame, maxOriginalBytes = Infinity): DeadLetter {
   const headers: Record<string, Buffer> = {};
-  for (const [k, v] of Object.entries(f.source?.headers ?? {})) if (v) headers[k] = v;
+  let size = f.source?.value?.length ?? 0;
+  for (const [k, v] of Object.entries(f.source?.headers ?? {})) {
+    if (!v) continue;
+    headers[k] = v;
+    size += k.length + v.length;
+  }
+  const value = f.source?.value ?? null;
+  const omitted = size > maxOriginalBytes;
   return {
-    originalKey: f.source?.key ?? null, originalValue: f.source?.value ?? null, originalHeaders: headers,
+    originalKey: f.source?.key ?? null, originalValue: omitted ? null : value, originalHeaders: omitted ? {} : headers,
     ...sourceOf(f), reasonCode: f.error!.code, canRetry: f.error!.canRetry, stage: f.errorStage ?? 'unknown',
     message: f.error!.message.slice(0, 2000), failedAt: Date.now(),
-    cameraId: f.cameraId || null, frameId: f.id || null,
+    cameraId: clipId(f.cameraId), frameId: clipId(f.id),
+    originalOmitted: omitted, originalSize: value?.length ?? null,
+    originalSha256: value ? createHash('sha256').update(value).digest('hex') : null,
   };
+}
+
+/** Ids come from the input: a dead letter whose original was left out must not stay large through them. */
+function clipId(id: string | undefined): string | null {
+  return id ? id.slice(0, 4096) : null;
 }
 
 /**
@@ -58,7 +81,7 @@ export async function buildOutputs(frames: Frame[], codec: AvroCodec, o: OutputO
   const key = (f: Frame) => f.cameraId || null;
   for (const f of frames) {
     if (f.error || !f.regression || !f.decision) {
-      out.push({ topic: o.topics.dlq, key: f.source?.key ?? null, value: await codec.encode(valueSubject(o.topics.dlq), deadLetter(f)), headers: lineageHeaders(f, { 'diffiqa-reason': f.error?.code ?? 'INTERNAL' }) });
+      out.push({ topic: o.topics.dlq, key: f.source?.key ?? null, value: await codec.encode(valueSubject(o.topics.dlq), deadLetter(f, o.deadLetterMaxOriginalBytes)), headers: lineageHeaders(f, { 'diffiqa-reason': f.error?.code ?? 'INTERNAL' }) });
       continue;
     }
     if (f.decision === 'BORDERLINE' && o.escalate) {

@@ -224,4 +224,74 @@ describe('Gate', () => {
       for (let o = 0n; o < BigInt(next); o++) expect(acked.has(`in/${partition}/${o}`)).toBe(true);
     }
   });
+
+  it('a dead letter too large for the broker should be published without the original message, and the partition move on', async () => {
+    // The broker takes 4 KB a record; a bad input of 3 KB plus its dead letter's envelope does not fit.
+    const client = createMemoryClient({ defaultPartitions: 1, maxBatchRecords: 50, retryBackoffMs: 5, maxMessageBytes: 4096 });
+    const producer = client.producer();
+    await producer.connect();
+    await producer.send(Array.from({ length: 40 }, (_, i) => ({ topic: 'in', key: null, value: Buffer.from(i === 5 ? `garbage${'x'.repeat(3000)}` : `score:${(i % 10) / 10}`) })));
+    const letters = async (frames: Frame[], opts?: { compact?: boolean }): Promise<OutRecord[]> => (await build(frames)).map((r, i) => (r.topic !== 'dlq' ? r
+      : { ...r, value: opts?.compact ? r.value : Buffer.concat([r.value, Buffer.alloc(2048), frames[i].source!.value!]) }));
+    const gate = new Gate(client.consumer({ groupId: 'g' }), client.producer(), new Pipeline([fakeScore]), letters,
+      { groupId: 'g', inputTopic: 'in', inFlightPerPartition: 8, partitionsConcurrently: 1, exactlyOnce: false, retryBackoffMs: 5 });
+    const compacted: string[] = [];
+    const retries: string[] = [];
+    gate.observer = { onCompacted: (_t, _p, err) => void compacted.push(err.code), onRetry: (_t, _p, err) => void retries.push(err.code) };
+    await gate.start();
+    const admin = client.admin();
+    await until(async () => (await admin.committedOffsets('g', 'in')).get(0) === '40');
+    expect(await gate.stop(5000)).toBe(true);
+    const out = [...(await admin.readAll('out')), ...(await admin.readAll('dlq'))];
+    expect(new Set(out.map((r) => r.headers['diffiqa-source']!.toString())).size).toBe(40);
+    expect(out).toHaveLength(40);
+    // Refused once for its size and never retried as it was: the same bytes can never fit.
+    expect(compacted).toEqual(['KAFKA_TOO_LARGE']);
+    expect(retries).toEqual([]);
+  });
+
+  it('an error that no retry can mend should fail the gate at once, commit nothing past it and stop unclean', async () => {
+    const { client, gate, sends } = await failingGate({ after: 3, err: () => new GateError('KAFKA_PRODUCE', 'refused for good', { canRetry: false }) });
+    await gate.start();
+    const failure = await gate.failed;
+    expect(failure.code).toBe('GATE_FATAL');
+    expect(failure.details).toEqual({ code: 'KAFKA_PRODUCE' });
+    // Not retried: the fourth send was the last one tried.
+    expect(sends()).toBe(4);
+    expect(await gate.stop(5000)).toBe(false);
+    expect(gate.counts.unfinished).toBeGreaterThan(0);
+    const committed = [...(await client.admin().committedOffsets('g', 'in')).values()].reduce((a, b) => a + Number(b), 0);
+    expect(committed).toBe(gate.counts.published);
+  });
+
+  it('a retriable error should be retried only within the retry budget, then fail the gate', async () => {
+    const { gate, sends } = await failingGate({ after: 0, err: () => new GateError('KAFKA_NETWORK', 'broker away'), retryBudgetMs: 300 });
+    const t0 = performance.now();
+    await gate.start();
+    const failure = await gate.failed;
+    // Back-off 5, 10, 20, 40, 80 ms…: a handful of tries, then the budget (300 ms) is spent.
+    expect(failure.code).toBe('GATE_FATAL');
+    expect(failure.message).toMatch(/budget 300 ms/);
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(sends()).toBeGreaterThan(2);
+    expect(await gate.stop(5000)).toBe(false);
+  });
 });
+
+/** A gate on one partition whose sends succeed `after` times, then throw `err()`. */
+async function failingGate(o: { after: number; err: () => Error; retryBudgetMs?: number }) {
+  const client = createMemoryClient({ defaultPartitions: 1, maxBatchRecords: 50, retryBackoffMs: 5 });
+  const producer = client.producer();
+  await producer.connect();
+  await producer.send(Array.from({ length: 100 }, (_, i) => ({ topic: 'in', key: null, value: Buffer.from(`score:${(i % 10) / 10}`) })));
+  const gateProducer = client.producer();
+  const send = gateProducer.send.bind(gateProducer);
+  let n = 0;
+  gateProducer.send = async (records) => {
+    if (n++ >= o.after) throw o.err();
+    await send(records);
+  };
+  const gate = new Gate(client.consumer({ groupId: 'g' }), gateProducer, new Pipeline([fakeScore]), build,
+    { groupId: 'g', inputTopic: 'in', inFlightPerPartition: 8, partitionsConcurrently: 1, exactlyOnce: false, retryBackoffMs: 5, retryBudgetMs: o.retryBudgetMs });
+  return { client, gate, sends: () => n };
+}

@@ -362,6 +362,17 @@ export function kafkaContract(name: string, setup: () => Promise<ContractEnv>): 
       expect(Object.fromEntries(await admin.endOffsets(t))).toEqual({ 0: '7', 1: '7', 2: '7' });
     });
 
+    it('send should reject a record over the broker\'s size limit with KAFKA_TOO_LARGE, not retriable', async () => {
+      const e = await start();
+      const t = await topic(e, 'too-large');
+      const producer = e.client.producer();
+      cleanups.push(() => producer.disconnect());
+      await producer.connect();
+      const err = await producer.send([{ topic: t, partition: 0, key: null, value: Buffer.alloc(11 * 1024 * 1024) }]).catch((x: unknown) => x);
+      expect((err as GateError).code).toBe('KAFKA_TOO_LARGE');
+      expect((err as GateError).canRetry).toBe(false);
+    });
+
     it('send should round-trip keys and headers and keep one key on one partition', async () => {
       const e = await start();
       const t = await topic(e, 'headers');
@@ -429,7 +440,7 @@ export function kafkaContract(name: string, setup: () => Promise<ContractEnv>): 
       ];
       const failed = await producer.sendInTransaction!(tooBig, { groupId: group, topic: input, partition: 1, offset: '9' }).catch((err: unknown) => err);
       expect(failed).toBeInstanceOf(GateError);
-      expect((failed as GateError).code).toBe('KAFKA_PRODUCE');
+      expect((failed as GateError).code).toBe('KAFKA_TOO_LARGE');
 
       // A later transaction on partition 0 is visible only after the fate of 'aborted' before it is decided.
       await producer.sendInTransaction!([{ topic: output, partition: 0, key: 'k', value: Buffer.from('after') }], { groupId: group, topic: input, partition: 1, offset: '9' });

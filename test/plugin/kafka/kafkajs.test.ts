@@ -76,7 +76,7 @@ describe('createKafkajsClient', () => {
         { topic: t, partition: 0, key: null, value: Buffer.from('small') },
         { topic: t, partition: 1, key: null, value: Buffer.alloc(11 * 1024 * 1024) },
       ], { groupId: `abort-${randomUUID()}`, topic, partition: 0, offset: '0' }).catch((e: unknown) => e);
-      expect((err as GateError).code).toBe('KAFKA_PRODUCE');
+      expect((err as GateError).code).toBe('KAFKA_TOO_LARGE');
       expect((err as GateError).canRetry).toBe(false); // MESSAGE_TOO_LARGE will not pass on a retry
       // The small record was written, then aborted: a read_uncommitted reader sees it.
       await vi.waitFor(async () => expect((await admin.readAll(t, { readCommitted: false })).map((r) => r.value?.toString())).toEqual(['small']), { timeout: 10_000, interval: 50 });
@@ -95,7 +95,7 @@ describe('createKafkajsClient', () => {
       await oldOwner.sendInTransaction!([{ topic, partition: 1, key: null, value: Buffer.from('old-1') }], offsets);
       await newOwner.sendInTransaction!([{ topic, partition: 1, key: null, value: Buffer.from('new-1') }], { ...offsets, offset: '1' });
       const err = await oldOwner.sendInTransaction!([{ topic, partition: 1, key: null, value: Buffer.from('old-2') }], { ...offsets, offset: '2' }).catch((e: unknown) => e);
-      expect((err as GateError).code).toBe('KAFKA_PRODUCE');
+      expect((err as GateError).code).toBe('KAFKA_FENCED');
       await vi.waitFor(async () => expect((await admin.committedOffsets(offsets.groupId, topic)).get(2)).toBe('2'), { timeout: 10_000, interval: 50 });
       const values = (await admin.readAll(topic)).filter((r) => r.partition === 1).map((r) => r.value?.toString());
       expect(values).toEqual(['old-1', 'new-1']);
@@ -111,7 +111,7 @@ describe('createKafkajsClient', () => {
     const producer = client.producer();
     try {
       const err = (await producer.send([{ topic: t, key: null, value: Buffer.alloc(11 * 1024 * 1024) }]).catch((e: unknown) => e)) as GateError;
-      expect([err.code, err.canRetry]).toEqual(['KAFKA_PRODUCE', false]);
+      expect([err.code, err.canRetry]).toEqual(['KAFKA_TOO_LARGE', false]);
       await producer.send([{ topic: t, key: null, value: Buffer.from('next') }]);
       expect((await admin.readAll(t)).map((r) => r.value?.toString())).toEqual(['next']);
     } finally {
