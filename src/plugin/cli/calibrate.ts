@@ -108,7 +108,9 @@ export default async function calibrateCommand(p: Parsed, deps: EvalDeps = {}): 
   const scorer = opts.scorers?.[0] ?? regressor;
   const data = await computeEval({ ...opts, scorers: [scorer] }, cfg, deps);
   const q = data.quality[scorer];
-  const c = calibrateGate(Float64Array.from(q.values()), genuineFor(data, scorer), data.threshold, targets);
-  process.stdout.write(calibrationYaml(c, { command: commandLine(p), scorer, regressor, threshold: data.threshold, fmr: data.fmr }));
+  // The first FR model's similarities (the configured embedder unless --fr says otherwise).
+  const { threshold } = data.verification[0];
+  const c = calibrateGate(Float64Array.from(q.values()), genuineFor(data, scorer), threshold, targets);
+  process.stdout.write(calibrationYaml(c, { command: commandLine(p), scorer, regressor, threshold, fmr: data.fmr }));
   return EXIT.ok;
 }

@@ -1,14 +1,61 @@
 import { readFile } from 'node:fs/promises';
 import { GateError, toGateError } from '../core/errors.js';
 import type { Config } from '../config/load.js';
-import type { Frame } from '../core/frame.js';
+import type { AlignedFace, Frame } from '../core/frame.js';
+import { DiffusionScorer } from '../diffusion/scorer.js';
+import type { ModelRuntime } from '../scorers/runtime.js';
 import { RegressScorer } from '../scorers/scorers.js';
 import { PrepareStage, prepareOptions } from '../pipeline/stages/prepare.js';
 import { listImages } from '../core/files.js';
 import { Progress } from '../core/progress.js';
 import { runtimeFromConfig } from '../app/runtime.js';
 
-export interface ScoreArgs { inputs: string[]; model?: string; format: 'jsonl' | 'csv'; concurrency?: number }
+export interface ScoreArgs {
+  inputs: string[];
+  /** A regressor's manifest id, or `diffiqa:<denoiser id>` for full DifFIQA. */
+  model?: string;
+  format: 'jsonl' | 'csv';
+  concurrency?: number;
+  /** Full DifFIQA's perturbation repeats; default escalation.repeats. */
+  repeats?: number;
+}
+
+const DIFFIQA = 'diffiqa:';
+
+interface FaceScorer {
+  score(face: AlignedFace, seed: string): Promise<{ score: number; model: string; repeats?: number; std?: number }>;
+  /** Images in flight. */
+  concurrency: number;
+}
+
+/** The regressor, or with `diffiqa:<denoiser>` full DifFIQA (its noise seeded by the file, so a rerun gives the same score). */
+async function faceScorer(rt: ModelRuntime, cfg: Config, modelId: string, args: ScoreArgs): Promise<FaceScorer> {
+  if (!modelId.startsWith(DIFFIQA)) {
+    await rt.load(modelId);
+    const scorer = new RegressScorer(rt, modelId);
+    return {
+      // A full batch in flight per worker: with fewer, the workers beyond the first wait for
+      // delay-triggered part batches (measured by the bench's peer section).
+      concurrency: args.concurrency ?? cfg.get('inference.maxBatch') * rt.pool.workerCount,
+      async score(face) { const r = await scorer.score(face); return { score: r.score, model: `${r.modelId}@${r.modelVersion}` }; },
+    };
+  }
+  const denoiserId = modelId.slice(DIFFIQA.length);
+  if (!denoiserId) throw new GateError('MODEL_UNKNOWN', `--model ${modelId} needs a denoiser id: ${DIFFIQA}<denoiser id>`);
+  const { entry } = await rt.load(denoiserId);
+  if (entry.role !== 'denoiser') throw new GateError('MODEL_UNKNOWN', `--model ${modelId}: ${denoiserId} is a ${entry.role}, not a denoiser`);
+  await rt.load(cfg.get('models.embedder'));
+  const repeats = args.repeats ?? cfg.get('escalation.repeats');
+  const diffusion = new DiffusionScorer(rt, { denoiserId, embedderId: cfg.get('models.embedder'), repeats });
+  return {
+    // One image is already 2R samples in a UNet call; two per worker keep the workers busy.
+    concurrency: args.concurrency ?? 2 * rt.pool.workerCount,
+    async score(face, seed) {
+      const [r] = await diffusion.scoreBatch([{ face, seed }]);
+      return { score: r.score, model: `${DIFFIQA}${entry.id}@${entry.version}`, repeats: r.repeats, std: r.std };
+    },
+  };
+}
 
 function csvCell(v: unknown): string {
   const s = v === undefined || v === null ? '' : String(v);
@@ -25,16 +72,13 @@ export async function scoreCommand(args: ScoreArgs, cfg: Config, write: (line: s
   const rt = runtimeFromConfig(cfg);
   const modelId = args.model ?? cfg.get('models.regressor');
   try {
-    await rt.load(modelId);
+    const scorer = await faceScorer(rt, cfg, modelId, args);
     await rt.load(cfg.get('models.detector'));
-    const scorer = new RegressScorer(rt, modelId);
     const prep = new PrepareStage(rt, prepareOptions(cfg));
     if (args.format === 'csv') write('file,score,model,ms,reason,message');
     const progress = new Progress(files.length, 'scoring');
     let ok = 0, failed = 0;
-    // A full batch in flight per worker: with fewer, the workers beyond the first wait for
-    // delay-triggered part batches (measured by the bench's peer section).
-    const concurrency = args.concurrency ?? cfg.get('inference.maxBatch') * rt.pool.workerCount;
+    const concurrency = scorer.concurrency;
     let next = 0;
     const results: (string | undefined)[] = new Array(files.length);
     let flushed = 0;
@@ -50,8 +94,8 @@ export async function scoreCommand(args: ScoreArgs, cfg: Config, write: (line: s
           const frame: Frame = { id: file, cameraId: 'cli', image: { bytes }, timings: {}, receivedAt: t0 };
           await prep.process([frame]);
           if (frame.error) throw frame.error;
-          const r = await scorer.score(frame.aligned!);
-          row = { file, score: r.score, model: `${r.modelId}@${r.modelVersion}`, ms: round(performance.now() - t0) };
+          const { score, model, ...full } = await scorer.score(frame.aligned!, file);
+          row = { file, score, model, ...full, ms: round(performance.now() - t0) };
           ok++;
         } catch (err) {
           const e = toGateError(err);

@@ -13,9 +13,11 @@ import { cosine, EmbedScorer } from '../../plugin/scorers/scorers.js';
 import { runtimeFromConfig } from '../../plugin/app/runtime.js';
 import { Progress } from '../../plugin/core/progress.js';
 import { EvalCache, isSkip, type FaceRecord } from './cache.js';
-import { edc, fnmr, pauc, thresholdAtFmr, type EdcCurve, type GenuineComparison } from './metrics.js';
+import { edc, floorEdc, fnmr, pauc, spearman, thresholdAtFmr, type EdcCurve, type GenuineComparison } from './metrics.js';
 import { loadEvalSet, type EvalSet, type SetOptions } from './dataset.js';
-import { BASELINES, resolveScorers, type EvalScorer, type Sample } from './scorers.js';
+import { BASELINES, type EvalScorer, type Sample } from './scorers.js';
+import { cascadeQuality, inBand, isCascade, resolveLineup, type Band, type CascadeScorer } from './cascade.js';
+import { isExternalFr, loadExternalEmbeddings, type FrEmbeddings } from './fr.js';
 
 export interface EvalOptions extends SetOptions {
   /** Scorer ids (see resolveScorers); default: every baseline + the configured regressor if it resolves. */
@@ -34,6 +36,16 @@ export interface EvalOptions extends SetOptions {
    * 7 701, hours of full DifFIQA on a CPU. `calibrate` needs every frame's score: `all` (default).
    */
   scoreImages?: 'all' | 'genuine';
+  /**
+   * FR models that make the similarities, one verification (threshold, EDC) each: the configured
+   * embedder's id and/or `dlib` (embeddings computed into the cache by models/tools/embed_dlib.py).
+   * Default: the configured embedder.
+   */
+  fr?: string[];
+  /** Escalation band [reject, accept) of cascade scorers; default gate.reject, gate.accept. */
+  band?: Band;
+  /** Scorer pairs to rank-correlate on the scored images; scorers not in the line-up are added. */
+  spearman?: [string, string][];
 }
 
 export interface EvalDeps {
@@ -51,22 +63,36 @@ export interface EvalStats {
   ms: number;
 }
 
-export interface EvalData {
-  set: EvalSet;
-  /** id@version of the detector and FR embedder that made the faces and similarities. */
-  models: { detector: string; embedder: string };
-  fmr: number;
+/** The comparisons as one FR model sees them. */
+export interface Verification {
+  /** As given to --fr. */
+  fr: string;
+  /** Model and version, for the reports. */
+  label: string;
   /** Accept when similarity >= threshold; fixed at `fmr` on all impostor comparisons. */
   threshold: number;
   achievedFmr: number;
   fnmr0: number;
-  images: { total: number; used: number; scored: number; skipped: Record<string, number>; skippedFiles: { file: string; reason: string }[] };
-  pairs: { genuine: number; impostor: number; excludedGenuine: number; excludedImpostor: number };
   genuine: { a: string; b: string; similarity: number }[];
   impostorSimilarities: Float64Array;
+}
+
+export interface EvalData {
+  set: EvalSet;
+  /** id@version of the detector and of the embedder that made the cached faces' embeddings (the scorers' FR model). */
+  models: { detector: string; embedder: string };
+  fmr: number;
+  images: { total: number; used: number; scored: number; skipped: Record<string, number>; skippedFiles: { file: string; reason: string }[] };
+  pairs: { genuine: number; impostor: number; excludedGenuine: number; excludedImpostor: number };
+  /** One per FR model asked for, in that order. */
+  verification: Verification[];
   scorers: { id: string; key: string }[];
   /** Scorer id → file → quality (higher is better). */
   quality: Record<string, Map<string, number>>;
+  /** Cascade scorer id → its band and how many scored images fell in it (full DifFIQA ran on those). */
+  escalated: Record<string, { band: Band; images: number; share: number }>;
+  /** Rank correlation of scorer pairs over the scored images. */
+  spearman: { a: string; b: string; rho: number; images: number }[];
   stats: EvalStats;
 }
 
@@ -86,7 +112,7 @@ export const DISCARD_GRID: number[] = [
 ];
 
 /** The cache is keyed by everything that changes a face or an embedding, never by the scorers. */
-function cacheKey(cfg: Config, dataDir: string) {
+export function cacheKey(cfg: Config, dataDir: string) {
   const manifest = loadManifest(cfg.get('models.manifests'));
   const model = (id: string) => { const m = findModel(manifest, id); return { id: m.id, sha256: m.sha256 }; };
   const named = (id: string) => { const m = findModel(manifest, id); return `${m.id}@${m.version}`; };
@@ -144,36 +170,45 @@ export async function computeEval(opts: EvalOptions, cfg: Config, deps: EvalDeps
   const note = (s: string) => process.stderr.write(`evaluate: ${s}\n`);
   const cache = await EvalCache.open(opts.cacheRoot ?? path.join(cacheDir(), 'eval'), key);
   try {
-    const scorerIds = opts.scorers?.length ? opts.scorers : await defaultScorers(cfg, manifest, note);
-    const scorers = resolveScorers(scorerIds, { manifest, runtime, embedderId: cfg.get('models.embedder'), repeats: opts.repeats ?? cfg.get('escalation.repeats') });
+    const scorerIds = opts.scorers?.length ? [...opts.scorers] : await defaultScorers(cfg, manifest, note);
+    for (const id of (opts.spearman ?? []).flat()) if (!scorerIds.includes(id)) scorerIds.push(id);
+    const band = opts.band ?? [cfg.get('gate.reject'), cfg.get('gate.accept')];
+    const scorers = resolveLineup(scorerIds, { manifest, runtime, embedderId: cfg.get('models.embedder'), repeats: opts.repeats ?? cfg.get('escalation.repeats') }, band);
+    const embedder = cfg.get('models.embedder');
+    const frIds = opts.fr?.length ? opts.fr : [embedder];
+    for (const id of frIds) {
+      if (id !== embedder && !isExternalFr(id)) throw new GateError('USAGE', `--fr ${id}: expected ${embedder} (models.embedder) or dlib; for another ONNX embedder set models.embedder`);
+    }
     stats.prepared = await prepareMissing(set.files.filter((f) => !cache.record(f)), set.root, cache, cfg, runtime, opts.progress);
+
+    const embeddings = await cache.embeddings();
+    // Before any scoring: a missing external model fails at once, naming the command that makes it.
+    const frs: FrEmbeddings[] = [];
+    for (const id of frIds) frs.push(isExternalFr(id) ? await loadExternalEmbeddings(id, cache) : { id, label: models.embedder, embeddings });
 
     const used = set.files.map((f) => [f, cache.record(f)!] as const).filter((e): e is [string, FaceRecord] => !isSkip(e[1]));
     const toScore = opts.scoreImages === 'genuine' ? inGenuinePairs(used, set) : used;
-    const embeddings = await cache.embeddings();
     const quality: EvalData['quality'] = {};
+    const escalated: EvalData['escalated'] = {};
     for (const s of scorers) {
+      if (isCascade(s)) {
+        const r = await scoreCascade(s, toScore, embeddings, cache, opts.progress);
+        stats.computed[s.id] = r.computed;
+        quality[s.id] = r.values;
+        escalated[s.id] = { band: s.band, images: r.escalated, share: r.escalated / toScore.length };
+        continue;
+      }
       const r = await scoreAll(s, toScore, embeddings, cache, opts.progress);
       stats.computed[s.id] = r.computed;
       quality[s.id] = r.values;
     }
 
     const rowOf = new Map(used.map(([f, r]) => [f, r.row]));
-    const genuine: EvalData['genuine'] = [];
-    const impostor: number[] = [];
-    let excludedGenuine = 0, excludedImpostor = 0;
-    for (const p of set.pairs) {
-      const a = rowOf.get(p.a), b = rowOf.get(p.b);
-      if (a === undefined || b === undefined) { if (p.genuine) excludedGenuine++; else excludedImpostor++; continue; }
-      const similarity = cosine(embeddings[a], embeddings[b]);
-      if (p.genuine) genuine.push({ a: p.a, b: p.b, similarity });
-      else impostor.push(similarity);
-    }
-    if (genuine.length === 0 || impostor.length === 0) {
-      throw new GateError('USAGE', `need genuine and impostor comparisons with usable images, have ${genuine.length} genuine and ${impostor.length} impostor`);
-    }
-    const impostorSimilarities = Float64Array.from(impostor);
-    const threshold = thresholdAtFmr(impostorSimilarities, fmrTarget);
+    const usable = set.pairs.filter((p) => rowOf.has(p.a) && rowOf.has(p.b));
+    const excludedGenuine = set.pairs.filter((p) => p.genuine).length - usable.filter((p) => p.genuine).length;
+    const excludedImpostor = set.pairs.length - usable.length - excludedGenuine;
+    const verification = frs.map((fr) => verify(fr, usable, rowOf, fmrTarget));
+    const spearmanRows = (opts.spearman ?? []).map(([a, b]) => scorerSpearman(quality, a, b));
 
     const skippedFiles = [
       ...set.missing.map((file) => ({ file, reason: 'MISSING' })),
@@ -183,12 +218,10 @@ export async function computeEval(opts: EvalOptions, cfg: Config, deps: EvalDeps
     for (const s of skippedFiles) skipped[s.reason] = (skipped[s.reason] ?? 0) + 1;
     stats.ms = performance.now() - t0;
     return {
-      set, models, fmr: fmrTarget, threshold,
-      achievedFmr: impostor.filter((s) => s >= threshold).length / impostor.length,
-      fnmr0: fnmr(genuine.map((g) => g.similarity), threshold),
+      set, models, fmr: fmrTarget,
       images: { total: set.files.length + set.missing.length, used: used.length, scored: toScore.length, skipped, skippedFiles },
-      pairs: { genuine: genuine.length, impostor: impostor.length, excludedGenuine, excludedImpostor },
-      genuine, impostorSimilarities, scorers: scorers.map((s) => ({ id: s.id, key: s.key })), quality, stats,
+      pairs: { genuine: verification[0].genuine.length, impostor: verification[0].impostorSimilarities.length, excludedGenuine, excludedImpostor },
+      verification, scorers: scorers.map((s) => ({ id: s.id, key: s.key })), quality, escalated, spearman: spearmanRows, stats,
     };
   } finally {
     await cache.close();
@@ -202,20 +235,56 @@ function inGenuinePairs(images: [string, FaceRecord][], set: EvalSet): [string, 
   return images.filter(([f]) => inGenuine.has(f));
 }
 
-/** Genuine comparisons with the qualities one scorer gave their two images. */
-export function genuineFor(data: EvalData, scorerId: string): GenuineComparison[] {
+/** Similarities of the usable pairs under one FR model, and its threshold at `fmr`. */
+function verify(fr: FrEmbeddings, pairs: EvalSet['pairs'], rowOf: Map<string, number>, fmr: number): Verification {
+  const genuine: Verification['genuine'] = [];
+  const impostor: number[] = [];
+  for (const p of pairs) {
+    const similarity = cosine(fr.embeddings[rowOf.get(p.a)!], fr.embeddings[rowOf.get(p.b)!]);
+    if (p.genuine) genuine.push({ a: p.a, b: p.b, similarity });
+    else impostor.push(similarity);
+  }
+  if (genuine.length === 0 || impostor.length === 0) {
+    throw new GateError('USAGE', `need genuine and impostor comparisons with usable images, have ${genuine.length} genuine and ${impostor.length} impostor`);
+  }
+  const impostorSimilarities = Float64Array.from(impostor);
+  const threshold = thresholdAtFmr(impostorSimilarities, fmr);
+  return {
+    fr: fr.id, label: fr.label, threshold, genuine, impostorSimilarities,
+    achievedFmr: impostor.filter((s) => s >= threshold).length / impostor.length,
+    fnmr0: fnmr(genuine.map((g) => g.similarity), threshold),
+  };
+}
+
+/** Spearman's rho of two scorers over the images both scored. */
+function scorerSpearman(quality: EvalData['quality'], a: string, b: string): EvalData['spearman'][number] {
+  const qa = quality[a], qb = quality[b];
+  const files = [...qa.keys()].filter((f) => qb.has(f));
+  return { a, b, rho: spearman(files.map((f) => qa.get(f)!), files.map((f) => qb.get(f)!)), images: files.length };
+}
+
+/** Genuine comparisons with the qualities one scorer gave their two images, under one FR model (default the first). */
+export function genuineFor(data: EvalData, scorerId: string, v: Verification = data.verification[0]): GenuineComparison[] {
   const q = data.quality[scorerId];
   if (!q) throw new GateError('USAGE', `scorer ${scorerId} was not evaluated`);
-  return data.genuine.map((g) => ({ similarity: g.similarity, qualityA: q.get(g.a)!, qualityB: q.get(g.b)! }));
+  return v.genuine.map((g) => ({ similarity: g.similarity, qualityA: q.get(g.a)!, qualityB: q.get(g.b)! }));
 }
 
 /** Non-interpolated EDC per scorer (pair quality = min), pAUC at 0.2 and 0.3 on the full curve. */
-export function edcSummary(data: EvalData): ScorerEdc[] {
-  return data.scorers.map(({ id, key }) => {
-    const genuine = genuineFor(data, id);
-    const full = edc(genuine, data.threshold);
-    return { id, key, pauc02: pauc(full, 0.2), pauc03: pauc(full, 0.3), curve: edc(genuine, data.threshold, DISCARD_GRID) };
-  });
+export function edcSummary(data: EvalData, v: Verification = data.verification[0]): ScorerEdc[] {
+  return data.scorers.map(({ id, key }) => ({ id, key, ...edcOf(genuineFor(data, id, v), v.threshold) }));
+}
+
+/** The floor: the oracle that discards the failing genuine comparisons first (metrics.floorEdc). */
+export function floorSummary(v: Verification): Omit<ScorerEdc, 'id' | 'key'> {
+  const sims = v.genuine.map((g) => g.similarity);
+  const full = floorEdc(sims, v.threshold);
+  return { pauc02: pauc(full, 0.2), pauc03: pauc(full, 0.3), curve: floorEdc(sims, v.threshold, DISCARD_GRID) };
+}
+
+function edcOf(genuine: GenuineComparison[], threshold: number): Omit<ScorerEdc, 'id' | 'key'> {
+  const full = edc(genuine, threshold);
+  return { pauc02: pauc(full, 0.2), pauc03: pauc(full, 0.3), curve: edc(genuine, threshold, DISCARD_GRID) };
 }
 
 const CHUNK = 32;
@@ -278,4 +347,17 @@ async function scoreAll(s: EvalScorer, used: (readonly [string, FaceRecord])[], 
     if (todo.length > 0) await cache.writeScores(s.key, values);
   }
   return { values: new Map(used.map(([f, r]) => [f, values[r.row]])), computed: todo.length };
+}
+
+/**
+ * A cascade's qualities: its inline part on every image, its full-DifFIQA part only on the images
+ * whose inline score is in the band. Both parts read and fill their own cache files, so a cascade
+ * and its parts as plain scorers share the work.
+ */
+async function scoreCascade(s: CascadeScorer, used: (readonly [string, FaceRecord])[], embeddings: Float32Array[], cache: EvalCache, progress?: boolean): Promise<{ values: Map<string, number>; computed: number; escalated: number }> {
+  const inline = await scoreAll(s.inline, used, embeddings, cache, progress);
+  const band = used.filter(([f]) => inBand(inline.values.get(f)!, s.band));
+  const full = await scoreAll(s.full, band, embeddings, cache, progress);
+  const values = new Map(used.map(([f]) => [f, cascadeQuality(inline.values.get(f)!, full.values.get(f), s.band)]));
+  return { values, computed: inline.computed + full.computed, escalated: band.length };
 }

@@ -160,6 +160,19 @@ export function pauc(curve: EdcCurve, x: number): number {
   return area / (x * f[0]);
 }
 
+/**
+ * The set's floor (DIFFIQA.md): the EDC of an oracle that discards the failing genuine comparisons
+ * (similarity < threshold) first. Discarding a fraction d removes at most d·n of the errors, so no
+ * quality score does better; with FNMR(0) high the floor itself is near 1.
+ */
+export function floorEdc(similarities: Scores, threshold: number, discardFractions?: readonly number[]): EdcCurve {
+  const oracle = Array.from(similarities, (similarity) => {
+    const q = similarity < threshold ? 0 : 1;
+    return { similarity, qualityA: q, qualityB: q };
+  });
+  return edc(oracle, threshold, discardFractions);
+}
+
 function checkPair(a: Scores, b: Scores): void {
   if (a.length !== b.length) throw new GateError('USAGE', `correlation needs equal lengths, got ${a.length} and ${b.length}`);
   checkFinite(a, 'a');
