@@ -71,3 +71,13 @@ def test_train_should_reject_a_dataset_whose_size_disagrees_with_its_index(tmp_p
     (data / 'index.json').write_text(json.dumps({'count': 9, 'files': [], 'identities': []}))
     with pytest.raises(ValueError, match='index.json says 9 faces'):
         main(_args(data, tmp_path / 'run', 1))
+
+
+def test_recognition_degrade_should_draw_low_resolution_blur_or_motion_and_change_the_face():
+    from tools.train_denoiser import make_batch
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:112, 0:112]
+    faces = (((yy // 4 + xx // 4) % 2) * 200 + 30).astype(np.uint8)[None, ..., None].repeat(3, 3).repeat(4, 0)
+    clean, lq = make_batch(faces, 6, rng, 2, recognition=1.0)
+    assert clean.shape == lq.shape == (6, 3, 112, 112)
+    assert all(float((c - d).abs().mean()) > 0.01 for c, d in zip(clean, lq))

@@ -95,3 +95,18 @@ def test_train_should_resume_reject_wrong_crop_ids_and_export_a_dynamic_batch_on
         want = model(x)[1].numpy()
     got = ort.InferenceSession(str(onnx_path), providers=['CPUExecutionProvider']).run(['score'], {'input': x.numpy()})[0]
     assert got.shape == (5, 1) and np.allclose(got, want, atol=1e-4)
+
+
+def test_label_ids_should_merge_by_index_attach_crop_ids_and_drop_unusable_labels(tmp_path):
+    from tools import label_ids
+    data = _set(tmp_path)
+    items = json.loads((data / 'index.json').read_text())['items']
+    a, b = tmp_path / 'a.jsonl', tmp_path / 'b.jsonl'
+    a.write_text('{"i": 3, "score": 0.9, "std": 0}\n{"i": 0, "score": null, "std": 0}\n')
+    b.write_text('{"i": 1, "score": 0.8, "std": 0}\n{"i": 3, "score": 0.7, "std": 0}\n')
+    out = tmp_path / 'labels.jsonl'
+    assert label_ids.main(['--data', str(data), '--out', str(out), str(a), str(b)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r['i'], r['score']) for r in rows] == [(1, 0.8), (3, 0.7)]          # later file wins, null dropped
+    assert rows[1]['id'] == train_ediffiqa.crop_id(items[3]) and '|' in rows[1]['id']
+    assert len({train_ediffiqa.crop_id(it) for it in items}) == len(items)       # ids tell crops apart

@@ -58,10 +58,23 @@ def to_unit(batch_u8: np.ndarray) -> torch.Tensor:
     return x * 2 - 1
 
 
-def make_batch(faces: np.ndarray, batch: int, rng: np.random.Generator, degrade_scale: int):
+# Why: the degradations that make a face unrecognisable on camera crops (low resolution, defocus,
+# motion). A denoiser that learned to undo them moves such faces most when it restores them, which
+# is what full DifFIQA measures; BSRGAN rounds alone left them in the middle of its order.
+RECOGNITION_KINDS = ('downscale', 'blur', 'motion')
+
+
+def recognition_degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    from tools.make_regset import _param, apply_op
+    kind = RECOGNITION_KINDS[int(rng.integers(len(RECOGNITION_KINDS)))]
+    return apply_op(np.ascontiguousarray(img), kind, _param(kind, float(rng.random())), rng)[0]
+
+
+def make_batch(faces: np.ndarray, batch: int, rng: np.random.Generator, degrade_scale: int, recognition: float = 0.0):
     idx = rng.integers(0, len(faces), size=batch)
     clean = np.stack([faces[i][:, ::-1] if rng.random() < 0.5 else faces[i] for i in idx])
-    lq = np.stack([degrade(c, rng, degrade_scale) for c in clean])
+    lq = np.stack([recognition_degrade(c, rng) if recognition and rng.random() < recognition
+                   else degrade(c, rng, degrade_scale) for c in clean])
     return to_unit(clean), to_unit(lq)
 
 
@@ -93,6 +106,12 @@ def train(args) -> int:
     ckpt_path = out / 'last.pt'
     device = torch.device(args.device)
     faces = load_faces(args.data)
+    if args.exclude_heldout:
+        from tools.splits import heldout
+        ids = json.loads((args.data / 'index.json').read_text())['identities']
+        keep = [i for i, name in enumerate(ids) if not heldout(name)]
+        print(f'{len(faces) - len(keep)} faces of held-out identities (tools.splits) left out')
+        faces = np.asarray(faces[keep])
     if ckpt_path.is_file():
         ckpt = torch.load(ckpt_path, map_location='cpu', weights_only=False)
         cfg = UNetConfig.from_dict(ckpt['config'])
@@ -132,7 +151,7 @@ def train(args) -> int:
             opt.zero_grad(set_to_none=True)
             total = 0.0
             for _ in range(args.grad_accum):
-                clean, lq = make_batch(faces, args.batch, rng, args.degrade_scale)
+                clean, lq = make_batch(faces, args.batch, rng, args.degrade_scale, args.recognition)
                 t = torch.randint(0, TIME_BOUND, (args.batch,), generator=gen)
                 eps = torch.randn(clean.shape, generator=gen)
                 x = sched.noised_input(clean, lq, t, eps)
@@ -204,6 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--dim', type=int, default=UNetConfig.dim, help='only used when starting from scratch')
     ap.add_argument('--ckpt-every', type=int, default=200)
     ap.add_argument('--degrade-scale', type=int, default=2, choices=(2, 4))
+    ap.add_argument('--exclude-heldout', action='store_true',
+                    help='leave out the identities tools.splits holds out for evaluation')
+    ap.add_argument('--recognition', type=float, default=0.0,
+                    help='share of samples degraded by low resolution, blur or motion (tools.make_regset) instead of BSRGAN rounds')
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--threads', type=int, default=0, help='torch CPU threads (0: torch default)')
     ap.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')

@@ -239,7 +239,9 @@ def evaluate(args) -> int:
     model = EDifFIQAOwn(ck['frozen_blocks'])
     model.load_state_dict(ck['model'])
     result = {'step': ck['step']}
-    for name, idx in (('heldout', ds.heldout), ('train', ds.train[:1000])):
+    clean = np.array([it['kind'] == 'clean' for it in ds.items])
+    subsets = (('heldout', ds.heldout), ('heldout_unmodified', ds.heldout[clean[ds.heldout]]), ('train', ds.train[:1000]))
+    for name, idx in subsets:
         feat, q = predict(model, ds.faces[idx])
         rc = float(np.mean(np.sum(feat * ds.emb[idx, 0], 1) / np.linalg.norm(feat, axis=1) / np.linalg.norm(ds.emb[idx, 0], axis=1)))
         result[name] = {'count': int(len(idx)), 'spearman': round(spearman(q, ds.raw[idx]), 4),
