@@ -1,13 +1,13 @@
 import { GateError, toGateError } from '../core/errors.js';
 import { loadConfigFile } from '../config/load.js';
-import { flagString, parseArgs, type Parsed } from './args.js';
+import { flagString, isCount, numberFlag, parseArgs, type Parsed } from './args.js';
 
 import { EXIT } from './exit.js';
 
 const HELP = `diffiqa-gate <command> [options]
 
-  score <files|folders...> [--model ID] [--format jsonl|csv] [--config FILE]
-      Score face crops with the DifFIQA(R) regressor; one line per image.
+  score <files|folders...> [--model ID | --model diffiqa:<denoiser> [--repeats R]] [--format jsonl|csv] [--config FILE]
+      Score face crops with the DifFIQA(R) regressor, or full DifFIQA; one line per image.
   run --config FILE         The Kafka gate: consume FaceCrop, score, decide, publish.
   escalate --config FILE    The full-DifFIQA stage for borderline frames.
   demo                      Local broker + camera-like stream + gate, with a live summary.
@@ -26,7 +26,7 @@ const commands: Record<string, Command> = {
     const format = flagString(p, 'format') ?? 'jsonl';
     if (format !== 'jsonl' && format !== 'csv') throw new GateError('USAGE', `--format must be jsonl or csv, got ${format}`);
     const cfg = loadConfigFile(flagString(p, 'config'));
-    await scoreCommand({ inputs: p.positional, model: flagString(p, 'model'), format }, cfg);
+    await scoreCommand({ inputs: p.positional, model: flagString(p, 'model'), format, repeats: numberFlag(p, 'repeats', isCount) }, cfg);
     return EXIT.ok;
   },
   async help() {
@@ -57,7 +57,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     const e = toGateError(err);
     process.stderr.write(`diffiqa-gate ${parsed.command}: [${e.code}] ${e.message}\n`);
-    return e.code === 'USAGE' || e.code === 'CONFIG_INVALID' ? EXIT.usage : EXIT.failure;
+    // A model id that is not in the manifest is a usage error too (score --model, config keys).
+    return e.code === 'USAGE' || e.code === 'CONFIG_INVALID' || e.code === 'MODEL_UNKNOWN' ? EXIT.usage : EXIT.failure;
   }
 }
 
