@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createRng } from '../../../src/plugin/core/random.js';
 import { GateError } from '../../../src/plugin/core/errors.js';
 import {
-  averageRanks, calibrate, countAtMost, edc, fnmr, nextUp, pauc, pearson, spearman, thresholdAtFmr,
+  averageRanks, calibrate, countAtMost, edc, floorEdc, fnmr, nextUp, pauc, pearson, spearman, thresholdAtFmr,
   type GenuineComparison,
 } from '../../../src/tools/eval/metrics.js';
 
@@ -291,5 +291,30 @@ describe('calibrate', () => {
     expectUsage(() => calibrate(TEN, { targetDiscard: 0.1, targetFnmr: { fnmr: 0.5, genuine: FOUR, threshold: 0.5 } }));
     expectUsage(() => calibrate(TEN, { targetDiscard: 0.5, escalationBudget: 0.5 }));
     expectUsage(() => calibrate([], { targetDiscard: 0.1 }));
+  });
+});
+
+describe('floorEdc', () => {
+  it('floorEdc should discard the failing genuine pairs first, whatever their position', () => {
+    // Ten genuine pairs at threshold 0.5, three below it (positions 1, 5, 8).
+    const sims = [0.9, 0.1, 0.8, 0.7, 0.6, 0.45, 0.95, 0.55, 0.2, 0.99];
+    const curve = floorEdc(sims, 0.5);
+    // After k discards (k ≤ 3) the errors left are 3 − k of 10 − k comparisons.
+    expect(curve.fnmr.slice(0, 5)).toEqual([3 / 10, 2 / 9, 1 / 8, 0, 0]);
+    // pAUC@0.2 by hand: steps of width 0.1 at 3/10, 2/9, then nothing; over 0.2 · 3/10.
+    expect(pauc(curve, 0.2)).toBeCloseTo((0.1 * (3 / 10) + 0.1 * (2 / 9)) / (0.2 * 0.3), 12);
+    expect(pauc(curve, 0.3)).toBeCloseTo((0.1 * (3 / 10) + 0.1 * (2 / 9) + 0.1 * (1 / 8)) / (0.3 * 0.3), 12);
+  });
+
+  it('floorEdc should be at or below the EDC of any quality order', () => {
+    const rng = createRng('floor');
+    const sims = Array.from({ length: 300 }, () => rng.uniform());
+    const floor = pauc(floorEdc(sims, 0.3), 0.2);
+    for (let trial = 0; trial < 20; trial++) {
+      const genuine = sims.map((similarity) => ({ similarity, qualityA: rng.uniform(), qualityB: rng.uniform() }));
+      expect(floor).toBeLessThanOrEqual(pauc(edc(genuine, 0.3), 0.2));
+    }
+    // Everything fails: no order can remove errors faster than one per discard, the floor is 1.
+    expect(pauc(floorEdc([0.1, 0.2, 0.1, 0.05], 0.5), 0.2)).toBe(1);
   });
 });
