@@ -25,6 +25,8 @@ export const errorCodes = {
   MODEL_OUTPUT: false,
   // Runtime: may succeed later.
   INFER_FAILED: true,
+  // The worker thread running the batch died; the pool starts another one.
+  INFER_WORKER_DIED: true,
   INFER_QUEUE_FULL: true,
   INFER_CLOSED: false,
   INFER_TIMEOUT: true,

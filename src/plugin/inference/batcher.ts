@@ -127,7 +127,13 @@ export class MicroBatcher {
     this.stats.items += n;
     this.stats.lastBatchSize = n;
     try {
-      const out = await this.#pool.run(this.#o.modelId, this.#feeds(items));
+      const run = () => this.#pool.run(this.#o.modelId, this.#feeds(items));
+      // A batch whose worker died is run once more (the pool restarts workers): its items are still
+      // here, only the packed copy went to the dead worker.
+      const out = await run().catch((err: unknown) => {
+        if (err instanceof GateError && err.code === 'INFER_WORKER_DIED' && err.canRetry) return run();
+        throw err;
+      });
       const per = Object.entries(out).map(([name, t]) => [name, t.data as Float32Array, t.data.length / n] as const);
       items.forEach((it, i) => {
         const r: Record<string, Float32Array> = {};

@@ -12,15 +12,28 @@ export interface PoolOptions {
   intraOpThreads: number;
   /** Tried in order per model, e.g. ['cuda', 'cpu']; 'cpu' is always appended as the last resort. */
   executionProviders: string[];
+  restarts?: Partial<RestartPolicy>;
 }
 
 interface Pending { resolve: (r: WorkerResponse) => void }
-interface Slot { worker: Worker; inFlight: number; pending: Map<number, Pending>; dead?: Error }
+/** `ready`: the worker holds every loaded model's session; a restarted one is not ready until it reloaded them. */
+interface Slot { worker: Worker; inFlight: number; pending: Map<number, Pending>; dead?: Error; ready: boolean }
+
+/** How a dead worker comes back: restarts within `windowMs` are bounded, each after a doubling back-off. */
+export interface RestartPolicy { maxRestarts: number; windowMs: number; backoffMs: number; maxBackoffMs: number }
+const DEFAULT_RESTARTS: RestartPolicy = { maxRestarts: 5, windowMs: 60_000, backoffMs: 100, maxBackoffMs: 5000 };
+/** How long a run waits for a worker while all of them are restarting, before it fails (retriable). */
+const WAIT_FOR_WORKER_MS = 30_000;
 
 export interface LoadedModel { entry: ModelEntry; provider: string }
 
 /** Observers (telemetry) subscribe here; the pool itself never imports telemetry. */
-export interface PoolObserver { onRun?(modelId: string, batchSize: number, ms: number, provider: string): void }
+export interface PoolObserver {
+  onRun?(modelId: string, batchSize: number, ms: number, provider: string): void;
+  /** A worker died (`restarting`: it will be started again; false: the restart budget is spent). */
+  onWorkerDied?(err: Error, restarting: boolean): void;
+  onWorkerRestarted?(): void;
+}
 
 /**
  * The only way the product runs a model. Worker threads keep onnxruntime's blocking run()
@@ -29,40 +42,129 @@ export interface PoolObserver { onRun?(modelId: string, batchSize: number, ms: n
 export class InferencePool {
   readonly #slots: Slot[] = [];
   readonly #models = new Map<string, LoadedModel>();
+  /** Resolved model files, for reloading them into a restarted worker. */
+  readonly #files = new Map<string, string>();
   readonly #threads = new Set<number>();
   readonly #opts: PoolOptions;
+  readonly #restart: RestartPolicy;
+  readonly #file: string;
+  /** When the last restarts happened, for the bound per window. */
+  readonly #restartTimes: number[] = [];
+  /** Runs waiting for a worker while none is ready. */
+  readonly #waiting = new Set<() => void>();
+  /** Restarts under way (back-off, spawn, model loads). */
+  #restarting = 0;
   #nextId = 1;
   #closed?: Promise<void>;
   observer?: PoolObserver;
+  /** Workers started again after they died. */
+  restarts = 0;
 
   constructor(opts: Partial<PoolOptions> = {}) {
     const eps = opts.executionProviders?.length ? [...opts.executionProviders] : ['cpu'];
     if (!eps.includes('cpu')) eps.push('cpu');
     this.#opts = { workers: opts.workers ?? 1, intraOpThreads: opts.intraOpThreads ?? 1, executionProviders: eps };
-    const file = compiledSibling(import.meta.url, 'worker.js');
-    for (let i = 0; i < this.#opts.workers; i++) this.#slots.push(this.#spawn(file));
+    this.#restart = { ...DEFAULT_RESTARTS, ...opts.restarts };
+    this.#file = compiledSibling(import.meta.url, 'worker.js');
+    for (let i = 0; i < this.#opts.workers; i++) this.#slots.push(this.#spawn(true));
   }
 
-  #spawn(file: string): Slot {
-    const slot: Slot = { worker: new Worker(file), inFlight: 0, pending: new Map() };
+  /** Workers that can take a batch now (alive, models loaded). /readyz is false while there are none. */
+  get liveWorkers(): number { return this.#slots.filter((s) => !s.dead && s.ready).length; }
+
+  #spawn(ready: boolean): Slot {
+    const slot: Slot = { worker: new Worker(this.#file), inFlight: 0, pending: new Map(), ready };
     slot.worker.on('message', (res: WorkerResponse) => {
       const p = slot.pending.get(res.id);
       slot.pending.delete(res.id);
       p?.resolve(res);
     });
-    // A dead worker fails its own requests with a retryable code instead of hanging them.
+    // A dead worker fails its own requests with a retriable code instead of hanging them, and is
+    // started again in its place.
     const fail = (err: Error) => {
+      if (slot.dead) return;
       slot.dead = err;
-      for (const [id, p] of slot.pending) p.resolve({ id, ok: false, code: 'INFER_FAILED', message: `inference worker died: ${err.message}` });
+      for (const [id, p] of slot.pending) p.resolve({ id, ok: false, code: 'INFER_WORKER_DIED', message: `inference worker died: ${err.message}` });
       slot.pending.clear();
+      if (!this.#closed) this.#replace(slot);
     };
     slot.worker.on('error', fail);
     slot.worker.on('exit', (code) => { if (!slot.dead) fail(new Error(`exit ${code}`)); });
     return slot;
   }
 
+  /**
+   * Starts a worker in a dead one's place after a back-off, loads every model into it, and only
+   * then lets it take batches. Bounded: past `maxRestarts` within `windowMs` the slot stays dead.
+   */
+  #replace(dead: Slot): void {
+    const now = performance.now();
+    while (this.#restartTimes.length && now - this.#restartTimes[0] > this.#restart.windowMs) this.#restartTimes.shift();
+    const restarting = this.#restartTimes.length < this.#restart.maxRestarts;
+    this.observer?.onWorkerDied?.(dead.dead!, restarting);
+    if (!restarting) {
+      this.#wakeWaiting();
+      return;
+    }
+    const wait = Math.min(this.#restart.backoffMs * 2 ** this.#restartTimes.length, this.#restart.maxBackoffMs);
+    this.#restartTimes.push(now);
+    this.#restarting++;
+    setTimeout(() => {
+      if (this.#closed) return;
+      const slot = this.#spawn(false);
+      this.#slots[this.#slots.indexOf(dead)] = slot;
+      void this.#loadAll(slot).then((ok) => {
+        this.#restarting--;
+        if (!ok || slot.dead || this.#closed) {
+          this.#wakeWaiting();
+          return;
+        }
+        slot.ready = true;
+        this.restarts++;
+        this.observer?.onWorkerRestarted?.();
+        this.#wakeWaiting();
+      });
+    }, wait).unref();
+  }
+
+  async #loadAll(slot: Slot): Promise<boolean> {
+    for (const { entry } of this.#models.values()) {
+      const res = await this.#send(slot, { ...this.#loadRequest(entry, this.#files.get(entry.id)!) });
+      // A worker that cannot load what its predecessor had is ended: its exit starts the next try.
+      if (!res.ok) {
+        void slot.worker.terminate();
+        return false;
+      }
+    }
+    return true;
+  }
+
+  #wakeWaiting(): void {
+    for (const w of [...this.#waiting]) w();
+  }
+
+  /** The least busy ready worker; while none is, waits for a restart (bounded), then fails retriably. */
+  async #pick(): Promise<Slot> {
+    const deadline = performance.now() + WAIT_FOR_WORKER_MS;
+    for (;;) {
+      const live = this.#slots.filter((s) => !s.dead && s.ready);
+      if (live.length) return live.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
+      if (this.#closed) throw new GateError('INFER_CLOSED', 'pool is closed');
+      const restarting = this.#restarting > 0;
+      const left = deadline - performance.now();
+      if (!restarting || left <= 0) {
+        throw new GateError('INFER_WORKER_DIED', `no inference worker is alive${restarting ? ` after ${WAIT_FOR_WORKER_MS} ms` : ' (restart budget spent)'}`, { canRetry: restarting });
+      }
+      await new Promise<void>((resolve) => {
+        const done = () => { clearTimeout(t); this.#waiting.delete(done); resolve(); };
+        const t = setTimeout(done, Math.min(left, 1000));
+        this.#waiting.add(done);
+      });
+    }
+  }
+
   #send(slot: Slot, req: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<WorkerResponse> {
-    if (slot.dead) return Promise.resolve({ id: req.id, ok: false, code: 'INFER_FAILED', message: `inference worker is dead: ${slot.dead.message}` });
+    if (slot.dead) return Promise.resolve({ id: req.id, ok: false, code: 'INFER_WORKER_DIED', message: `inference worker is dead: ${slot.dead.message}` });
     slot.inFlight++;
     return new Promise<WorkerResponse>((resolve) => {
       slot.pending.set(req.id, { resolve });
@@ -75,10 +177,8 @@ export class InferencePool {
     const existing = this.#models.get(entry.id);
     if (existing) return existing;
     const file = await resolver.resolve(entry);
-    const results = await Promise.all(this.#slots.map((slot) => this.#send(slot, {
-      kind: 'load', id: this.#nextId++, modelId: entry.id, file, batch: entry.batch,
-      executionProviders: this.#opts.executionProviders, intraOpThreads: this.#opts.intraOpThreads,
-    })));
+    this.#files.set(entry.id, file);
+    const results = await Promise.all(this.#slots.map((slot) => this.#send(slot, this.#loadRequest(entry, file))));
     const bad = results.find((r) => !r.ok);
     if (bad && !bad.ok) throw new GateError('MODEL_LOAD', bad.message, { details: { model: entry.id } });
     for (const r of results) if (r.ok) r.threads?.forEach((t) => this.#threads.add(t));
@@ -86,6 +186,13 @@ export class InferencePool {
     const loaded = { entry, provider };
     this.#models.set(entry.id, loaded);
     return loaded;
+  }
+
+  #loadRequest(entry: ModelEntry, file: string): WorkerRequest {
+    return {
+      kind: 'load', id: this.#nextId++, modelId: entry.id, file, batch: entry.batch,
+      executionProviders: this.#opts.executionProviders, intraOpThreads: this.#opts.intraOpThreads,
+    };
   }
 
   model(modelId: string): LoadedModel {
@@ -103,13 +210,22 @@ export class InferencePool {
   async run(modelId: string, feeds: InputFeeds): Promise<Feeds> {
     if (this.#closed) throw new GateError('INFER_CLOSED', 'pool is closed');
     const { provider } = this.model(modelId);
-    const slot = this.#slots.reduce((a, b) => ((b.dead ? Infinity : b.inFlight) < (a.dead ? Infinity : a.inFlight) ? b : a));
+    const slot = await this.#pick();
     const transfer = [...new Set(Object.values(feeds).map((t) => t.data.buffer as ArrayBuffer))];
     const res = await this.#send(slot, { kind: 'run', id: this.#nextId++, modelId, feeds }, transfer);
     if (!res.ok) throw new GateError(res.code as ErrorCode, res.message, { details: { model: modelId } });
     const n = Object.values(feeds)[0]?.dims[0] ?? 0;
     this.observer?.onRun?.(modelId, n, res.ms ?? 0, provider);
     return res.outputs!;
+  }
+
+  /**
+   * Ends worker `index` as a crash would (fault tests, operators' drills): batches sent to it get
+   * no answer, the pool fails them retriably once it exits and starts another worker.
+   */
+  crashWorker(index: number): void {
+    const slot = this.#slots[index];
+    if (slot && !slot.dead) slot.worker.postMessage({ kind: 'exit', id: this.#nextId++ } satisfies WorkerRequest);
   }
 
   /** Idempotent; waits for the workers to release their sessions. */

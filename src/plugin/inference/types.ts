@@ -42,7 +42,8 @@ export interface RunRequest {
   feeds: InputFeeds;
 }
 
-export type WorkerRequest = LoadRequest | RunRequest | { kind: 'close'; id: number };
+/** `exit`: the worker ends as a crashed one would (fault drills), once its runs in flight are done. */
+export type WorkerRequest = LoadRequest | RunRequest | { kind: 'close'; id: number } | { kind: 'exit'; id: number };
 
 export type WorkerResponse =
   | { id: number; ok: true; provider?: string; outputs?: Feeds; ms?: number; threads?: number[] }

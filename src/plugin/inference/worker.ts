@@ -104,14 +104,35 @@ async function run(req: RunRequest): Promise<WorkerResponse> {
   }
 }
 
+async function closeSessions(id: number): Promise<WorkerResponse> {
+  await Promise.all([...sessions.values()].map((s) => s.session.release()));
+  sessions.clear();
+  return { id, ok: true };
+}
+
+// onnxruntime-node runs sessions on native threads: a thread ended while a run is in flight takes
+// the process down (a Napi::Error at teardown), so the 'exit' drill waits for the runs it can see.
+let running = 0;
+let exiting = false;
+const idle: (() => void)[] = [];
+
+async function exitLikeACrash(): Promise<void> {
+  exiting = true;
+  while (running > 0) await new Promise<void>((r) => idle.push(r));
+  process.exit(1);
+}
+
 parentPort!.on('message', async (req: WorkerRequest) => {
+  if (req.kind === 'exit') return exitLikeACrash();
+  // Exiting: later requests get no answer, as from a crashed thread; the pool fails them when it exits.
+  if (exiting) return;
   let res: WorkerResponse;
-  if (req.kind === 'load') res = await load(req);
-  else if (req.kind === 'run') res = await run(req);
-  else {
-    await Promise.all([...sessions.values()].map((s) => s.session.release()));
-    sessions.clear();
-    res = { id: req.id, ok: true };
+  running++;
+  try {
+    res = req.kind === 'load' ? await load(req) : req.kind === 'run' ? await run(req) : await closeSessions(req.id);
+  } finally {
+    running--;
+    if (running === 0) for (const r of idle.splice(0)) r();
   }
   const transfer = res.ok && res.outputs ? Object.values(res.outputs).map((t) => t.data.buffer as ArrayBuffer) : [];
   parentPort!.postMessage(res, transfer);

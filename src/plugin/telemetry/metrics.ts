@@ -34,6 +34,7 @@ export class PipelineMetrics {
   readonly #drift: Counter;
   readonly #alertFailures: Counter;
   readonly #retries: Counter;
+  readonly #workerDeaths: Counter;
   readonly #seen = new WeakSet<Frame>();
   readonly #meter: Meter;
 
@@ -51,6 +52,7 @@ export class PipelineMetrics {
     this.#drift = meter.createCounter('diffiqa_drift_alerts', { description: 'per-camera drift alerts and recoveries published' });
     this.#alertFailures = meter.createCounter('diffiqa_drift_alert_failures', { description: 'drift alerts that could not be published' });
     this.#retries = meter.createCounter('diffiqa_gate_retries', { description: 'publishes or offset commits that failed and were tried again, by error code' });
+    this.#workerDeaths = meter.createCounter('diffiqa_inference_worker_deaths', { description: 'inference worker threads that died, by whether the pool restarts them (restarted: true) or its restart budget was spent' });
     // Zero from the start: an absent series cannot be told from a broken exporter on a dashboard.
     this.#skipped.add(0);
     this.#alertFailures.add(0);
@@ -100,6 +102,7 @@ export class PipelineMetrics {
   driftEvent(cameraId: string, type: string): void { this.#drift.add(1, { camera_id: cameraId, type }); }
   driftAlertFailed(): void { this.#alertFailures.add(1); }
   gateRetry(code: string): void { this.#retries.add(1, { code }); }
+  workerDied(restarted: boolean): void { this.#workerDeaths.add(1, { restarted }); }
 
   observe(o: Observed): void {
     const m = this.#meter;

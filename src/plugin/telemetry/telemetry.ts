@@ -121,6 +121,7 @@ export class Telemetry implements AppHooks {
     else if (!this.#started) why.push('joining the consumer group');
     if (this.#brokerDown) why.push(`broker: ${this.#brokerDown}`);
     if (this.#parts?.gate.stopping) why.push('stopping');
+    if (this.#parts && this.#parts.runtime.pool.liveWorkers === 0) why.push('no inference worker alive (restarting)');
     return why;
   }
 
@@ -129,7 +130,15 @@ export class Telemetry implements AppHooks {
     const { gate, runtime, consumer, pressure } = parts;
     const cfg = this.#cfg;
     const prevRun = runtime.pool.observer;
-    runtime.pool.observer = { onRun: (m, n, ms, p) => { prevRun?.onRun?.(m, n, ms, p); this.metrics.inferenceRun(m, n, ms, p); } };
+    runtime.pool.observer = {
+      ...prevRun,
+      onRun: (m, n, ms, p) => { prevRun?.onRun?.(m, n, ms, p); this.metrics.inferenceRun(m, n, ms, p); },
+      onWorkerDied: (err, restarting) => {
+        prevRun?.onWorkerDied?.(err, restarting);
+        this.metrics.workerDied(restarting);
+        this.#o.log.error({ component: 'inference', err: err.message, restarting }, restarting ? 'inference worker died; starting another' : 'inference worker died; restart budget spent');
+      },
+    };
     const prevGate = gate.observer;
     gate.observer = {
       onChunk: (frames, records) => { prevGate?.onChunk?.(frames, records); this.#chunk(frames, records); },

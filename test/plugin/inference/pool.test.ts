@@ -132,4 +132,56 @@ describe('InferencePool', () => {
     expect(err.code).toBe('MODEL_LOAD');
     expect(err.message).toContain('junk');
   });
+
+  it('crashWorker should have the pool restart the dead worker, run its batch again and be ready once the models are back', async () => {
+    const rt3 = new ModelRuntime({ mirrorDir: sharedDir(), cacheDir: mkdtempSync(path.join(os.tmpdir(), 'pool-')), allowDownload: false, workers: 1, batch: { maxBatch: 4, maxDelayMs: 0, maxQueue: 64 } });
+    try {
+      await rt3.load('diffiqa-r-own');
+      const b = rt3.batcher('diffiqa-r-own');
+      const faces = Array.from({ length: 12 }, (_, i) => randomFace(100 + i));
+      const before = await Promise.all(faces.map((f) => b.submit(f.slice())));
+      const died: boolean[] = [];
+      rt3.pool.observer = { onWorkerDied: (_err, restarting) => void died.push(restarting) };
+      // Killed with batches queued and one in flight: every item still gets its score, from the new worker.
+      const pending = Promise.all(faces.map((f) => b.submit(f.slice())));
+      rt3.pool.crashWorker(0);
+      await waitUntil(() => rt3.pool.liveWorkers === 0);
+      expect(rt3.pool.liveWorkers).toBe(0);
+      const after = await pending;
+      expect(after.map((o) => o.score[0])).toEqual(before.map((o) => o.score[0]));
+      expect(died).toEqual([true]);
+      expect(rt3.pool.restarts).toBe(1);
+      expect(rt3.pool.liveWorkers).toBe(1);
+    } finally {
+      await rt3.close();
+    }
+  });
+
+  it('a worker that keeps dying should be restarted only within the budget, then runs fail with INFER_WORKER_DIED', async () => {
+    const rt4 = new ModelRuntime({ mirrorDir: sharedDir(), cacheDir: mkdtempSync(path.join(os.tmpdir(), 'pool-')), allowDownload: false, workers: 1, restarts: { maxRestarts: 2, backoffMs: 10 }, batch: { maxBatch: 4, maxDelayMs: 0, maxQueue: 8 } });
+    try {
+      await rt4.load('diffiqa-r-own');
+      const b = rt4.batcher('diffiqa-r-own');
+      for (let i = 0; i < 3; i++) {
+        await b.submit(randomFace(i));
+        rt4.pool.crashWorker(0);
+        await waitUntil(() => rt4.pool.liveWorkers === 0);
+      }
+      const err = await b.submit(randomFace(9)).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'INFER_WORKER_DIED', canRetry: false });
+      expect(rt4.pool.restarts).toBe(2);
+      expect(rt4.pool.liveWorkers).toBe(0);
+    } finally {
+      await rt4.close();
+    }
+  });
 });
+
+
+async function waitUntil(cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
