@@ -1,4 +1,5 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -12,7 +13,8 @@ import { loadConfigFile, type Config } from '../../../src/plugin/config/load.js'
 import { computeEval, type EvalData } from '../../../src/tools/eval/evaluate.js';
 import { edc, pauc } from '../../../src/tools/eval/metrics.js';
 import { sharedDir, sharedPath } from '../../helpers/shared.js';
-import { FIXTURE_REGRESSOR_ID, prepareFixtureModels, type FixtureModels } from '../../helpers/fixture-models.js';
+import { FIXTURE_REGRESSOR_ID, prepareFixtureModels, repoRoot, type FixtureModels } from '../../helpers/fixture-models.js';
+import { GateError } from '../../../src/plugin/core/errors.js';
 
 /**
  * The real thing on a small LFW subset: the product's detector, alignment and FR model, run
@@ -28,11 +30,15 @@ const SCORERS = ['random', 'sharpness', 'embedding-norm'];
 
 interface EdcJson {
   command: string;
-  threshold: number;
-  fnmr0: number;
   pairs: { genuine: number; impostor: number };
   images: { used: number; total: number; scored: number };
-  scorers: { id: string; 'pAUC0.2': number; 'pAUC0.3': number; fnmr0: number; threshold: number; curve: { discard: number[]; fnmr: number[] } }[];
+  fr: {
+    model: string;
+    threshold: number;
+    fnmr0: number;
+    floor: { 'pAUC0.2': number; 'pAUC0.3': number };
+    scorers: { id: string; 'pAUC0.2': number; 'pAUC0.3': number; curve: { discard: number[]; fnmr: number[] } }[];
+  }[];
 }
 
 describe('evaluate and calibrate on an LFW subset', () => {
@@ -86,30 +92,34 @@ describe('evaluate and calibrate on an LFW subset', () => {
     const j = await json();
     expect(j.pairs.genuine + j.pairs.impostor).toBeLessThanOrEqual(LIMIT);
     expect(j.pairs.genuine).toBeGreaterThan(0.9 * (LIMIT / 2));
-    expect(Number.isFinite(j.threshold)).toBe(true);
-    expect(j.fnmr0, 'this subset should have false non-matches at the threshold').toBeGreaterThan(0);
-    expect(j.scorers.map((s) => s.id).sort()).toEqual([...SCORERS].sort());
+    expect(j.fr.map((f) => f.model)).toEqual(['mobilefacenet']);
+    const [fr] = j.fr;
+    expect(Number.isFinite(fr.threshold)).toBe(true);
+    expect(fr.fnmr0, 'this subset should have false non-matches at the threshold').toBeGreaterThan(0);
+    expect(fr.scorers.map((s) => s.id).sort()).toEqual([...SCORERS].sort());
     // Only images of genuine comparisons are scored (the EDC reads no other quality).
     expect(j.images.scored).toBeLessThan(j.images.used);
     expect(j.images.scored).toBeGreaterThanOrEqual(j.pairs.genuine);
-    for (const s of j.scorers) {
+    for (const s of fr.scorers) {
       expect(Number.isFinite(s['pAUC0.2']) && Number.isFinite(s['pAUC0.3']), s.id).toBe(true);
-      expect(s.fnmr0).toBe(j.fnmr0);
       expect(s.curve.discard[0]).toBe(0);
-      expect(s.curve.fnmr[0]).toBeCloseTo(j.fnmr0, 5);
+      expect(s.curve.fnmr[0]).toBeCloseTo(fr.fnmr0, 5);
       expect(s.curve.fnmr).toHaveLength(s.curve.discard.length);
+      // No order beats the oracle's.
+      expect(fr.floor['pAUC0.2']).toBeLessThanOrEqual(s['pAUC0.2']);
     }
-    const sorted = j.scorers.map((s) => s['pAUC0.2']);
+    const sorted = fr.scorers.map((s) => s['pAUC0.2']);
     expect(sorted).toEqual([...sorted].sort((a, b) => a - b));
 
     const md = await readFile(path.join(dir, 'out', 'edc.md'), 'utf8');
     expect(md).toContain(`\`diffiqa-gate ${argv.join(' ')}\``);
     const rows = md.split('\n').filter((l) => /^\| [a-z]/.test(l) && !l.startsWith('| scorer'));
-    expect(rows.map((l) => l.split('|')[1].trim())).toEqual(j.scorers.map((s) => s.id));
+    expect(rows.map((l) => l.split('|')[1].trim())).toEqual(fr.scorers.map((s) => s.id));
+    expect(md).toContain(`| *floor (oracle)* | ${fr.floor['pAUC0.2'].toFixed(4)} |`);
     expect(stdout.join('')).toContain(md);
 
     const svg = await readFile(path.join(dir, 'out', 'edc.svg'), 'utf8');
-    expect(svg.match(/<polyline /g)).toHaveLength(SCORERS.length);
+    expect(svg.match(/<polyline /g)).toHaveLength(SCORERS.length + 1);
     const meta = await sharp(await readFile(path.join(dir, 'out', 'edc.png'))).metadata();
     expect(meta.format).toBe('png');
     expect(meta.width).toBeGreaterThan(400);
@@ -128,13 +138,14 @@ describe('evaluate and calibrate on an LFW subset', () => {
     expect(ms, `rerun ${ms} ms vs first run ${firstMs} ms`).toBeLessThan(firstMs / 5);
     // The same numbers as the files written by the first run.
     const j = await json();
-    expect(cached.threshold).toBe(j.threshold);
-    expect(cached.genuine.length).toBe(j.pairs.genuine);
+    expect(cached.verification[0].threshold).toBe(j.fr[0].threshold);
+    expect(cached.verification[0].genuine.length).toBe(j.pairs.genuine);
   });
 
   it('an oracle quality (each pair\'s own similarity) should give pAUC below 1', () => {
-    const oracle = cached.genuine.map((g) => ({ similarity: g.similarity, qualityA: g.similarity, qualityB: g.similarity }));
-    const curve = edc(oracle, cached.threshold);
+    const { genuine, threshold } = cached.verification[0];
+    const oracle = genuine.map((g) => ({ similarity: g.similarity, qualityA: g.similarity, qualityB: g.similarity }));
+    const curve = edc(oracle, threshold);
     expect(pauc(curve, 0.2)).toBeLessThan(1);
     expect(pauc(curve, 0.3)).toBeLessThan(1);
   });
@@ -163,6 +174,33 @@ describe('evaluate and calibrate on an LFW subset', () => {
     expect(Object.values(data.stats.computed).every((n) => n === 0)).toBe(true);
     expect(snapshot()).toEqual(before);
   });
+
+  it('evaluateCommand --fr mobilefacenet,dlib should name the Python command, and after it give a table per FR model', async () => {
+    const before = snapshot();
+    const frArgs = [...argv, '--fr', 'mobilefacenet,dlib', '--spearman', 'sharpness,embedding-norm'];
+    const err = await evaluateCommand(parseArgs(frArgs), { createRuntime }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GateError);
+    expect((err as GateError).code).toBe('ASSET_NOT_FOUND');
+    const command = String((err as GateError).details?.command);
+    expect((err as GateError).message).toContain(command);
+    // The command as printed, from the repository root, fills the cache.
+    const py = spawnSync('bash', ['-c', command], { cwd: repoRoot, encoding: 'utf8' });
+    expect(py.status, py.stderr).toBe(0);
+    expect(await evaluateCommand(parseArgs(frArgs), { createRuntime })).toBe(0);
+    const j = await json();
+    expect(j.fr.map((f) => f.model)).toEqual(['mobilefacenet', 'dlib']);
+    const [mobile, dlib] = j.fr;
+    expect(dlib.threshold).not.toBe(mobile.threshold);
+    expect(dlib.fnmr0).toBeGreaterThan(0);
+    expect(dlib.scorers.map((s) => s.id).sort()).toEqual([...SCORERS].sort());
+    // A face-recognition model that is not the scorers' own: the same qualities, another EDC.
+    expect(dlib.scorers.find((s) => s.id === 'embedding-norm')!['pAUC0.2']).not.toBe(mobile.scorers.find((s) => s.id === 'embedding-norm')!['pAUC0.2']);
+    const md = await readFile(path.join(dir, 'out', 'edc.md'), 'utf8');
+    expect(md).toMatch(/## Similarity: mobilefacenet@[^\n]*[\s\S]*## Similarity: dlib-resnet-v1@/);
+    expect(md).toMatch(/Spearman ρ\(sharpness, embedding-norm\) = -?\d\.\d{4} over \d+ scored images/);
+    expect((await stat(path.join(dir, 'out', 'edc-dlib.png'))).size).toBeGreaterThan(0);
+    expect(snapshot()).toEqual(before);
+  }, 600_000);
 
   it('calibrateCommand should print a gate YAML snippet from the cached scores', async () => {
     const before = snapshot();

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { buildConfig } from '../../../src/plugin/config/load.js';
 import { scoreCommand } from '../../../src/plugin/cli/score.js';
 import { main } from '../../../src/plugin/cli/main.js';
@@ -39,6 +39,46 @@ describe('score command', () => {
     await scoreCommand({ inputs: [path.join(folder(), 'c.jpg')], format: 'csv' }, cfg, (l) => lines.push(l));
     expect(lines[0]).toBe('file,score,model,ms,reason,message');
     expect(lines[1]).toMatch(/,INPUT_IMAGE_FORMAT,/);
+  });
+
+  it('scoreCommand should print full DifFIQA per image with --model diffiqa:<denoiser>, the same score on a rerun', async () => {
+    const cfg = buildConfig({}, {}, { 'models.mirror': sharedDir() });
+    const dir = folder();
+    const run = async (repeats: number) => {
+      const lines: string[] = [];
+      const result = await scoreCommand({ inputs: [dir], model: 'diffiqa:diffiqa-unet-own', repeats, format: 'jsonl' }, cfg, (l) => lines.push(l));
+      return { result, rows: lines.map((l) => JSON.parse(l)) };
+    };
+    const { result, rows } = await run(2);
+    expect(result).toEqual({ ok: 2, failed: 2 });
+    for (const r of rows.slice(0, 2)) {
+      expect(r.model).toMatch(/^diffiqa:diffiqa-unet-own@/);
+      expect(r.repeats).toBe(2);
+      expect(Number.isFinite(r.score) && Number.isFinite(r.std)).toBe(true);
+    }
+    expect(rows[0].score).not.toBe(rows[1].score);
+    expect(rows[2]).toMatchObject({ score: null, reason: 'INPUT_IMAGE_FORMAT' });
+    // Noise is seeded by the file: a rerun gives the same scores; other repeats another estimate.
+    const again = await run(2);
+    expect(again.rows.map((r) => r.score)).toEqual(rows.map((r) => r.score));
+    const three = await run(3);
+    expect(three.rows[0].repeats).toBe(3);
+    expect(three.rows[0].score).not.toBe(rows[0].score);
+  }, 300_000);
+
+  it('main should exit 2 with MODEL_UNKNOWN for a missing or unknown model id, or one that is not a denoiser', async () => {
+    const err: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s) => { err.push(String(s)); return true; });
+    try {
+      const img = path.join(folder(), 'a.jpg');
+      for (const model of ['diffiqa:', 'diffiqa:no-such-denoiser', 'diffiqa:diffiqa-r-own', 'no-such-regressor']) {
+        err.length = 0;
+        expect(await main(['score', '--model', model, img]), model).toBe(2);
+        expect(err.join(''), model).toContain('[MODEL_UNKNOWN]');
+      }
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('main should exit 2 for usage errors and unknown commands', async () => {
