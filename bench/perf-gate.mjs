@@ -13,17 +13,18 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (m) => import(path.join(root, 'dist/src/plugin', m));
+const tools = (m) => import(path.join(root, 'dist/src/tools', m));
 // This process is the producer and the watcher on the gate's cores: it runs with the gate's V8 flags too.
-const restarted = (await dist('core/node-flags.js')).restartWithNodeFlags(fileURLToPath(import.meta.url), process.argv.slice(2));
+const restarted = (await tools('bench/node-flags.js')).restartWithNodeFlags(fileURLToPath(import.meta.url), process.argv.slice(2));
 if (restarted !== undefined) process.exit(restarted);
 const { buildConfig } = await dist('config/load.js');
-const { benchRuntime, benchWorkDir, FULL } = await dist('bench/context.js');
-const { loadBenchFaces } = await dist('bench/faces.js');
-const { smallRegressor, writeBenchManifest } = await dist('bench/models.js');
-const { benchBroker } = await dist('bench/broker.js');
-const { GateChild, threadsPerFrame } = await dist('bench/child.js');
-const { childSettings } = await dist('bench/e2e.js');
-const { Feeder, FinalWatcher } = await dist('bench/traffic.js');
+const { benchRuntime, benchWorkDir, FULL } = await tools('bench/context.js');
+const { loadBenchFaces } = await tools('bench/faces.js');
+const { smallRegressor, writeBenchManifest } = await tools('bench/models.js');
+const { benchBroker } = await tools('bench/broker.js');
+const { GateChild, threadsPerFrame } = await tools('bench/child.js');
+const { childSettings } = await tools('bench/e2e.js');
+const { Feeder, FinalWatcher } = await tools('bench/traffic.js');
 const { createKafkajsClient } = await dist('kafka/kafkajs.js');
 const { threadCpu } = await dist('core/threads.js');
 const { createCodec, embeddedRegistry } = await dist('pipeline/codecs.js');

@@ -54,7 +54,7 @@ const dist = (rel) => {
   return import(pathToFileURL(file).href);
 };
 const { ModelRuntime } = await dist('plugin/scorers/runtime.js');
-const { benchDiffusion } = await dist('plugin/diffusion/bench.js');
+const { benchDiffusion } = await dist('tools/bench/diffusion-throughput.js');
 const { loadManifest } = await dist('plugin/assets/manifest.js');
 const { sha256File } = await dist('plugin/assets/resolver.js');
 const { schema } = await dist('plugin/config/schema.js');

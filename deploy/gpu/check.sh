@@ -81,7 +81,7 @@ prepare_cuda() {
   return 0
 }
 
-if [[ ! -f dist/src/plugin/diffusion/bench.js ]]; then
+if [[ ! -f dist/src/tools/bench/diffusion-throughput.js ]]; then
   say "dist/ missing: building (tsc)"
   node node_modules/typescript/bin/tsc -p tsconfig.json >>"$LOG" 2>&1 || { say "build failed"; cat "$LOG" >&2; exit 1; }
 fi

@@ -143,6 +143,16 @@ describe('helm chart', () => {
   });
 });
 
+/** Whether a path is in the build context: .dockerignore lines in order, the last match wins (`!` re-includes). */
+function dockerContext(ignore: string): (file: string) => boolean {
+  const rules = ignore.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')).map((l) => {
+    const include = l.startsWith('!');
+    const pattern = (include ? l.slice(1) : l).replace(/\/$/, '');
+    return { include, matches: (f: string) => pattern === '*' || f === pattern || f.startsWith(`${pattern}/`) };
+  });
+  return (file) => rules.reduce((kept, r) => (r.matches(file) ? r.include : kept), true);
+}
+
 describe('dockerfiles', () => {
   const allowlist = (file: string) => read(file).split('\n').filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, ''));
 
@@ -166,6 +176,21 @@ describe('dockerfiles', () => {
       expect(text).toMatch(new RegExp(`^ENTRYPOINT \\["node", (?:"--[^"]+", )*"${bin.replace(/[.]/g, '\\.')}"\\]$`, 'm'));
       expect(text).toMatch(/HEALTHCHECK[\s\S]*\/healthz/);
       expect(text).toMatch(/^USER 10001/m);
+    }
+  });
+
+  it('the Docker build context should hold no tools, and the product should build from it alone', () => {
+    const tracked = spawnSync('git', ['ls-files', 'src'], { cwd: root, encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+    // The product's program: every source file tsc reads for tsconfig.product.json (npm run build:product in the images).
+    const listed = spawnSync(process.execPath, [createRequire(import.meta.url).resolve('typescript/bin/tsc'), '-p', 'tsconfig.product.json', '--listFilesOnly'], { cwd: root, encoding: 'utf8' });
+    expect(listed.status, listed.stderr).toBe(0);
+    const program = listed.stdout.split('\n').map((f) => path.relative(root, f.trim())).filter((f) => f.startsWith('src/'));
+    expect(program).toContain('src/plugin/cli/bin.ts');
+    for (const file of ['deploy/docker/Dockerfile', 'deploy/docker/Dockerfile.cuda']) {
+      const inContext = dockerContext(read(`${file}.dockerignore`));
+      const shipped = tracked.filter(inContext);
+      expect(shipped.filter((f) => f.startsWith('src/tools/')), file).toEqual([]);
+      expect(program.filter((f) => !inContext(f)), `${file}: the product imports files left out of the context`).toEqual([]);
     }
   });
 
@@ -201,7 +226,7 @@ describe('cuda-ep.sh', () => {
 
 describe('gpu check', () => {
   it('check.mjs --cpu-only should print a table and write a JSON report with CPU rows', () => {
-    const dist = path.join(root, 'dist/src/plugin/diffusion/bench.js');
+    const dist = path.join(root, 'dist/src/tools/bench/diffusion-throughput.js');
     expect(existsSync(dist), 'dist/ missing: run npm run build (npm test does)').toBe(true);
     const json = path.join(mkdtempSync(path.join(os.tmpdir(), 'gpu-check-')), 'report.json');
     const r = spawnSync(process.execPath, ['deploy/gpu/check.mjs', '--cpu-only', '--cpu-images', '1', '--batch-sizes', '20', '--repeats', '1', '--json', json], { cwd: root, encoding: 'utf8', timeout: 120_000 });

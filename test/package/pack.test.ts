@@ -3,7 +3,7 @@
  * dependencies from the npm cache that `npm ci` filled), then `import … from 'diffiqa-gate'`
  * type-checked by tsc and run by node. Needs a build (`npm run build`; `npm test` does it first).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -39,6 +39,14 @@ describe('npm package', () => {
     expect(files).toContain('models/manifest.json');
     expect(files).toContain('models/own/diffiqa-r-own.onnx');
     expect(files.filter((f) => f.startsWith('dist/src/tools/') || f.startsWith('test/') || (f.startsWith('src/') && f.endsWith('.ts')))).toEqual([]);
+    // Only the build of today's sources: a stale dist/ (a moved folder's old output) would ship too.
+    expect(files.filter((f) => f.startsWith('dist/') && f.endsWith('.js') && !existsSync(path.join(root, f.slice('dist/'.length).replace(/\.js$/, '.ts'))))).toEqual([]);
+  });
+
+  it('the installed CLI should say, with a coded error, that a development tool is not in the package', () => {
+    const r = spawnSync(process.execPath, [path.join(dir, 'node_modules', 'diffiqa-gate', 'dist', 'src', 'plugin', 'cli', 'bin.js'), 'bench', '--quick'], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('[USAGE] "bench" is a development tool, not part of this installation');
   });
 
   it('import from diffiqa-gate should type-check with the shipped declarations', async () => {

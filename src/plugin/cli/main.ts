@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { GateError, toGateError } from '../core/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import { flagString, isCount, numberFlag, parseArgs, type Parsed } from './args.js';
@@ -47,12 +48,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${(err as Error).message}\n${HELP}`);
     return EXIT.usage;
   }
-  const cmd = commands[parsed.command] ?? (await lazyCommand(parsed.command));
-  if (!cmd) {
-    process.stderr.write(`unknown command "${parsed.command}"\n\n${HELP}`);
-    return EXIT.usage;
-  }
   try {
+    const cmd = commands[parsed.command] ?? (await lazyCommand(parsed.command));
+    if (!cmd) {
+      process.stderr.write(`unknown command "${parsed.command}"\n\n${HELP}`);
+      return EXIT.usage;
+    }
     return await cmd(parsed);
   } catch (err) {
     const e = toGateError(err);
@@ -67,14 +68,9 @@ async function lazyCommand(name: string): Promise<Command | undefined> {
   const table: Record<string, () => Promise<{ default: Command }>> = {
     run: () => import('./run.js'),
     escalate: () => import('./escalate.js'),
-    demo: () => import('./demo.js'),
-    evaluate: () => import('./evaluate.js'),
-    calibrate: () => import('./calibrate.js'),
-    bench: () => import('./bench.js'),
-    'build-dataset': () => import('./build-dataset.js'),
-    label: () => import('./label.js'),
     'config-doc': () => import('./config-doc.js'),
   };
+  if (name in TOOLS) return toolCommand(name, TOOLS[name]);
   const load = table[name];
   if (!load) return undefined;
   try {
@@ -82,5 +78,31 @@ async function lazyCommand(name: string): Promise<Command | undefined> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return undefined;
     throw err;
+  }
+}
+
+/**
+ * The development tools' commands, by path under src/ (the CLI is their entry; the product never
+ * imports them). The package and the Docker images ship without them, so they are found at run
+ * time by a computed path, which the compiler and the import linter do not follow.
+ * evaluate and calibrate import src/tools/eval; their commands are still under cli/.
+ */
+const TOOLS: Record<string, string> = {
+  bench: 'tools/bench/command.js',
+  demo: 'tools/demo/command.js',
+  'build-dataset': 'tools/datasets/build-command.js',
+  label: 'tools/datasets/label-command.js',
+  evaluate: 'plugin/cli/evaluate.js',
+  calibrate: 'plugin/cli/calibrate.js',
+};
+
+async function toolCommand(name: string, file: string): Promise<Command> {
+  const url = new URL(`../../${file}`, import.meta.url);
+  try {
+    return ((await import(url.href)) as { default: Command }).default;
+  } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes(fileURLToPath(url));
+    if (!missing) throw err;
+    throw new GateError('USAGE', `"${name}" is a development tool, not part of this installation (the package and the images ship the product only): run it from a source checkout`);
   }
 }

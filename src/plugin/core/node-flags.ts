@@ -1,11 +1,9 @@
-import { spawnSync } from 'node:child_process';
-
 /**
  * Node flags the gate's process runs with. They cannot be set from inside a running process nor
  * through NODE_OPTIONS, so every launcher names them: bin.ts's shebang, the Dockerfiles'
  * ENTRYPOINT, the npm demo script, the bench's gate child and the tests' child gates
  * (test/plugin/core/node-flags.test.ts checks that they agree). `bench` and bench/perf-gate.mjs,
- * started without them, restart themselves with them (restartWithNodeFlags below): their own
+ * started without them, restart themselves with them (src/tools/bench/node-flags.ts): their own
  * processes are load generators on the gate's cores.
  *
  * --initial-old-space-size=64: the gate keeps ~12 MB live in V8's old generation. From V8's own
@@ -22,17 +20,4 @@ const nameOf = (flag: string) => flag.split('=')[0];
 export function missingNodeFlags(execArgv: readonly string[] = process.execArgv): string[] {
   const given = new Set(execArgv.map(nameOf));
   return GATE_NODE_FLAGS.filter((f) => !given.has(nameOf(f)));
-}
-
-/**
- * Runs `script args` again in a child node with the missing gate flags, waits for it and returns its
- * exit status; undefined (nothing run) when this process has them. For launchers that are themselves
- * measuring harnesses (bench, bench/perf-gate.mjs), whose collector shares the gate's cores.
- */
-export function restartWithNodeFlags(script: string, args: readonly string[]): number | undefined {
-  const missing = missingNodeFlags();
-  if (missing.length === 0) return undefined;
-  const r = spawnSync(process.execPath, [...process.execArgv, ...missing, script, ...args], { stdio: 'inherit' });
-  if (r.error) process.stderr.write(`error: cannot restart ${script} with ${missing.join(' ')}: ${r.error.message}\n`);
-  return r.status ?? 1;
 }
