@@ -1,0 +1,60 @@
+/**
+ * Fatal start errors never hang (issue 19): `diffiqa-gate run` (built CLI, child process) with an
+ * input topic that does not exist, or with no broker at the configured address, exits 4 within 30 s
+ * with the coded error and a hint on stderr. Before the fix the missing topic logged KAFKA_NETWORK,
+ * closed /healthz and never exited.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prepareFixtureModels, type FixtureModels } from '../helpers/fixture-models.js';
+import { assertBroker, builtBin, tempDir, uniqueNames } from '../helpers/gate-harness.js';
+import { Children, writeGateConfig } from './support.js';
+
+// The issue's bound; a model load and the broker round trips take a few seconds on a loaded host.
+const EXIT_WITHIN_MS = 30_000;
+
+let fx: FixtureModels;
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+let children: Children;
+
+beforeAll(async () => {
+  builtBin();
+  await assertBroker();
+  fx = await prepareFixtureModels();
+  tmp = await tempDir('diffiqa-start-');
+  children = new Children(fx.env);
+});
+
+afterAll(async () => {
+  children?.killAll();
+  await tmp?.cleanup();
+  await fx?.cleanup();
+});
+
+async function exitOf(configFile: string): Promise<{ code: number | string; ms: number; stderr: string }> {
+  const t0 = performance.now();
+  const child = children.start(configFile);
+  const code = await Promise.race([child.exited, new Promise<string>((r) => setTimeout(() => r('still running'), EXIT_WITHIN_MS))]);
+  return { code, ms: performance.now() - t0, stderr: child.stderr() };
+}
+
+describe('gate start failures (real broker)', () => {
+  it('run should exit 4 with KAFKA_TOPIC_MISSING and a hint when the input topic does not exist', async () => {
+    const names = uniqueNames('missing-topic');
+    const { code, ms, stderr } = await exitOf(await writeGateConfig(tmp.dir, names, fx, {}));
+    console.log(`missing input topic: exit ${code} after ${ms.toFixed(0)} ms`);
+    expect(code, stderr.slice(-3000)).toBe(4);
+    expect(stderr).toContain('[KAFKA_TOPIC_MISSING]');
+    expect(stderr).toContain(names.topics.input);
+    expect(stderr).toContain('kafka.inputTopic');
+  }, EXIT_WITHIN_MS + 10_000);
+
+  it('run should exit 4 with KAFKA_NETWORK and a hint when no broker answers', async () => {
+    const names = uniqueNames('no-broker');
+    // A port nothing listens on.
+    const { code, ms, stderr } = await exitOf(await writeGateConfig(tmp.dir, names, fx, { 'kafka.brokers': ['127.0.0.1:1'] }));
+    console.log(`no broker: exit ${code} after ${ms.toFixed(0)} ms`);
+    expect(code, stderr.slice(-3000)).toBe(4);
+    expect(stderr).toContain('[KAFKA_NETWORK]');
+    expect(stderr).toContain('check kafka.brokers');
+  }, EXIT_WITHIN_MS + 10_000);
+});
