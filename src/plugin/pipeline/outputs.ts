@@ -4,7 +4,7 @@ import type { AvroCodec } from '../../schemas/codec.js';
 import type { DeadLetter, EscalationRequest, FaceQuality } from '../../schemas/index.js';
 import { valueSubject } from '../../schemas/registry.js';
 import type { OutRecord } from '../kafka/port.js';
-import { traceHeaders } from '../telemetry/carrier.js';
+import { traceHeaders } from '../core/trace-carrier.js';
 import type { Thresholds } from './stages/decide.js';
 import type { Topics } from './codecs.js';
 

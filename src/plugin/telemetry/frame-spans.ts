@@ -5,7 +5,7 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { Frame } from '../core/frame.js';
 import type { Stage } from '../core/stage.js';
 import type { OutRecord } from '../kafka/port.js';
-import { setTraceCarrier } from './carrier.js';
+import { setTraceCarrier } from '../core/trace-carrier.js';
 import * as A from './semconv.js';
 
 const propagator = new W3CTraceContextPropagator();

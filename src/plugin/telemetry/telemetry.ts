@@ -14,7 +14,7 @@ import type { Stage } from '../core/stage.js';
 import { AlertPublisher, driftAlert } from '../drift/alerts.js';
 import { DriftMonitor, type DriftOptions } from '../drift/monitor.js';
 import type { KafkaClient, OutRecord } from '../kafka/port.js';
-import { traceHeaders } from './carrier.js';
+import { traceHeaders } from '../core/trace-carrier.js';
 import { FrameTracer } from './frame-spans.js';
 import { LagPoller } from './lag.js';
 import { PipelineMetrics } from './metrics.js';

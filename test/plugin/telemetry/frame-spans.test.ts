@@ -4,7 +4,7 @@ import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Frame } from '../../../src/plugin/core/frame.js';
 import type { OutRecord } from '../../../src/plugin/kafka/port.js';
 import { Pipeline } from '../../../src/plugin/pipeline/pipeline.js';
-import { traceHeaders } from '../../../src/plugin/telemetry/carrier.js';
+import { traceHeaders } from '../../../src/plugin/core/trace-carrier.js';
 import { FrameTracer } from '../../../src/plugin/telemetry/frame-spans.js';
 import { installContextManager } from '../../../src/plugin/telemetry/tracing.js';
 import { decideStage, decodeStage, frameAt, inferStage, stage, traceparent } from './helpers.js';

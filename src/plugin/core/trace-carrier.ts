@@ -1,4 +1,4 @@
-import type { Frame } from '../core/frame.js';
+import type { Frame } from './frame.js';
 
 /**
  * The trace context a frame's derived records carry. Kept OpenTelemetry-free on purpose: the

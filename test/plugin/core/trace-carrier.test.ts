@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { setTraceCarrier, traceHeaders } from '../../../src/plugin/telemetry/carrier.js';
+import { setTraceCarrier, traceHeaders } from '../../../src/plugin/core/trace-carrier.js';
 import { lineageHeaders } from '../../../src/plugin/pipeline/outputs.js';
-import { frameAt } from './helpers.js';
+import { frameAt } from '../telemetry/helpers.js';
 
 describe('traceHeaders', () => {
   it('traceHeaders should pass the input trace headers on when tracing did not register the frame', () => {
