@@ -140,7 +140,7 @@ export async function writeReports(out: string, data: EvalData, tables: FrTable[
       { label: `floor (oracle) (${f4(floor.pauc02)})`, curve: floor.curve, style: FLOOR_STYLE },
     ];
     const svg = edcSvg(series, { title: `EDC, ${path.basename(data.set.root)}, ${v.fr}: FNMR vs. discard (pAUC@0.2 in brackets)` });
-    const base = i === 0 ? 'edc' : `edc-${v.fr}`;
+    const base = plotName(v, i);
     await writeFile(path.join(out, `${base}.svg`), svg);
     await writeFile(path.join(out, `${base}.png`), await svgToPng(svg));
   }
@@ -150,6 +150,9 @@ export async function writeReports(out: string, data: EvalData, tables: FrTable[
   await writeFile(path.join(out, 'edc.md'), md);
   return md;
 }
+
+/** The first FR model's plot is edc.svg/png (as before there was a choice), the others' edc-<fr>.svg/png. */
+const plotName = (v: Verification, i: number) => (i === 0 ? 'edc' : `edc-${v.fr}`);
 
 /** Plot style of the floor: the grey of plot.ts's palette, so no scorer's colour is taken. */
 const FLOOR_STYLE = 8;
@@ -167,6 +170,7 @@ export default async function evaluateCommand(p: Parsed, deps: EvalDeps = {}): P
   const md = await writeReports(out, data, frTables(data), commandLine(p));
   process.stdout.write(md);
   const s = data.stats;
-  process.stderr.write(`evaluate: wrote ${out}/edc.{json,md,svg,png}; prepared ${s.prepared} images, scored ${JSON.stringify(s.computed)}, ${s.modelCalls} model runs, ${(s.ms / 1000).toFixed(1)} s\n`);
+  const plots = data.verification.map(plotName).join(',');
+  process.stderr.write(`evaluate: wrote ${out}/edc.{json,md} and {${plots}}.{svg,png}; prepared ${s.prepared} images, scored ${JSON.stringify(s.computed)}, ${s.modelCalls} model runs, ${(s.ms / 1000).toFixed(1)} s\n`);
   return EXIT.ok;
 }
