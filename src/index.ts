@@ -32,6 +32,12 @@ export type { StageWrapper } from './plugin/pipeline/pipeline.js';
 export { errorCodes, GateError, isInputError, toGateError } from './plugin/core/errors.js';
 export type { ErrorCode } from './plugin/core/errors.js';
 
+// Events (node:diagnostics_channel, names `diffiqa:*`): subscribe for your own metrics or logs.
+export { CHANNEL_NAMESPACE, subscribeTo } from './plugin/core/diagnostic.js';
+export type { EventChannel } from './plugin/core/diagnostic.js';
+export { inferenceChannels } from './plugin/inference/pool.js';
+export type { InferenceRunEvent, WorkerDiedEvent, WorkerRestartedEvent } from './plugin/inference/pool.js';
+
 // Kafka behind a port: the kafkajs adapter, and the in-memory client as the official fake.
 export type {
   AdminPort, ConsumerOptions, ConsumerPort, KafkaClient, KafkaRecord, OutRecord, PartitionBatch, ProducerPort,

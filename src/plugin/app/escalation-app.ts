@@ -7,7 +7,8 @@ import { Pipeline, type StageWrapper } from '../pipeline/pipeline.js';
 import { DecodeEscalationStage, DiffusionStage } from '../escalation/stages.js';
 import { buildEscalationOutputs } from '../escalation/outputs.js';
 import { diffusionScorerFromConfig, runtimeFromConfig } from './runtime.js';
-import { onceShutdown } from './shutdown.js';
+import { Lifecycle } from '../core/lifecycle.js';
+import { drainThenClose, leaveKafkaOnClose } from './shutdown.js';
 import { chooseStages, topicsFrom, type AppHooks, type GateApp } from './gate-app.js';
 
 export interface EscalationApp extends Omit<GateApp, 'pressure'> { stage: DiffusionStage }
@@ -19,7 +20,9 @@ export interface EscalationApp extends Omit<GateApp, 'pressure'> { stage: Diffus
 export async function startEscalation(cfg: Config, client: KafkaClient, log: Logger, hooks?: StageWrapper | AppHooks): Promise<EscalationApp> {
   const h: AppHooks = typeof hooks === 'function' ? { wrap: hooks } : hooks ?? {};
   const topics = topicsFrom(cfg);
+  const life = new Lifecycle();
   const rt = runtimeFromConfig(cfg);
+  life.onClose('models', () => rt.close());
   try {
     const { entry, provider } = await rt.load(cfg.get('models.denoiser'));
     await rt.load(cfg.get('models.embedder'));
@@ -29,6 +32,7 @@ export async function startEscalation(cfg: Config, client: KafkaClient, log: Log
     const scorer = diffusionScorerFromConfig(cfg, rt, entry.id);
     const stage = new DiffusionStage(scorer, { id: entry.id, version: entry.version, provider }, { thresholds, maxAgeMs: cfg.get('escalation.maxAgeMs') });
     const pipeline = new Pipeline(await chooseStages([new DecodeEscalationStage(codec, cfg.get('kafka.maxMessageBytes')), stage], h), h.wrap);
+    life.onClose('stages', () => pipeline.close());
 
     const admin = client.admin();
     await admin.createTopics([topics.escalation, topics.output, topics.dlq].map((topic) => ({ topic, partitions: 3 })));
@@ -37,6 +41,7 @@ export async function startEscalation(cfg: Config, client: KafkaClient, log: Log
     const groupId = cfg.get('escalation.groupId');
     const consumer = client.consumer({ groupId, sessionTimeoutMs: cfg.get('kafka.sessionTimeoutMs') });
     const producer = client.producer(exactlyOnce ? { transactionalIdPrefix: `${groupId}-` } : {});
+    leaveKafkaOnClose(life, consumer, producer);
     const gate = new Gate(consumer, producer, pipeline, (frames) => buildEscalationOutputs(frames, codec, { outputTopic: topics.output, dlqTopic: topics.dlq, thresholds }), {
       // Full DifFIQA is ~100× the regressor's cost: small chunks keep commits and heartbeats frequent.
       groupId, inputTopic: topics.escalation, exactlyOnce, inFlightPerPartition: 4, partitionsConcurrently: 3,
@@ -46,9 +51,9 @@ export async function startEscalation(cfg: Config, client: KafkaClient, log: Log
     await gate.start();
     h.started?.();
     log.info({ input: topics.escalation, group: groupId }, 'escalation stage running');
-    return { gate, runtime: rt, provider, stage, shutdown: onceShutdown({ gate, consumer, producer, pipeline, runtime: rt }) };
+    return { gate, runtime: rt, provider, stage, shutdown: drainThenClose(gate, life) };
   } catch (err) {
-    await rt.close();
+    await life.close();
     throw err;
   }
 }

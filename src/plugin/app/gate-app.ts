@@ -15,7 +15,8 @@ import { RegressStage } from '../pipeline/stages/regress.js';
 import { RegressScorer } from '../scorers/scorers.js';
 import { runtimeFromConfig } from './runtime.js';
 import type { ModelRuntime } from '../scorers/runtime.js';
-import { onceShutdown } from './shutdown.js';
+import { Lifecycle } from '../core/lifecycle.js';
+import { drainThenClose, leaveKafkaOnClose } from './shutdown.js';
 
 export function topicsFrom(cfg: Config): Topics {
   return { input: cfg.get('kafka.inputTopic'), output: cfg.get('kafka.outputTopic'), escalation: cfg.get('kafka.escalationTopic'), dlq: cfg.get('kafka.dlqTopic') };
@@ -60,7 +61,10 @@ export interface GateApp {
 export async function startGate(cfg: Config, client: KafkaClient, log: Logger, hooks?: StageWrapper | AppHooks): Promise<GateApp> {
   const h: AppHooks = typeof hooks === 'function' ? { wrap: hooks } : hooks ?? {};
   const topics = topicsFrom(cfg);
+  // Every part registers its close hook as it starts; shutdown (or a failed start) runs them in reverse.
+  const life = new Lifecycle();
   const rt = runtimeFromConfig(cfg);
+  life.onClose('models', () => rt.close());
   const regressorId = cfg.get('models.regressor');
   try {
     const { provider } = await rt.load(regressorId);
@@ -77,12 +81,14 @@ export async function startGate(cfg: Config, client: KafkaClient, log: Logger, h
       new RegressStage(new RegressScorer(rt, regressorId), pressure),
       new DecideStage(thresholds),
     ], h), h.wrap);
+    life.onClose('stages', () => pipeline.close());
 
     const { deadLetterMaxOriginalBytes } = await checkTopics(client, topics, log);
 
     const exactlyOnce = cfg.get('delivery.mode') === 'exactly_once';
     const consumer = client.consumer({ groupId: cfg.get('kafka.groupId'), sessionTimeoutMs: cfg.get('kafka.sessionTimeoutMs') });
     const producer = client.producer(exactlyOnce ? { transactionalIdPrefix: `${cfg.get('kafka.groupId')}-` } : {});
+    leaveKafkaOnClose(life, consumer, producer);
     const build: OutputBuilder = (frames, how) => buildOutputs(frames, codec, {
       topics, thresholds, escalate: cfg.get('gate.escalate'), provisional: cfg.get('gate.provisionalEvents'),
       deadLetterMaxOriginalBytes: how?.compact ? 0 : deadLetterMaxOriginalBytes,
@@ -98,9 +104,9 @@ export async function startGate(cfg: Config, client: KafkaClient, log: Logger, h
     h.started?.();
     log.info({ input: topics.input, group: cfg.get('kafka.groupId'), delivery: cfg.get('delivery.mode') }, 'gate running');
 
-    return { gate, runtime: rt, pressure, provider, shutdown: onceShutdown({ gate, consumer, producer, pipeline, runtime: rt }) };
+    return { gate, runtime: rt, pressure, provider, shutdown: drainThenClose(gate, life) };
   } catch (err) {
-    await rt.close();
+    await life.close();
     throw err;
   }
 }

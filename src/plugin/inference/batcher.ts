@@ -42,13 +42,18 @@ export class MicroBatcher {
   #closed?: Promise<void>;
   readonly #idle = new Set<() => void>();
   readonly stats: BatcherStats = { submitted: 0, rejected: 0, batches: 0, items: 0, lastBatchSize: 0 };
-  /** Called after each batch; the pipeline uses it to resume paused partitions. */
-  onDrain?: () => void;
+  readonly #drainListeners = new Set<() => void>();
 
   constructor(pool: InferencePool, opts: BatcherOptions) {
     this.#pool = pool;
     this.#o = opts;
     this.#itemSize = opts.itemShape.reduce((a, b) => a * b, 1);
+  }
+
+  /** Calls `listener` after each batch (backpressure resumes paused partitions there); returns its removal. */
+  onDrain(listener: () => void): () => void {
+    this.#drainListeners.add(listener);
+    return () => { this.#drainListeners.delete(listener); };
   }
 
   get queueDepth(): number { return this.#queue.length; }
@@ -105,7 +110,7 @@ export class MicroBatcher {
     void this.#runBatch(items).finally(() => {
       this.#running--;
       this.#schedule();
-      this.onDrain?.();
+      for (const fn of this.#drainListeners) fn();
       if (this.#running === 0 && this.#queue.length === 0) for (const f of this.#idle) f();
     });
   }

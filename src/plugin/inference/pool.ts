@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { createChannel } from '../core/diagnostic.js';
 import { GateError, type ErrorCode } from '../core/errors.js';
 import { compiledSibling } from '../core/paths.js';
 import type { AssetResolver } from '../assets/resolver.js';
@@ -27,13 +28,18 @@ const WAIT_FOR_WORKER_MS = 30_000;
 
 export interface LoadedModel { entry: ModelEntry; provider: string }
 
-/** Observers (telemetry) subscribe here; the pool itself never imports telemetry. */
-export interface PoolObserver {
-  onRun?(modelId: string, batchSize: number, ms: number, provider: string): void;
-  /** A worker died (`restarting`: it will be started again; false: the restart budget is spent). */
-  onWorkerDied?(err: Error, restarting: boolean): void;
-  onWorkerRestarted?(): void;
-}
+export interface InferenceRunEvent { source: InferencePool; modelId: string; batchSize: number; ms: number; provider: string }
+/** `restarting`: the worker will be started again; false: the restart budget is spent. */
+export interface WorkerDiedEvent { source: InferencePool; error: Error; restarting: boolean }
+export interface WorkerRestartedEvent { source: InferencePool }
+
+/** What the pool publishes (see core/diagnostic.ts); telemetry subscribes, the pool never imports it. */
+export const inferenceChannels = {
+  /** A batch ran: its size and the worker's milliseconds. */
+  run: createChannel<InferenceRunEvent>('inference:run'),
+  workerDied: createChannel<WorkerDiedEvent>('inference:worker-died'),
+  workerRestarted: createChannel<WorkerRestartedEvent>('inference:worker-restarted'),
+};
 
 /**
  * The only way the product runs a model. Worker threads keep onnxruntime's blocking run()
@@ -56,7 +62,6 @@ export class InferencePool {
   #restarting = 0;
   #nextId = 1;
   #closed?: Promise<void>;
-  observer?: PoolObserver;
   /** Workers started again after they died. */
   restarts = 0;
 
@@ -101,7 +106,7 @@ export class InferencePool {
     const now = performance.now();
     while (this.#restartTimes.length && now - this.#restartTimes[0] > this.#restart.windowMs) this.#restartTimes.shift();
     const restarting = this.#restartTimes.length < this.#restart.maxRestarts;
-    this.observer?.onWorkerDied?.(dead.dead!, restarting);
+    inferenceChannels.workerDied.publish({ source: this, error: dead.dead!, restarting });
     if (!restarting) {
       this.#wakeWaiting();
       return;
@@ -121,7 +126,7 @@ export class InferencePool {
         }
         slot.ready = true;
         this.restarts++;
-        this.observer?.onWorkerRestarted?.();
+        inferenceChannels.workerRestarted.publish({ source: this });
         this.#wakeWaiting();
       });
     }, wait).unref();
@@ -215,7 +220,7 @@ export class InferencePool {
     const res = await this.#send(slot, { kind: 'run', id: this.#nextId++, modelId, feeds }, transfer);
     if (!res.ok) throw new GateError(res.code as ErrorCode, res.message, { details: { model: modelId } });
     const n = Object.values(feeds)[0]?.dims[0] ?? 0;
-    this.observer?.onRun?.(modelId, n, res.ms ?? 0, provider);
+    if (inferenceChannels.run.hasSubscribers) inferenceChannels.run.publish({ source: this, modelId, batchSize: n, ms: res.ms ?? 0, provider });
     return res.outputs!;
   }
 

@@ -2,7 +2,7 @@ import { GateError } from '../core/errors.js';
 
 /** What backpressure needs of the source: stop and restart fetching. */
 export interface Pausable { pauseAll(): void; resumeAll(): void }
-export interface Saturable { readonly saturated: boolean; onDrain?: () => void }
+export interface Saturable { readonly saturated: boolean; onDrain(listener: () => void): () => void }
 
 /**
  * When the inference queue is full, the source is paused (Kafka keeps the data, memory stays
@@ -18,8 +18,7 @@ export class Backpressure {
 
   constructor(queue: Saturable) {
     this.#queue = queue;
-    const prev = queue.onDrain;
-    queue.onDrain = () => { prev?.(); this.#drained(); };
+    queue.onDrain(() => this.#drained());
   }
 
   attach(source: Pausable): void { this.#source = source; }

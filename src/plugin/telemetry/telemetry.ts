@@ -8,11 +8,14 @@ import type { BasicTracerProvider, SpanExporter } from '@opentelemetry/sdk-trace
 import type { AppHooks, AppParts } from '../app/gate-app.js';
 import type { Config } from '../config/load.js';
 import type { Frame } from '../core/frame.js';
+import { subscribeTo } from '../core/diagnostic.js';
+import { Lifecycle, PEER_CLOSE_TIMEOUT_MS } from '../core/lifecycle.js';
 import { setLogContext, type Logger } from '../core/log.js';
 import { packageRoot } from '../core/paths.js';
 import type { Stage } from '../core/stage.js';
 import { AlertPublisher, driftAlert } from '../drift/alerts.js';
 import { DriftMonitor, type DriftOptions } from '../drift/monitor.js';
+import { inferenceChannels } from '../inference/pool.js';
 import type { KafkaClient, OutRecord } from '../kafka/port.js';
 import { traceHeaders } from '../core/trace-carrier.js';
 import { FrameTracer } from './frame-spans.js';
@@ -76,6 +79,7 @@ export class Telemetry implements AppHooks {
   #parts?: AppParts;
   #started = false;
   #brokerDown?: string;
+  readonly #unsubscribe: (() => void)[] = [];
   #closed?: Promise<void>;
   port?: number;
 
@@ -129,16 +133,14 @@ export class Telemetry implements AppHooks {
     this.#parts = parts;
     const { gate, runtime, consumer, pressure } = parts;
     const cfg = this.#cfg;
-    const prevRun = runtime.pool.observer;
-    runtime.pool.observer = {
-      ...prevRun,
-      onRun: (m, n, ms, p) => { prevRun?.onRun?.(m, n, ms, p); this.metrics.inferenceRun(m, n, ms, p); },
-      onWorkerDied: (err, restarting) => {
-        prevRun?.onWorkerDied?.(err, restarting);
+    const pool = runtime.pool;
+    this.#unsubscribe.push(
+      subscribeTo(inferenceChannels.run, pool, (e) => this.metrics.inferenceRun(e.modelId, e.batchSize, e.ms, e.provider)),
+      subscribeTo(inferenceChannels.workerDied, pool, ({ error, restarting }) => {
         this.metrics.workerDied(restarting);
-        this.#o.log.error({ component: 'inference', err: err.message, restarting }, restarting ? 'inference worker died; starting another' : 'inference worker died; restart budget spent');
-      },
-    };
+        this.#o.log.error({ component: 'inference', err: error.message, restarting }, restarting ? 'inference worker died; starting another' : 'inference worker died; restart budget spent');
+      }),
+    );
     const prevGate = gate.observer;
     gate.observer = {
       onChunk: (frames, records) => { prevGate?.onChunk?.(frames, records); this.#chunk(frames, records); },
@@ -209,11 +211,13 @@ export class Telemetry implements AppHooks {
 
   /** Idempotent. Call after the app's shutdown: flushes spans, metrics and alerts. */
   shutdown(): Promise<void> {
-    // Bounded: an unreachable broker or collector must not hold the process past its drain deadline.
-    const bounded = (ps: (Promise<void> | undefined)[]) => Promise.race([Promise.allSettled(ps), new Promise((r) => setTimeout(r, 5000).unref())]);
     this.#closed ??= (async () => {
-      await bounded([this.#alerts?.close(), this.#lag?.close(), this.#server?.close()]);
-      await bounded([this.#tracerProvider?.shutdown(), this.#meterProvider.shutdown()]);
+      for (const off of this.#unsubscribe) off();
+      // Bounded: an unreachable broker or collector must not hold the process past its drain deadline.
+      const life = new Lifecycle();
+      life.onClose('exporters', () => Promise.allSettled([this.#tracerProvider?.shutdown(), this.#meterProvider.shutdown()]), { timeoutMs: PEER_CLOSE_TIMEOUT_MS });
+      life.onClose('alerts, lag, endpoints', () => Promise.allSettled([this.#alerts?.close(), this.#lag?.close(), this.#server?.close()]), { timeoutMs: PEER_CLOSE_TIMEOUT_MS });
+      await life.close();
     })();
     return this.#closed;
   }

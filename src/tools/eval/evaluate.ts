@@ -7,6 +7,8 @@ import type { Config } from '../../plugin/config/load.js';
 import { GateError, toGateError } from '../../plugin/core/errors.js';
 import type { Frame } from '../../plugin/core/frame.js';
 import { cacheDir } from '../../plugin/core/paths.js';
+import { subscribeTo } from '../../plugin/core/diagnostic.js';
+import { inferenceChannels } from '../../plugin/inference/pool.js';
 import { limitsFrom, PrepareStage, prepareOptions } from '../../plugin/pipeline/stages/prepare.js';
 import type { ModelRuntime } from '../../plugin/scorers/runtime.js';
 import { cosine, EmbedScorer } from '../../plugin/scorers/scorers.js';
@@ -159,11 +161,11 @@ export async function computeEval(opts: EvalOptions, cfg: Config, deps: EvalDeps
   const { manifest, models, key } = cacheKey(cfg, opts.data);
   const stats: EvalStats = { prepared: 0, computed: {}, modelCalls: 0, ms: 0 };
   let rt: ModelRuntime | undefined;
+  let unsubscribe: (() => void) | undefined;
   const runtime = (): ModelRuntime => {
     if (!rt) {
       rt = (deps.createRuntime ?? runtimeFromConfig)(cfg);
-      const prev = rt.pool.observer;
-      rt.pool.observer = { onRun: (...a) => { stats.modelCalls++; prev?.onRun?.(...a); } };
+      unsubscribe = subscribeTo(inferenceChannels.run, rt.pool, () => { stats.modelCalls++; });
     }
     return rt;
   };
@@ -225,6 +227,7 @@ export async function computeEval(opts: EvalOptions, cfg: Config, deps: EvalDeps
     };
   } finally {
     await cache.close();
+    unsubscribe?.();
     await rt?.close();
   }
 }

@@ -15,6 +15,8 @@ import { edc, pauc } from '../../../src/tools/eval/metrics.js';
 import { sharedDir, sharedPath } from '../../helpers/shared.js';
 import { FIXTURE_REGRESSOR_ID, prepareFixtureModels, repoRoot, type FixtureModels } from '../../helpers/fixture-models.js';
 import { GateError } from '../../../src/plugin/core/errors.js';
+import { subscribeTo } from '../../../src/plugin/core/diagnostic.js';
+import { inferenceChannels } from '../../../src/plugin/inference/pool.js';
 
 /**
  * The real thing on a small LFW subset: the product's detector, alignment and FR model, run
@@ -51,7 +53,7 @@ describe('evaluate and calibrate on an LFW subset', () => {
   const createRuntime = (c: Config) => {
     counts.runtimes++;
     const rt = runtimeFromConfig(c);
-    rt.pool.observer = { onRun: (modelId) => { counts.modelCalls.push(modelId); } };
+    subscribeTo(inferenceChannels.run, rt.pool, (e) => { counts.modelCalls.push(e.modelId); });
     return rt;
   };
   const snapshot = () => ({ runtimes: counts.runtimes, modelCalls: counts.modelCalls.length });

@@ -1,8 +1,10 @@
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { ModelRuntime } from '../../../src/plugin/scorers/runtime.js';
+import { subscribeTo } from '../../../src/plugin/core/diagnostic.js';
+import { inferenceChannels } from '../../../src/plugin/inference/pool.js';
 import { toTensor } from '../../../src/plugin/face/tensor.js';
 import { threadIds } from '../../../src/plugin/core/threads.js';
 import { sharedDir } from '../../helpers/shared.js';
@@ -141,7 +143,8 @@ describe('InferencePool', () => {
       const faces = Array.from({ length: 12 }, (_, i) => randomFace(100 + i));
       const before = await Promise.all(faces.map((f) => b.submit(f.slice())));
       const died: boolean[] = [];
-      rt3.pool.observer = { onWorkerDied: (_err, restarting) => void died.push(restarting) };
+      const off = subscribeTo(inferenceChannels.workerDied, rt3.pool, (e) => void died.push(e.restarting));
+      onTestFinished(off);
       // Killed with batches queued and one in flight: every item still gets its score, from the new worker.
       const pending = Promise.all(faces.map((f) => b.submit(f.slice())));
       rt3.pool.crashWorker(0);

@@ -5,8 +5,10 @@ class FakeQueue implements Saturable {
   depth = 0;
   constructor(readonly max: number) {}
   get saturated() { return this.depth >= this.max; }
-  onDrain?: () => void;
-  finishOne() { this.depth--; this.onDrain?.(); }
+  #drained?: () => void;
+  onDrain(listener: () => void) { this.#drained = listener; return () => { this.#drained = undefined; }; }
+  drain() { this.#drained?.(); }
+  finishOne() { this.depth--; this.drain(); }
 }
 
 describe('Backpressure', () => {
@@ -61,7 +63,7 @@ describe('Backpressure', () => {
     const ac = new AbortController();
     const waiting = bp.waitForRoom(ac.signal);
     ac.abort();
-    q.depth = 2; q.onDrain?.();
+    q.depth = 2; q.drain();
     await expect(waiting).rejects.toMatchObject({ code: 'INFER_CLOSED' });
   });
 });
