@@ -16,5 +16,5 @@ export default tseslint.config(
     },
   },
   { files: ['src/plugin/kafka/**'], rules: { 'no-restricted-imports': 'off' } },
-  { files: ['src/plugin/telemetry/**', 'test/**'], rules: { 'no-restricted-imports': 'off' } },
+  { files: ['src/plugin/telemetry/**', 'test/**', 'examples/**'], rules: { 'no-restricted-imports': 'off' } },
 );
