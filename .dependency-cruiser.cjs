@@ -15,6 +15,7 @@ module.exports = {
     { name: 'product-not-to-cli', severity: 'error', comment: 'Only the CLI imports the CLI; wiring lives in src/plugin/app.', from: { path: product, pathNot: '^src/plugin/cli/' }, to: { path: '^src/plugin/cli/' } },
     { name: 'kafkajs-in-adapter', severity: 'error', comment: 'kafkajs only in its adapter (src/plugin/kafka/kafkajs-*).', from: { path: '^src/', pathNot: '^src/plugin/kafka/kafkajs[^/]*[.]ts$' }, to: { path: '(^|/)node_modules/kafkajs/' } },
     { name: 'opentelemetry-in-telemetry', severity: 'error', comment: 'OpenTelemetry only under src/plugin/telemetry.', from: { path: '^src/', pathNot: '^src/plugin/telemetry/' }, to: { path: '(^|/)node_modules/@opentelemetry/' } },
+    { name: 'fastify-in-serve', severity: 'error', comment: 'The HTTP framework only behind the scoring endpoint.', from: { path: '^src/', pathNot: '^src/plugin/serve/' }, to: { path: '(^|/)node_modules/fastify/' } },
     { name: 'worker-threads-in-inference', severity: 'error', comment: 'The product runs threads only through the inference pool.', from: { path: product, pathNot: '^src/plugin/inference/' }, to: { path: '^worker_threads$|^node:worker_threads$' } },
     { name: 'not-to-unresolvable', severity: 'error', from: {}, to: { couldNotResolve: true } },
   ],

@@ -11,6 +11,7 @@ const HELP = `diffiqa-gate <command> [options]
       Score face crops with the DifFIQA(R) regressor, or full DifFIQA; one line per image.
   run --config FILE         The Kafka gate: consume FaceCrop, score, decide, publish.
   escalate --config FILE    The full-DifFIQA stage for borderline frames.
+  serve --config FILE       HTTP scoring: POST /score with an image body, JSON result or coded error.
   demo                      Local broker + camera-like stream + gate, with a live summary.
   evaluate --data DIR ...   EDC / pAUC of quality scorers on a labelled face set.
   calibrate --data DIR ...  Accept/reject thresholds from evidence.
@@ -68,6 +69,7 @@ async function lazyCommand(name: string): Promise<Command | undefined> {
   const table: Record<string, () => Promise<{ default: Command }>> = {
     run: () => import('./run.js'),
     escalate: () => import('./escalate.js'),
+    serve: () => import('./serve.js'),
     'config-doc': () => import('./config-doc.js'),
   };
   if (name in TOOLS) return toolCommand(name, TOOLS[name]);
