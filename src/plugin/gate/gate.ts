@@ -30,6 +30,11 @@ export interface GateObserver {
   onRetry?(topic: string, partition: number, err: GateError, retryInMs: number): void;
   /** The broker refused a group's records for their size: they are built again with dead letters that leave the original message out. */
   onCompacted?(topic: string, partition: number, err: GateError): void;
+  /**
+   * Exactly-once: this member lost the partition (evicted, rebalanced, its transactional id fenced)
+   * and dropped `records` handed in and not committed; their partition's next holder redoes them.
+   */
+  onDisowned?(topic: string, partition: number, records: number): void;
 }
 
 /** An observer that logs each retried publish or commit (the apps install it before telemetry wraps it). */
@@ -37,6 +42,8 @@ export function retryLogger(log: { warn(obj: object, msg: string): void }): Gate
   return {
     onRetry: (topic, partition, err, retryInMs) => log.warn({ component: 'gate', topic, partition, code: err.code, err: err.message, retryInMs },
       'publish or commit failed; the partition\'s records stay uncommitted and are tried again'),
+    onDisowned: (topic, partition, records) => log.warn({ component: 'gate', topic, partition, records },
+      'this member lost the partition: its uncommitted work is dropped and redone by the partition\'s holder'),
     onCompacted: (topic, partition, err) => log.warn({ component: 'gate', topic, partition, code: err.code, err: err.message },
       'the broker refused the records as too large; dead letters are sent again without the original message'),
   };
@@ -88,8 +95,11 @@ export class Gate {
   readonly #failed: Promise<GateError>;
   #fail!: (err: GateError) => void;
   observer?: GateObserver;
-  /** `unfinished`: records handed in that were left without an outcome (stop or failure cut them short). */
-  readonly counts = { records: 0, published: 0, commits: 0, unfinished: 0 };
+  /**
+   * `unfinished`: records handed in that were left without an outcome (stop or failure cut them short);
+   * `disowned`: exactly-once records dropped because the partition left this member (redone by its holder).
+   */
+  readonly counts = { records: 0, published: 0, commits: 0, unfinished: 0, disowned: 0 };
 
   constructor(consumer: ConsumerPort, producer: ProducerPort, pipeline: Pipeline, build: OutputBuilder, opts: GateOptions) {
     this.#consumer = consumer;
@@ -139,7 +149,8 @@ export class Gate {
       const limit = this.#o.inFlightPerPartition;
       // Half the window per chunk: one chunk's publish and commit overlap the next one's scoring.
       const chunkMax = Math.max(1, Math.ceil(limit / 2));
-      const cancelled = () => this.stopping || !batch.isActive();
+      // Exactly-once hands in only what it holds: work of a member out of its generation is dropped anyway.
+      const cancelled = () => this.stopping || !batch.isActive() || (this.#o.exactlyOnce && this.#consumer.ownership(batch.topic, batch.partition) === undefined);
       const { records } = batch;
       for (let i = 0; i < records.length;) {
         const room = await lane.room(limit, cancelled);
@@ -160,7 +171,8 @@ export class Gate {
   #submit(lane: Lane, batch: PartitionBatch, records: KafkaRecord[]): void {
     this.counts.records += records.length;
     const frames = records.map(frameFromRecord);
-    lane.add({ batch, records, frames, done: this.#pipeline.run(frames, this.#abort.signal), settled: false });
+    const ownership = this.#consumer.ownership(batch.topic, batch.partition);
+    lane.add({ batch, records, frames, done: this.#pipeline.run(frames, this.#abort.signal), settled: false, ownership });
     if (!lane.draining) lane.draining = this.#drain(lane);
   }
 
@@ -177,6 +189,7 @@ export class Gate {
         return;
       }
       await lane.queue[0].done.catch(() => undefined);
+      if (this.#o.exactlyOnce && this.#dropStale(lane)) continue;
       const group = lane.ready();
       if (!(await this.#publish(group))) {
         // Stopping or failed: nothing more is published or committed; the rest is redone after the restart.
@@ -189,6 +202,24 @@ export class Gate {
     }
   }
 
+  /**
+   * Exactly-once: chunks handed in under an ownership token the member no longer has leave the lane
+   * unpublished. The token only changes when the client starts the partition again from its
+   * committed offset, so those records come again (here or at the partition's new holder).
+   */
+  #dropStale(lane: Lane): boolean {
+    const { topic, partition } = lane.queue[0].batch;
+    const n = lane.staleHead(this.#consumer.ownership(topic, partition));
+    if (n === 0) return false;
+    this.#disowned(topic, partition, lane.release(n));
+    return true;
+  }
+
+  #disowned(topic: string, partition: number, records: number): void {
+    this.counts.disowned += records;
+    this.observer?.onDisowned?.(topic, partition, records);
+  }
+
   /** Publishes and commits a group of finished chunks. False when stopping cut it short; true also when a moved partition's transaction was given up. */
   async #publish(group: Chunk[]): Promise<boolean> {
     const frames = group.flatMap((c) => c.frames);
@@ -197,24 +228,41 @@ export class Gate {
     const last = group[group.length - 1];
     const { topic, partition } = last.batch;
     const offset = last.records[last.records.length - 1].offset;
-    // At-least-once: retried until it succeeds or the gate stops. Exactly-once: a partition that moved
-    // has fenced this partition's transactional producer; its new owner redoes the records. Asked of
-    // the assignment, not of the batch: a batch goes stale in a rebalance that leaves the partition
-    // here with its fetch position, and a chunk given up then would be skipped by the next commit.
-    const giveUp = () => this.stopping || (this.#o.exactlyOnce && !this.#owns(topic, partition));
+    // At-least-once: retried until it succeeds, the retry budget is spent or the gate stops.
+    // Exactly-once: given up once the member no longer holds the partition under the token the
+    // chunks were handed in with (asked of the ownership token, not of the batch: a batch goes stale
+    // in a rebalance that keeps the partition and its fetch position, and a chunk given up then
+    // would be skipped by the next commit; the token changes only when the position starts again).
+    const held = last.ownership;
+    const giveUp = () => this.stopping || (this.#o.exactlyOnce && this.#consumer.ownership(topic, partition) !== held);
+    // Asked by the transaction before it touches the producer and before it commits: a member
+    // evicted while it worked (paused past its session) finds out here and commits nothing.
+    const confirm = async () => (await this.#consumer.confirmOwnership(topic, partition)) === held;
     const send = (records: OutRecord[]) => this.#retry(topic, partition, async () => {
-      if (this.#o.exactlyOnce) await this.#producer.sendInTransaction!(records, { groupId: this.#o.groupId, topic, partition, offset });
+      if (this.#o.exactlyOnce) await this.#producer.sendInTransaction!(records, { groupId: this.#o.groupId, topic, partition, offset, confirm });
       else await this.#producer.send(records);
       return records;
     }, giveUp);
-    const built = await this.#retry(topic, partition, () => this.#build(frames), giveUp);
+    let built = await this.#retry(topic, partition, () => this.#build(frames), giveUp);
     let sent = built.ok ? await send(built.value) : built;
     if (!sent.ok && sent.err?.code === 'KAFKA_TOO_LARGE') {
       // The same bytes never fit: dead letters without the original message do (size, sha256 and
       // source stay), so the partition moves on and every input still gets its outcome.
       this.observer?.onCompacted?.(topic, partition, sent.err);
-      const compact = await this.#retry(topic, partition, () => this.#build(frames, { compact: true }), giveUp);
-      sent = compact.ok ? await send(compact.value) : compact;
+      built = await this.#retry(topic, partition, () => this.#build(frames, { compact: true }), giveUp);
+      sent = built.ok ? await send(built.value) : built;
+    }
+    if (!sent.ok && sent.err?.code === 'KAFKA_FENCED' && built.ok && (await confirm().catch(() => false))) {
+      // Fenced, yet the coordinator says the partition is ours under the token it was handed in
+      // with: the producer was fenced by the partition's holder while this member was away, and
+      // the partition came back. A fresh producer (the adapter makes it only after confirm()) may
+      // take the id again, once; fenced again means another producer uses it: the gate fails.
+      sent = await send(built.value);
+    }
+    if (!sent.ok && this.#o.exactlyOnce && !this.stopping && (sent.err === undefined || (sent.err.code === 'KAFKA_FENCED' && !(await confirm().catch(() => true))))) {
+      // The partition (and its transactional id) moved on: its holder redoes these records.
+      this.#disowned(topic, partition, frames.length);
+      return true;
     }
     if (!sent.ok) return this.#unpublished(sent.err);
     this.counts.published += sent.value.length;
@@ -233,10 +281,6 @@ export class Gate {
     }
     await last.batch.heartbeat();
     return true;
-  }
-
-  #owns(topic: string, partition: number): boolean {
-    return this.#consumer.assignment().some((tp) => tp.topic === topic && tp.partition === partition);
   }
 
   /**

@@ -12,6 +12,8 @@ export interface Chunk {
   done: Promise<unknown>;
   /** Set once `done` settled, so the publisher can take every finished chunk at once. */
   settled: boolean;
+  /** The consumer's ownership() token at hand-in: exactly-once publishes the chunk only while it still holds. */
+  ownership?: number;
 }
 
 /**
@@ -36,10 +38,20 @@ export class Lane {
     chunk.done.then(settle, settle);
   }
 
-  /** Removes the first `n` chunks (published, committed or dropped) and wakes room() waiters. */
-  release(n: number): void {
-    for (const c of this.queue.splice(0, n)) this.inFlight -= c.records.length;
+  /** Removes the first `n` chunks (published, committed or dropped) and wakes room() waiters; how many records they held. */
+  release(n: number): number {
+    let records = 0;
+    for (const c of this.queue.splice(0, n)) records += c.records.length;
+    this.inFlight -= records;
     this.wake();
+    return records;
+  }
+
+  /** How many chunks at the head were handed in under another ownership token than `held`. */
+  staleHead(held: number | undefined): number {
+    let n = 0;
+    while (n < this.queue.length && this.queue[n].ownership !== held) n++;
+    return n;
   }
 
   /** The chunks at the head whose pipelines have finished (at least the head, once it has). */

@@ -1,6 +1,6 @@
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { GateError } from '../core/errors.js';
-import { isGroupMembershipError, toKafkaGateError, toKafkaRecord, type KafkaLogger } from './kafkajs-support.js';
+import { isGroupMembershipError, isOutOfGeneration, toKafkaGateError, toKafkaRecord, type KafkaLogger } from './kafkajs-support.js';
 import { offsetInBatch, tpKey } from './offsets.js';
 import type { ConsumerOptions, ConsumerPort, KafkaRecord, PartitionBatch, RebalanceEvent, TopicPartition } from './port.js';
 
@@ -68,7 +68,7 @@ class KafkajsBatch implements PartitionBatch {
       await this.#p.commitOffsetsIfNecessary({ topics: [{ topic: this.topic, partitions: [{ partition: this.partition, offset: String(next) }] }] });
     } catch (err) {
       if (isGroupMembershipError(err)) {
-        this.#owner.fence();
+        this.#owner.fence(err);
         return false;
       }
       throw toKafkaGateError(err, 'KAFKA_NETWORK', `offset commit of ${this.topic}[${this.partition}] failed`);
@@ -82,7 +82,7 @@ class KafkajsBatch implements PartitionBatch {
       await this.#p.heartbeat();
     } catch (err) {
       // kafkajs's own heartbeat after the handler sees the same error and rejoins the group.
-      if (isGroupMembershipError(err)) this.#owner.fence();
+      if (isGroupMembershipError(err)) this.#owner.fence(err);
     }
   }
 
@@ -116,6 +116,14 @@ export class KafkajsConsumer implements ConsumerPort {
   #connected?: Promise<void>;
   #started = false;
   #stopping?: Promise<void>;
+  /** Group joins so far: the ownership() token (kafkajs starts every partition from its committed offset at a join). */
+  #joins = 0;
+  /** In the generation of the last join, as far as the member knows (false from a rebalance or fence until the next join). */
+  #member = false;
+  /** When a heartbeat (or the join) last succeeded, Date.now(). */
+  #lastBeat = 0;
+  /** A heartbeat through kafkajs's consumer group (from the latest batch; kafkajs skips it within the interval of the last one). */
+  #beat?: () => Promise<void>;
 
   constructor(kafka: Kafka, opts: KafkajsConsumerOptions, logger?: KafkaLogger) {
     const sessionTimeout = opts.sessionTimeoutMs ?? 30_000;
@@ -130,9 +138,11 @@ export class KafkajsConsumer implements ConsumerPort {
       maxWaitTimeInMs: opts.maxWaitTimeMs ?? 1000,
       retry: { retries: 5 },
     });
-    const { GROUP_JOIN, CRASH } = this.#consumer.events;
+    const { GROUP_JOIN, CRASH, HEARTBEAT, REBALANCING } = this.#consumer.events;
     this.#consumer.on(GROUP_JOIN, (e) => this.#joined(e.payload.memberAssignment));
     this.#consumer.on(CRASH, (e) => this.#crashed(e.payload.error, e.payload.restart));
+    this.#consumer.on(HEARTBEAT, () => { this.#lastBeat = Date.now(); });
+    this.#consumer.on(REBALANCING, () => { this.#member = false; });
   }
 
   async subscribe(topics: string[], opts: { fromBeginning?: boolean } = {}): Promise<void> {
@@ -190,6 +200,32 @@ export class KafkajsConsumer implements ConsumerPort {
     return this.#assignment.map((tp) => ({ ...tp }));
   }
 
+  ownership(topic: string, partition: number): number | undefined {
+    return this.#member && this.owns(topic, partition) ? this.#joins : undefined;
+  }
+
+  async confirmOwnership(topic: string, partition: number): Promise<number | undefined> {
+    if (this.ownership(topic, partition) === undefined) return undefined;
+    if (Date.now() - this.#lastBeat >= this.#heartbeatMs) {
+      try {
+        await this.#beat?.();
+      } catch (err) {
+        if (isOutOfGeneration(err)) {
+          this.fence(err);
+          return undefined;
+        }
+        throw toKafkaGateError(err, 'KAFKA_NETWORK', 'the group coordinator could not confirm this member');
+      }
+      // kafkajs skips a heartbeat within the interval of its last success, or while it has no member
+      // id: the coordinator dropped the member and kafkajs is joining again (UNKNOWN_MEMBER_ID).
+      if (Date.now() - this.#lastBeat >= this.#heartbeatMs) {
+        this.fence();
+        return undefined;
+      }
+    }
+    return this.ownership(topic, partition);
+  }
+
   onRebalance(cb: (e: RebalanceEvent) => void): void {
     this.#rebalanceCbs.push(cb);
   }
@@ -219,15 +255,20 @@ export class KafkajsConsumer implements ConsumerPort {
     return !this.#stopping && this.#assignment.some((tp) => tp.topic === topic && tp.partition === partition);
   }
 
-  /** The group is rebalancing or dropped this member: every batch in flight is void. */
-  fence(): void {
+  /**
+   * The group is rebalancing or dropped this member: every batch in flight is void. Out of its
+   * generation (not for a moved coordinator), the member holds no partition until it joins again.
+   */
+  fence(err?: unknown): void {
     this.epoch++;
+    if (err === undefined || isOutOfGeneration(err)) this.#member = false;
   }
 
   async #eachBatch(p: EachBatchPayload, handler: Handler): Promise<void> {
     // Fetched before pause(): leave it unresolved so it is fetched again after resume().
     if (this.#paused.has(tpKey(p.batch.topic, p.batch.partition)) || p.batch.messages.length === 0) return;
     const batch = new KafkajsBatch(this, p, this.epoch);
+    this.#beat = p.heartbeat;
     const beat = setInterval(() => void batch.heartbeat(), this.#heartbeatMs);
     try {
       await handler(batch);
@@ -261,6 +302,9 @@ export class KafkajsConsumer implements ConsumerPort {
 
   #joined(memberAssignment: Record<string, number[]>): void {
     this.epoch++;
+    this.#joins++;
+    this.#member = true;
+    this.#lastBeat = Date.now();
     this.#setAssignment(Object.entries(memberAssignment).flatMap(([topic, ps]) => ps.map((partition) => ({ topic, partition }))));
     // A restart after a crash builds a new kafkajs group state without our pauses.
     this.#applyPauses('pause', [...this.#paused.values()]);
@@ -268,6 +312,7 @@ export class KafkajsConsumer implements ConsumerPort {
 
   #crashed(error: Error, restart: boolean): void {
     this.epoch++;
+    this.#member = false;
     this.#setAssignment([]);
     for (const cb of this.#crashCbs) cb(toKafkaGateError(error, 'KAFKA_NETWORK', 'consumer crashed'), restart);
   }

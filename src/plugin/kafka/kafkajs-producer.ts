@@ -118,7 +118,10 @@ export class KafkajsProducer implements ProducerPort {
 /**
  * Transactions need one transactional id per input partition with kafkajs (it lacks KIP-447's
  * group-metadata fencing): a new owner of the partition initialises the same id, which fences the
- * old owner's producer and aborts its open transaction.
+ * old owner's producer and aborts its open transaction. The old owner must then never initialise
+ * the id again on its own (it would fence the new owner and commit its stale work): a fenced
+ * producer is dropped, and a new one is made only after `offsets.confirm()` says the caller holds
+ * the partition, which it asks again right before each commit.
  */
 export class KafkajsTransactionalProducer extends KafkajsProducer {
   readonly #prefix: string;
@@ -152,17 +155,23 @@ export class KafkajsTransactionalProducer extends KafkajsProducer {
   }
 
   async #transact(slot: Slot, records: OutRecord[], offsets: TransactionOffsets, next: string): Promise<void> {
+    const what = `${offsets.topic}[${offsets.partition}]`;
+    const confirm = async () => {
+      if (offsets.confirm && !(await offsets.confirm())) throw new GateError('KAFKA_FENCED', `${what} is no longer this member's: its transaction is not committed`);
+    };
+    await confirm();
     const producer = await slot.get();
     let txn;
     try {
       txn = await producer.transaction();
       if (records.length > 0) await txn.sendBatch({ topicMessages: topicMessages(records), acks: -1 });
       await txn.sendOffsets({ consumerGroupId: offsets.groupId, topics: [{ topic: offsets.topic, partitions: [{ partition: offsets.partition, offset: next }] }] });
+      await confirm();
       await txn.commit();
     } catch (err) {
       await txn?.abort().catch((abortErr: unknown) => this.logger?.warn({ component: 'kafka', err: abortErr }, 'transaction abort failed'));
       slot.discard(producer);
-      throw toKafkaGateError(err, 'KAFKA_PRODUCE', `transaction for ${offsets.topic}[${offsets.partition}] failed`);
+      throw toKafkaGateError(err, 'KAFKA_PRODUCE', `transaction for ${what} failed`);
     }
   }
 }

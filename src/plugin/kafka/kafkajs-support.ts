@@ -90,6 +90,16 @@ export function isGroupMembershipError(err: unknown): boolean {
   return chain(err).some((e) => e.type !== undefined && groupTypes.has(e.type));
 }
 
+/**
+ * The member is out of its generation and kafkajs rejoins (starting every partition again from its
+ * committed offset). NOT_COORDINATOR is left out: the coordinator moved, the member may still be in.
+ */
+const rejoinTypes = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID']);
+
+export function isOutOfGeneration(err: unknown): boolean {
+  return chain(err).some((e) => e.type !== undefined && rejoinTypes.has(e.type));
+}
+
 /** The broker refuses these bytes for their size: sending them again can never succeed. */
 const tooLargeTypes = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
 /**

@@ -66,6 +66,8 @@ class MemoryBatch implements PartitionBatch {
  * A group member over the memory cluster. Unlike kafkajs's eager protocol, a rebalance revokes
  * only the partitions that move; the new owner starts after the old owner's handler returned.
  */
+let holds = 0;
+
 export class MemoryConsumer implements ConsumerPort, GroupMember {
   readonly cluster: MemoryCluster;
   readonly group: MemoryGroup;
@@ -79,6 +81,8 @@ export class MemoryConsumer implements ConsumerPort, GroupMember {
   readonly #inflight = new Map<string, Promise<void>>();
   readonly #notBefore = new Map<string, number>();
   readonly #epochs = new Map<string, number>();
+  /** ownership() tokens: a new one each time a partition is assigned (its position then starts from the committed offset). */
+  readonly #held = new Map<string, number>();
   readonly #rebalanceCbs: ((e: RebalanceEvent) => void)[] = [];
   #running = false;
   #stopping?: Promise<void>;
@@ -121,6 +125,15 @@ export class MemoryConsumer implements ConsumerPort, GroupMember {
     return this.#assignment.map((tp) => ({ ...tp }));
   }
 
+  ownership(topic: string, partition: number): number | undefined {
+    const k = tpKey(topic, partition);
+    return this.owns(k) ? this.#held.get(k) : undefined;
+  }
+
+  async confirmOwnership(topic: string, partition: number): Promise<number | undefined> {
+    return this.ownership(topic, partition);
+  }
+
   onRebalance(cb: (e: RebalanceEvent) => void): void {
     this.#rebalanceCbs.push(cb);
   }
@@ -148,7 +161,9 @@ export class MemoryConsumer implements ConsumerPort, GroupMember {
       const k = tpKey(tp.topic, tp.partition);
       this.#epochs.set(k, (this.#epochs.get(k) ?? 0) + 1);
       this.#positions.delete(k);
+      this.#held.delete(k);
     }
+    for (const tp of assigned) this.#held.set(tpKey(tp.topic, tp.partition), ++holds);
     this.#assignment = next;
     if (revoked.length || assigned.length) this.#emit({ assigned, revoked });
     this.wake();

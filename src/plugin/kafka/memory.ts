@@ -59,6 +59,7 @@ class MemoryTransactionalProducer extends MemoryProducer {
     this.assertOpen();
     const next = Number(parseOffset(offsets.offset)) + 1;
     await Promise.resolve();
+    if (offsets.confirm && !(await offsets.confirm())) throw new GateError('KAFKA_FENCED', `${offsets.topic}[${offsets.partition}] is no longer this member's`);
     this.cluster.checkFault('transaction');
     const group = this.cluster.group(offsets.groupId);
     this.cluster.append(records, () => group.committed.set(tpKey(offsets.topic, offsets.partition), next));

@@ -79,6 +79,20 @@ export interface ConsumerPort {
   pause(tps: TopicPartition[]): void;
   resume(tps: TopicPartition[]): void;
   assignment(): TopicPartition[];
+  /**
+   * A token of this member's hold on the partition, undefined while it holds none (not assigned,
+   * rebalancing, fenced, stopping). It changes whenever the client starts the partition again from
+   * its committed offset (kafkajs: every group join; memory: each new assignment), so work handed
+   * in under an older token is fetched again and must not be published (exactly-once drops it).
+   */
+  ownership(topic: string, partition: number): number | undefined;
+  /**
+   * `ownership()`, confirmed by the group coordinator: a heartbeat unless one succeeded within the
+   * heartbeat interval. Undefined when the member has left the generation that held the partition
+   * (evicted, rebalancing: it rejoins and starts from the committed offset). Rejects (KAFKA_NETWORK,
+   * retriable) when the coordinator cannot say; never answers undefined for that.
+   */
+  confirmOwnership(topic: string, partition: number): Promise<number | undefined>;
   /** Called after each change of assignment, including the empty one at stop() (kafkajs: from GROUP_JOIN and CRASH events). */
   onRebalance(cb: (e: RebalanceEvent) => void): void;
   /** The client gave up on the consumer (`restarting` false) or restarts it after a failure. */
@@ -94,6 +108,13 @@ export interface TransactionOffsets {
   partition: number;
   /** The last input offset the records derive from (like `commit`): the group gets `offset + 1`. */
   offset: string;
+  /**
+   * Asked before the transactional producer is used (and initialised) and again right before the
+   * commit: false aborts the transaction with KAFKA_FENCED. kafkajs has no KIP-447, so this is
+   * what keeps a member that lost the partition (a zombie) from committing, or from initialising
+   * the partition's transactional id again, which would fence the real owner.
+   */
+  confirm?: () => Promise<boolean>;
 }
 
 export interface ProducerPort {

@@ -105,6 +105,33 @@ describe('createKafkajsClient', () => {
     }
   });
 
+  it('sendInTransaction should never initialise a fenced partition\'s transactional id again while confirm says the partition is gone', async () => {
+    const prefix = `zombie-${randomUUID()}-`;
+    const offsets = { groupId: `zombie-${randomUUID()}`, topic, partition: 1, offset: '0' };
+    const zombie = client.producer({ transactionalIdPrefix: prefix });
+    const owner = client.producer({ transactionalIdPrefix: prefix });
+    let asked = 0;
+    const gone = async () => { asked++; return false; };
+    try {
+      await zombie.sendInTransaction!([{ topic, partition: 0, key: null, value: Buffer.from('zombie-1') }], offsets);
+      await owner.sendInTransaction!([{ topic, partition: 0, key: null, value: Buffer.from('owner-1') }], { ...offsets, offset: '1' });
+      // The zombie's producer is fenced; its retries ask first and must not fence the owner by initialising the id.
+      for (let i = 0; i < 2; i++) {
+        const err = await zombie.sendInTransaction!([{ topic, partition: 0, key: null, value: Buffer.from('zombie-2') }], { ...offsets, offset: '2', confirm: gone }).catch((e: unknown) => e);
+        expect((err as GateError).code).toBe('KAFKA_FENCED');
+        expect((err as GateError).canRetry).toBe(false);
+      }
+      expect(asked).toBe(2);
+      await owner.sendInTransaction!([{ topic, partition: 0, key: null, value: Buffer.from('owner-2') }], { ...offsets, offset: '2' });
+      await vi.waitFor(async () => expect((await admin.committedOffsets(offsets.groupId, topic)).get(1)).toBe('3'), { timeout: 10_000, interval: 50 });
+      expect((await admin.readAll(topic)).filter((r) => r.partition === 0 && /^(zombie|owner)-/.test(r.value!.toString())).map((r) => r.value!.toString()))
+        .toEqual(['zombie-1', 'owner-1', 'owner-2']);
+    } finally {
+      await zombie.disconnect();
+      await owner.disconnect();
+    }
+  });
+
   it('send should fail a too-large record as not retriable and keep working afterwards', async () => {
     const t = `${topic}-big`;
     await admin.createTopics([{ topic: t, partitions: 1 }]);
