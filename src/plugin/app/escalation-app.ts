@@ -43,8 +43,8 @@ export async function startEscalation(cfg: Config, client: KafkaClient, log: Log
     const producer = client.producer(exactlyOnce ? { transactionalIdPrefix: `${groupId}-` } : {});
     leaveKafkaOnClose(life, consumer, producer);
     const gate = new Gate(consumer, producer, pipeline, (frames) => buildEscalationOutputs(frames, codec, { outputTopic: topics.output, dlqTopic: topics.dlq, thresholds }), {
-      // Full DifFIQA is ~100× the regressor's cost: small chunks keep commits and heartbeats frequent.
-      groupId, inputTopic: topics.escalation, exactlyOnce, inFlightPerPartition: 4, partitionsConcurrently: 3,
+      groupId, inputTopic: topics.escalation, exactlyOnce,
+      inFlightPerPartition: cfg.get('escalation.inFlightPerPartition'), partitionsConcurrently: cfg.get('escalation.partitionsConcurrently'),
     });
     gate.observer = retryLogger(log);
     await h.attach?.({ role: 'escalation', gate, runtime: rt, consumer });

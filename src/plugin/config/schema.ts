@@ -64,6 +64,9 @@ export const schema = {
   'escalation.accept': { kind: 'number', default: 0.923, doc: 'full-DifFIQA score q >= accept: ACCEPT' },
   'escalation.reject': { kind: 'number', default: 0.923, doc: 'full-DifFIQA score q < reject: REJECT (between: BORDERLINE)' },
   'escalation.repeats': { kind: 'integer', default: 10, min: 1, max: 100, doc: 'perturbation repeats (paper: 10)' },
+  // Full DifFIQA is ~100× the regressor's cost: small chunks keep commits and heartbeats frequent.
+  'escalation.inFlightPerPartition': { kind: 'integer', default: 4, min: 1, max: 10_000, doc: 'escalation requests of one partition in the stage at once' },
+  'escalation.partitionsConcurrently': { kind: 'integer', default: 3, min: 1, max: 1024, doc: 'escalation partitions processed at once (their frames share diffusion batches)' },
   'escalation.maxAgeMs': { kind: 'integer', default: 60_000, min: 0, doc: 'older requests get the regression decision, flagged skipped_overload (0: never)' },
   'serve.port': { kind: 'integer', default: 8080, min: 0, max: 65535, doc: '`serve`: HTTP port of POST /score (0: any free port)' },
   'serve.host': { kind: 'string', default: '0.0.0.0', doc: '`serve`: address to listen on' },
