@@ -18,15 +18,28 @@ export function envName(key: string): string {
   return 'DIFFIQA_GATE__' + key.split('.').map((p) => p.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()).join('__');
 }
 
+/** Sections of the schema (`kafka`, `gate`…): a value given for one of them must be a mapping of its keys. */
+const sections = new Set(Object.keys(schema).map((k) => k.slice(0, k.lastIndexOf('.'))));
+
 function flatten(obj: unknown, prefix = '', out = new Map<string, unknown>()): Map<string, unknown> {
   if (obj && typeof obj === 'object' && !Array.isArray(obj)) {
     for (const [k, v] of Object.entries(obj)) {
       const key = prefix ? `${prefix}.${k}` : k;
       if (v && typeof v === 'object' && !Array.isArray(v) && !(key in schema)) flatten(v, key, out);
+      else if (sections.has(key)) throw new GateError('CONFIG_INVALID', `config section "${key}": expected a mapping of its keys, got ${JSON.stringify(v)}`, { details: { key } });
       else out.set(key, v);
     }
   }
   return out;
+}
+
+/** A misspelled DIFFIQA_GATE__ variable would otherwise be ignored without a word. */
+function checkEnvNames(env: NodeJS.ProcessEnv): void {
+  const known = new Set(Object.keys(schema).map(envName));
+  const unknown = Object.keys(env).filter((name) => name.startsWith('DIFFIQA_GATE__') && !known.has(name)).sort();
+  if (unknown.length > 0) {
+    throw new GateError('CONFIG_INVALID', `unknown environment variable${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: no config key has that name (see docs/configuration.md)`, { details: { key: unknown[0] } });
+  }
 }
 
 function coerce(key: string, spec: KeySpec, raw: unknown, fromEnv: boolean): unknown {
@@ -40,7 +53,10 @@ function coerce(key: string, spec: KeySpec, raw: unknown, fromEnv: boolean): unk
   switch (spec.kind) {
     case 'string': if (typeof v !== 'string') throw bad(`expected a string, got ${JSON.stringify(v)}`); break;
     case 'boolean': if (typeof v !== 'boolean') throw bad(`expected true or false, got ${JSON.stringify(v)}`); break;
-    case 'string[]': if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) throw bad(`expected a list of strings, got ${JSON.stringify(v)}`); break;
+    case 'string[]':
+      if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) throw bad(`expected a list of strings, got ${JSON.stringify(v)}`);
+      if (spec.min !== undefined && v.length < spec.min) throw bad(`expected at least ${spec.min} entr${spec.min === 1 ? 'y' : 'ies'}, got ${JSON.stringify(v)}`);
+      break;
     case 'enum': if (typeof v !== 'string' || !spec.values!.includes(v)) throw bad(`expected one of ${spec.values!.join(', ')}, got ${JSON.stringify(v)}`); break;
     case 'number':
     case 'integer':
@@ -55,6 +71,7 @@ function coerce(key: string, spec: KeySpec, raw: unknown, fromEnv: boolean): unk
 /** Builds the configuration: defaults ← file ← env ← overrides. Unknown keys are errors (typos must not pass silently). */
 export function buildConfig(fileValues: unknown = {}, env: NodeJS.ProcessEnv = process.env, overrides: Record<string, unknown> = {}): Config {
   const given = flatten(fileValues);
+  checkEnvNames(env);
   for (const key of given.keys()) {
     if (!(key in schema)) throw new GateError('CONFIG_INVALID', `unknown config key "${key}"`, { details: { key } });
   }

@@ -7,6 +7,7 @@ export type Kind = 'string' | 'number' | 'integer' | 'boolean' | 'string[]' | 'e
 export interface KeySpec {
   kind: Kind;
   default: unknown;
+  /** Lowest value of a number; fewest entries of a list. */
   min?: number;
   max?: number;
   values?: readonly string[];
@@ -14,7 +15,7 @@ export interface KeySpec {
 }
 
 export const schema = {
-  'kafka.brokers': { kind: 'string[]', default: ['127.0.0.1:9092'], doc: 'bootstrap servers' },
+  'kafka.brokers': { kind: 'string[]', default: ['127.0.0.1:9092'], min: 1, doc: 'bootstrap servers' },
   'kafka.clientId': { kind: 'string', default: 'diffiqa-gate', doc: 'Kafka client id' },
   'kafka.groupId': { kind: 'string', default: 'diffiqa-gate', doc: 'consumer group of the gate' },
   'kafka.inputTopic': { kind: 'string', default: 'face-crops', doc: 'FaceCrop input topic' },

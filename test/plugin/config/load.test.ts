@@ -30,6 +30,22 @@ describe('buildConfig', () => {
     expect(() => buildConfig({ delivery: { mode: 'twice' } }, {})).toThrow(/"delivery.mode": expected one of/);
   });
 
+  it('buildConfig should refuse an empty broker list, from the file and from env', () => {
+    expect(() => buildConfig({ kafka: { brokers: [] } }, {})).toThrow(/"kafka.brokers": expected at least 1 entry/);
+    expect(() => buildConfig({}, { [envName('kafka.brokers')]: ' , ' })).toThrow(/"kafka.brokers" \(env DIFFIQA_GATE__KAFKA__BROKERS\): expected at least 1 entry/);
+  });
+
+  it('buildConfig should name an unknown DIFFIQA_GATE__ variable instead of ignoring it', () => {
+    const err = (() => { try { buildConfig({}, { DIFFIQA_GATE__KAFKA__BROKRS: 'a:1', DIFFIQA_GATE__GATE__ACCEPT: '0.9', OTHER: 'x' }); } catch (e) { return e; } })();
+    expect(err).toMatchObject({ code: 'CONFIG_INVALID', details: { key: 'DIFFIQA_GATE__KAFKA__BROKRS' } });
+    expect(String(err)).toMatch(/unknown environment variable DIFFIQA_GATE__KAFKA__BROKRS/);
+  });
+
+  it('buildConfig should report a section given as a scalar as the wrong type, not as an unknown key', () => {
+    expect(() => buildConfig({ kafka: 'oops' }, {})).toThrow(/config section "kafka": expected a mapping of its keys, got "oops"/);
+    expect(() => buildConfig({ gate: [1, 2] }, {})).toThrow(/config section "gate": expected a mapping/);
+  });
+
   it('loadConfigFile should read YAML and JSON and report a syntax error with the file name', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'cfg-'));
     writeFileSync(path.join(dir, 'c.yaml'), 'gate:\n  accept: 0.65\n  reject: 0.5\n');
