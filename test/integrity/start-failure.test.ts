@@ -1,9 +1,12 @@
 /**
  * Fatal start errors never hang (issue 19): `diffiqa-gate run` (built CLI, child process) with an
  * input topic that does not exist, or with no broker at the configured address, exits 4 within 30 s
- * with the coded error and a hint on stderr. Before the fix the missing topic logged KAFKA_NETWORK,
+ * with the coded error and a hint on stderr; a bad configuration (a misspelled DIFFIQA_GATE__ variable,
+ * no brokers, a section of the wrong type) exits 2 naming it. Before the fix the missing topic logged KAFKA_NETWORK,
  * closed /healthz and never exited.
  */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareFixtureModels, type FixtureModels } from '../helpers/fixture-models.js';
 import { assertBroker, builtBin, tempDir, uniqueNames } from '../helpers/gate-harness.js';
@@ -15,6 +18,7 @@ const EXIT_WITHIN_MS = 30_000;
 let fx: FixtureModels;
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let children: Children;
+const withEnv: Children[] = [];
 
 beforeAll(async () => {
   builtBin();
@@ -25,14 +29,16 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  children?.killAll();
+  for (const c of [children, ...withEnv]) c?.killAll();
   await tmp?.cleanup();
   await fx?.cleanup();
 });
 
-async function exitOf(configFile: string): Promise<{ code: number | string; ms: number; stderr: string }> {
+async function exitOf(configFile: string, env: Record<string, string> = {}): Promise<{ code: number | string; ms: number; stderr: string }> {
   const t0 = performance.now();
-  const child = children.start(configFile);
+  let group = children;
+  if (Object.keys(env).length > 0) withEnv.push((group = new Children({ ...fx.env, ...env })));
+  const child = group.start(configFile);
   const code = await Promise.race([child.exited, new Promise<string>((r) => setTimeout(() => r('still running'), EXIT_WITHIN_MS))]);
   return { code, ms: performance.now() - t0, stderr: child.stderr() };
 }
@@ -57,4 +63,19 @@ describe('gate start failures (real broker)', () => {
     expect(stderr).toContain('[KAFKA_NETWORK]');
     expect(stderr).toContain('check kafka.brokers');
   }, EXIT_WITHIN_MS + 10_000);
+
+  it('run should exit 2 naming a misspelled DIFFIQA_GATE__ variable, an empty broker list and a section of the wrong type', async () => {
+    const names = uniqueNames('bad-config');
+    const typo = await exitOf(await writeGateConfig(tmp.dir, names, fx, {}), { DIFFIQA_GATE__KAFKA__BROKRS: '127.0.0.1:9092' });
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('unknown environment variable DIFFIQA_GATE__KAFKA__BROKRS');
+    const empty = await exitOf(await writeGateConfig(tmp.dir, names, fx, { 'kafka.brokers': [] }));
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toContain('"kafka.brokers": expected at least 1 entry');
+    const file = path.join(tmp.dir, 'oops.yaml');
+    await writeFile(file, 'kafka: oops\n');
+    const oops = await exitOf(file);
+    expect(oops.code).toBe(2);
+    expect(oops.stderr).toContain('config section "kafka": expected a mapping');
+  }, 3 * EXIT_WITHIN_MS);
 });
