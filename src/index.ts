@@ -37,6 +37,8 @@ export { CHANNEL_NAMESPACE, subscribeTo } from './plugin/core/diagnostic.js';
 export type { EventChannel } from './plugin/core/diagnostic.js';
 export { inferenceChannels } from './plugin/inference/pool.js';
 export type { InferenceRunEvent, WorkerDiedEvent, WorkerRestartedEvent } from './plugin/inference/pool.js';
+export { gateChannels } from './plugin/gate/gate.js';
+export type { GateChunkEvent, GateCommitEvent, GateCompactedEvent, GateDisownedEvent, GateRetryEvent } from './plugin/gate/gate.js';
 
 // Kafka behind a port: the kafkajs adapter, and the in-memory client as the official fake.
 export type {

@@ -3,8 +3,10 @@
  * stops mid-stream the other takes its partitions over without losing an input. Duplicates may
  * only come from chunks in flight at the stop.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startGate, type GateApp } from '../../src/plugin/app/gate-app.js';
+import { subscribeTo } from '../../src/plugin/core/diagnostic.js';
+import { gateChannels } from '../../src/plugin/gate/gate.js';
 import { prepareFixtureModels, type FixtureModels } from '../helpers/fixture-models.js';
 import {
   assertBroker, cropFactory, drained, gateConfig, produce, readInputs, readOutcomes, sumCommitted, tally, testClient, testLogger, uniqueNames, waitFor,
@@ -32,7 +34,7 @@ afterAll(async () => {
 interface CommitLog { partition: number; offset: bigint; afterStop: boolean }
 
 function watch(app: GateApp, log: CommitLog[], stopped: () => boolean): void {
-  app.gate.observer = { onCommit: (_topic, partition, offset) => void log.push({ partition, offset: BigInt(offset), afterStop: stopped() }) };
+  onTestFinished(subscribeTo(gateChannels.commit, app.gate, (e) => void log.push({ partition: e.partition, offset: BigInt(e.offset), afterStop: stopped() })));
 }
 
 describe('gate rebalance (real broker)', () => {

@@ -1,7 +1,7 @@
 import type { Config } from '../config/load.js';
 import type { Logger } from '../core/log.js';
 import type { KafkaClient } from '../kafka/port.js';
-import { Gate, retryLogger } from '../gate/gate.js';
+import { Gate, logGateTrouble } from '../gate/gate.js';
 import { createCodec, createRegistry } from '../pipeline/codecs.js';
 import { Pipeline, type StageWrapper } from '../pipeline/pipeline.js';
 import { DecodeEscalationStage, DiffusionStage } from '../escalation/stages.js';
@@ -46,7 +46,7 @@ export async function startEscalation(cfg: Config, client: KafkaClient, log: Log
       groupId, inputTopic: topics.escalation, exactlyOnce,
       inFlightPerPartition: cfg.get('escalation.inFlightPerPartition'), partitionsConcurrently: cfg.get('escalation.partitionsConcurrently'),
     });
-    gate.observer = retryLogger(log);
+    life.onClose('gate logs', logGateTrouble(gate, log));
     await h.attach?.({ role: 'escalation', gate, runtime: rt, consumer });
     await gate.start();
     h.started?.();

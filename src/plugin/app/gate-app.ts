@@ -2,7 +2,7 @@ import type { Config } from '../config/load.js';
 import type { Logger } from '../core/log.js';
 import type { Stage } from '../core/stage.js';
 import type { ConsumerPort, KafkaClient } from '../kafka/port.js';
-import { Gate, retryLogger, type OutputBuilder } from '../gate/gate.js';
+import { Gate, logGateTrouble, type OutputBuilder } from '../gate/gate.js';
 import { checkTopics } from '../gate/topics.js';
 import { Backpressure } from '../pipeline/backpressure.js';
 import { createCodec, createRegistry, type Topics } from '../pipeline/codecs.js';
@@ -26,7 +26,7 @@ export function topicsFrom(cfg: Config): Topics {
 export interface AppHooks {
   /** Applied to every stage (spans and stage metrics). */
   wrap?: StageWrapper;
-  /** The parts, once built and before the first record is consumed (observers go in here). */
+  /** The parts, once built and before the first record is consumed (subscribe to their events here). */
   attach?(parts: AppParts): Promise<void> | void;
   /** The consumer joined its group: the app is ready. */
   started?(): void;
@@ -98,7 +98,7 @@ export async function startGate(cfg: Config, client: KafkaClient, log: Logger, h
       inFlightPerPartition: cfg.get('gate.inFlightPerPartition'), partitionsConcurrently: cfg.get('gate.partitionsConcurrently'),
     });
     pressure.attach(gate);
-    gate.observer = retryLogger(log);
+    life.onClose('gate logs', logGateTrouble(gate, log));
     await h.attach?.({ role: 'gate', gate, runtime: rt, consumer, pressure });
     await gate.start();
     h.started?.();

@@ -1,3 +1,4 @@
+import { createChannel, subscribeTo } from '../core/diagnostic.js';
 import { GateError, toGateError } from '../core/errors.js';
 import type { Frame } from '../core/frame.js';
 import type { ConsumerPort, KafkaRecord, OutRecord, PartitionBatch, ProducerPort } from '../kafka/port.js';
@@ -22,31 +23,39 @@ export interface GateOptions {
   retryBudgetMs?: number;
 }
 
-export interface GateObserver {
-  /** A group of chunks was published (their outcomes are final), before its offsets are committed. */
-  onChunk?(frames: Frame[], records: OutRecord[]): void;
-  onCommit?(topic: string, partition: number, offset: string): void;
-  /** A publish or commit failed and will be tried again after `retryInMs`. */
-  onRetry?(topic: string, partition: number, err: GateError, retryInMs: number): void;
-  /** The broker refused a group's records for their size: they are built again with dead letters that leave the original message out. */
-  onCompacted?(topic: string, partition: number, err: GateError): void;
-  /**
-   * Exactly-once: this member lost the partition (evicted, rebalanced, its transactional id fenced)
-   * and dropped `records` handed in and not committed; their partition's next holder redoes them.
-   */
-  onDisowned?(topic: string, partition: number, records: number): void;
-}
+/** A group of chunks was published (their outcomes are final), before its offsets are committed. */
+export interface GateChunkEvent { source: Gate; frames: Frame[]; records: OutRecord[] }
+export interface GateCommitEvent { source: Gate; topic: string; partition: number; offset: string }
+/** A publish or commit failed and will be tried again after `retryInMs`. */
+export interface GateRetryEvent { source: Gate; topic: string; partition: number; error: GateError; retryInMs: number }
+/** The broker refused a group's records for their size: they are built again with dead letters that leave the original message out. */
+export interface GateCompactedEvent { source: Gate; topic: string; partition: number; error: GateError }
+/**
+ * Exactly-once: this member lost the partition (evicted, rebalanced, its transactional id fenced)
+ * and dropped `records` handed in and not committed; their partition's next holder redoes them.
+ */
+export interface GateDisownedEvent { source: Gate; topic: string; partition: number; records: number }
 
-/** An observer that logs each retried publish or commit (the apps install it before telemetry wraps it). */
-export function retryLogger(log: { warn(obj: object, msg: string): void }): GateObserver {
-  return {
-    onRetry: (topic, partition, err, retryInMs) => log.warn({ component: 'gate', topic, partition, code: err.code, err: err.message, retryInMs },
-      'publish or commit failed; the partition\'s records stay uncommitted and are tried again'),
-    onDisowned: (topic, partition, records) => log.warn({ component: 'gate', topic, partition, records },
-      'this member lost the partition: its uncommitted work is dropped and redone by the partition\'s holder'),
-    onCompacted: (topic, partition, err) => log.warn({ component: 'gate', topic, partition, code: err.code, err: err.message },
-      'the broker refused the records as too large; dead letters are sent again without the original message'),
-  };
+/** What the gate publishes (see core/diagnostic.ts): telemetry, the apps' logs and tests subscribe. */
+export const gateChannels = {
+  chunk: createChannel<GateChunkEvent>('gate:chunk'),
+  commit: createChannel<GateCommitEvent>('gate:commit'),
+  retry: createChannel<GateRetryEvent>('gate:retry'),
+  compacted: createChannel<GateCompactedEvent>('gate:compacted'),
+  disowned: createChannel<GateDisownedEvent>('gate:disowned'),
+};
+
+/** Logs the gate's retries, compactions and lost partitions as warnings; returns the unsubscribe. */
+export function logGateTrouble(gate: Gate, log: { warn(obj: object, msg: string): void }): () => void {
+  const offs = [
+    subscribeTo(gateChannels.retry, gate, ({ topic, partition, error, retryInMs }) => log.warn({ component: 'gate', topic, partition, code: error.code, err: error.message, retryInMs },
+      'publish or commit failed; the partition\'s records stay uncommitted and are tried again')),
+    subscribeTo(gateChannels.disowned, gate, ({ topic, partition, records }) => log.warn({ component: 'gate', topic, partition, records },
+      'this member lost the partition: its uncommitted work is dropped and redone by the partition\'s holder')),
+    subscribeTo(gateChannels.compacted, gate, ({ topic, partition, error }) => log.warn({ component: 'gate', topic, partition, code: error.code, err: error.message },
+      'the broker refused the records as too large; dead letters are sent again without the original message')),
+  ];
+  return () => { for (const off of offs) off(); };
 }
 
 /**
@@ -94,7 +103,6 @@ export class Gate {
   #fatal?: GateError;
   readonly #failed: Promise<GateError>;
   #fail!: (err: GateError) => void;
-  observer?: GateObserver;
   /**
    * `unfinished`: records handed in that were left without an outcome (stop or failure cut them short);
    * `disowned`: exactly-once records dropped because the partition left this member (redone by its holder).
@@ -217,7 +225,7 @@ export class Gate {
 
   #disowned(topic: string, partition: number, records: number): void {
     this.counts.disowned += records;
-    this.observer?.onDisowned?.(topic, partition, records);
+    gateChannels.disowned.publish({ source: this, topic, partition, records });
   }
 
   /** Publishes and commits a group of finished chunks. False when stopping cut it short; true also when a moved partition's transaction was given up. */
@@ -248,7 +256,7 @@ export class Gate {
     if (!sent.ok && sent.err?.code === 'KAFKA_TOO_LARGE') {
       // The same bytes never fit: dead letters without the original message do (size, sha256 and
       // source stay), so the partition moves on and every input still gets its outcome.
-      this.observer?.onCompacted?.(topic, partition, sent.err);
+      gateChannels.compacted.publish({ source: this, topic, partition, error: sent.err });
       built = await this.#retry(topic, partition, () => this.#build(frames, { compact: true }), giveUp);
       sent = built.ok ? await send(built.value) : built;
     }
@@ -266,7 +274,7 @@ export class Gate {
     }
     if (!sent.ok) return this.#unpublished(sent.err);
     this.counts.published += sent.value.length;
-    this.observer?.onChunk?.(frames, sent.value);
+    if (gateChannels.chunk.hasSubscribers) gateChannels.chunk.publish({ source: this, frames, records: sent.value });
     // false: the partition moved to another member, which redoes these records (at-least-once).
     // A commit that fails after the partition moved is left: the next commit covers these offsets.
     let committed = true;
@@ -277,7 +285,7 @@ export class Gate {
     }
     if (committed) {
       this.counts.commits++;
-      this.observer?.onCommit?.(topic, partition, offset);
+      if (gateChannels.commit.hasSubscribers) gateChannels.commit.publish({ source: this, topic, partition, offset });
     }
     await last.batch.heartbeat();
     return true;
@@ -320,7 +328,7 @@ export class Gate {
         if (spent + wait > budget) {
           return { ok: false, err: new GateError('GATE_FATAL', `${topic}[${partition}]: still failing after ${Math.round(spent)} ms of retries (budget ${budget} ms): ${err.message}`, { cause: err, details: { code: err.code } }) };
         }
-        this.observer?.onRetry?.(topic, partition, err, wait);
+        gateChannels.retry.publish({ source: this, topic, partition, error: err, retryInMs: wait });
         await sleep(wait, this.#abort.signal);
         if (giveUp()) return { ok: false };
         wait = Math.min(wait * 2, MAX_BACKOFF_MS);

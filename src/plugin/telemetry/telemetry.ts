@@ -15,6 +15,7 @@ import { packageRoot } from '../core/paths.js';
 import type { Stage } from '../core/stage.js';
 import { AlertPublisher, driftAlert } from '../drift/alerts.js';
 import { DriftMonitor, type DriftOptions } from '../drift/monitor.js';
+import { gateChannels } from '../gate/gate.js';
 import { inferenceChannels } from '../inference/pool.js';
 import type { KafkaClient, OutRecord } from '../kafka/port.js';
 import { traceHeaders } from '../core/trace-carrier.js';
@@ -141,12 +142,10 @@ export class Telemetry implements AppHooks {
         this.#o.log.error({ component: 'inference', err: error.message, restarting }, restarting ? 'inference worker died; starting another' : 'inference worker died; restart budget spent');
       }),
     );
-    const prevGate = gate.observer;
-    gate.observer = {
-      onChunk: (frames, records) => { prevGate?.onChunk?.(frames, records); this.#chunk(frames, records); },
-      onCommit: (t, p, o) => prevGate?.onCommit?.(t, p, o),
-      onRetry: (t, p, err, ms) => { prevGate?.onRetry?.(t, p, err, ms); this.metrics.gateRetry(err.code); },
-    };
+    this.#unsubscribe.push(
+      subscribeTo(gateChannels.chunk, gate, (e) => this.#chunk(e.frames, e.records)),
+      subscribeTo(gateChannels.retry, gate, (e) => this.metrics.gateRetry(e.error.code)),
+    );
     consumer.onCrash((err, restarting) => {
       this.#brokerDown = restarting ? `consumer restarting after ${err.message}` : `consumer gave up: ${err.message}`;
     });

@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import { Gate } from '../../../src/plugin/gate/gate.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { subscribeTo } from '../../../src/plugin/core/diagnostic.js';
+import { Gate, gateChannels } from '../../../src/plugin/gate/gate.js';
 import { Pipeline } from '../../../src/plugin/pipeline/pipeline.js';
 import { GateError } from '../../../src/plugin/core/errors.js';
 import type { Frame } from '../../../src/plugin/core/frame.js';
@@ -104,7 +105,7 @@ async function until(cond: () => boolean | Promise<boolean>, ms = 10_000) {
 async function runAll(n: number, opts: { failSends?: number; fences?: number } = {}) {
   const { client, gate, violations } = await setup(n, opts);
   const retries: string[] = [];
-  gate.observer = { onRetry: (_t, p, err) => void retries.push(`${p}:${err.code}`) };
+  onTestFinished(subscribeTo(gateChannels.retry, gate, (e) => void retries.push(`${e.partition}:${e.error.code}`)));
   await gate.start();
   const admin = client.admin();
   await until(async () => [...(await admin.committedOffsets('g', 'in')).values()].reduce((a, b) => a + Number(b), 0) === n);
@@ -199,7 +200,7 @@ describe('Gate', () => {
     // After the first transaction: the heartbeat meets a rebalance (the batch goes stale, the partition
     // and the fetch position stay), and the next transaction, of a chunk already handed in, fails once.
     let first = true;
-    gate.observer = { onChunk: () => { if (first) { first = false; client.failNext('fence', 1); client.failNext('transaction', 1); } } };
+    onTestFinished(subscribeTo(gateChannels.chunk, gate, () => { if (first) { first = false; client.failNext('fence', 1); client.failNext('transaction', 1); } }));
     await gate.start();
     const admin = client.admin();
     await until(async () => (await admin.committedOffsets('g', 'in')).get(0) === '100');
@@ -237,7 +238,8 @@ describe('Gate', () => {
       { groupId: 'g', inputTopic: 'in', inFlightPerPartition: 8, partitionsConcurrently: 1, exactlyOnce: false, retryBackoffMs: 5 });
     const compacted: string[] = [];
     const retries: string[] = [];
-    gate.observer = { onCompacted: (_t, _p, err) => void compacted.push(err.code), onRetry: (_t, _p, err) => void retries.push(err.code) };
+    onTestFinished(subscribeTo(gateChannels.compacted, gate, (e) => void compacted.push(e.error.code)));
+    onTestFinished(subscribeTo(gateChannels.retry, gate, (e) => void retries.push(e.error.code)));
     await gate.start();
     const admin = client.admin();
     await until(async () => (await admin.committedOffsets('g', 'in')).get(0) === '40');
