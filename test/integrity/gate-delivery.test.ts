@@ -3,45 +3,33 @@
  * FaceQuality event or one DeadLetter (with the right reason), and the group commits it all.
  * Needs a broker (deploy/kafka/broker.sh start), ../shared and models/ci.sh's fixtures.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startGate } from '../../src/plugin/app/gate-app.js';
 import { EXPECTED_REASON } from '../helpers/crops.js';
-import { prepareFixtureModels, type FixtureModels } from '../helpers/fixture-models.js';
 import {
-  assertBroker, cropFactory, drained, gateConfig, produce, readInputs, readOutcomes, tally, testClient, testLogger, uniqueNames, waitFor,
+  cropFactory, drained, gateConfig, produce, readInputs, readOutcomes, tally, testClient, testLogger, uniqueNames, waitFor,
 } from '../helpers/gate-harness.js';
+import { inProcessGateSuite } from './support.js';
 
 const COUNT = 1000;
 const BAD = 50;
 const PARTITIONS = 3;
 const MAX_MESSAGE_BYTES = 64_000;
 
-let fx: FixtureModels;
-
-beforeAll(async () => {
-  await assertBroker();
-  fx = await prepareFixtureModels();
-  // In-process gates resolve models through the cache that holds the fixture regressor.
-  process.env.DIFFIQA_CACHE = fx.cacheDir;
-});
-
-afterAll(async () => {
-  delete process.env.DIFFIQA_CACHE;
-  await fx?.cleanup();
-});
+const suite = inProcessGateSuite();
 
 describe('gate delivery (real broker)', () => {
   it('startGate should give every input offset exactly one final event or dead letter and commit to the end', async () => {
     const names = uniqueNames('delivery');
     const client = testClient(names.run);
     const admin = client.admin();
-    const { factory, codec } = await cropFactory(names, fx, MAX_MESSAGE_BYTES);
+    const { factory, codec } = await cropFactory(names, suite.fx, MAX_MESSAGE_BYTES);
     try {
       await admin.createTopics([{ topic: names.topics.input, partitions: PARTITIONS }]);
       const msgs = await factory.stream(names.run, COUNT, BAD);
       await produce(client, names.topics.input, msgs, { partitions: PARTITIONS });
 
-      const cfg = gateConfig(names, fx, { 'kafka.maxMessageBytes': MAX_MESSAGE_BYTES, 'gate.inFlightPerPartition': 32 });
+      const cfg = gateConfig(names, suite.fx, { 'kafka.maxMessageBytes': MAX_MESSAGE_BYTES, 'gate.inFlightPerPartition': 32 });
       const t0 = performance.now();
       const app = await startGate(cfg, client, testLogger());
       const startMs = performance.now() - t0;

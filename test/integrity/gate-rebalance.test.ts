@@ -3,14 +3,14 @@
  * stops mid-stream the other takes its partitions over without losing an input. Duplicates may
  * only come from chunks in flight at the stop.
  */
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { startGate, type GateApp } from '../../src/plugin/app/gate-app.js';
 import { subscribeTo } from '../../src/plugin/core/diagnostic.js';
 import { gateChannels } from '../../src/plugin/gate/gate.js';
-import { prepareFixtureModels, type FixtureModels } from '../helpers/fixture-models.js';
 import {
-  assertBroker, cropFactory, drained, gateConfig, produce, readInputs, readOutcomes, sumCommitted, tally, testClient, testLogger, uniqueNames, waitFor,
+  cropFactory, drained, gateConfig, produce, readInputs, readOutcomes, sumCommitted, tally, testClient, testLogger, uniqueNames, waitFor,
 } from '../helpers/gate-harness.js';
+import { inProcessGateSuite } from './support.js';
 
 const COUNT = 800;
 const BAD = 16;
@@ -18,18 +18,7 @@ const PARTITIONS = 4;
 const IN_FLIGHT = 8;
 const MAX_MESSAGE_BYTES = 64_000;
 
-let fx: FixtureModels;
-
-beforeAll(async () => {
-  await assertBroker();
-  fx = await prepareFixtureModels();
-  process.env.DIFFIQA_CACHE = fx.cacheDir;
-});
-
-afterAll(async () => {
-  delete process.env.DIFFIQA_CACHE;
-  await fx?.cleanup();
-});
+const suite = inProcessGateSuite();
 
 interface CommitLog { partition: number; offset: bigint; afterStop: boolean }
 
@@ -42,12 +31,12 @@ describe('gate rebalance (real broker)', () => {
     const names = uniqueNames('rebalance');
     const client = testClient(names.run);
     const admin = client.admin();
-    const { factory, codec } = await cropFactory(names, fx, MAX_MESSAGE_BYTES);
+    const { factory, codec } = await cropFactory(names, suite.fx, MAX_MESSAGE_BYTES);
     const apps: GateApp[] = [];
     try {
       await admin.createTopics([{ topic: names.topics.input, partitions: PARTITIONS }]);
       const msgs = await factory.stream(names.run, COUNT, BAD);
-      const cfg = gateConfig(names, fx, {
+      const cfg = gateConfig(names, suite.fx, {
         'kafka.maxMessageBytes': MAX_MESSAGE_BYTES, 'gate.inFlightPerPartition': IN_FLIGHT, 'gate.partitionsConcurrently': PARTITIONS,
       });
       // Both join before any data exists, so the only rebalance with work in flight is the stop.

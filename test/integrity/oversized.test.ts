@@ -6,37 +6,25 @@
  * Needs a broker (deploy/kafka/broker.sh start: message.max.bytes 10485760), ../shared and the fixtures.
  */
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startGate } from '../../src/plugin/app/gate-app.js';
-import { prepareFixtureModels, type FixtureModels } from '../helpers/fixture-models.js';
 import {
-  assertBroker, cropFactory, drained, gateConfig, produce, readInputs, readOutcomes, tally, testClient, testLogger, uniqueNames, waitFor,
+  cropFactory, drained, gateConfig, produce, readInputs, readOutcomes, tally, testClient, testLogger, uniqueNames, waitFor,
 } from '../helpers/gate-harness.js';
-import { recordSummary } from './support.js';
+import { inProcessGateSuite, recordSummary } from './support.js';
 
 // Under the local broker's message.max.bytes (10485760) with the record's framing, over the gate's
 // kafka.maxMessageBytes (default 8 MB): the size the operator sent.
 const BIG = 10_485_600;
 
-let fx: FixtureModels;
-
-beforeAll(async () => {
-  await assertBroker();
-  fx = await prepareFixtureModels();
-  process.env.DIFFIQA_CACHE = fx.cacheDir;
-});
-
-afterAll(async () => {
-  delete process.env.DIFFIQA_CACHE;
-  await fx?.cleanup();
-});
+const suite = inProcessGateSuite();
 
 describe('oversized input (real broker)', () => {
   it('startGate should dead-letter an input near the broker limit without its bytes and give every later input its outcome', async () => {
     const names = uniqueNames('oversized');
     const client = testClient(names.run);
     const admin = client.admin();
-    const { factory, codec } = await cropFactory(names, fx, 8_000_000);
+    const { factory, codec } = await cropFactory(names, suite.fx, 8_000_000);
     try {
       await admin.createTopics([{ topic: names.topics.input, partitions: 1 }]);
       const good = await factory.stream(names.run, 20, 0);
@@ -44,7 +32,7 @@ describe('oversized input (real broker)', () => {
       await produce(client, names.topics.input, [...good.slice(0, 5), { key: 'cam-big', value: big, headers: {}, kind: 'oversized', cameraId: 'cam-big', frameId: 'big' }, ...good.slice(5)], { partitions: 1, batch: 1 });
 
       // Defaults for every size limit: the broker's, the gate's kafka.maxMessageBytes.
-      const app = await startGate(gateConfig(names, fx, { 'gate.inFlightPerPartition': 4 }), client, testLogger());
+      const app = await startGate(gateConfig(names, suite.fx, { 'gate.inFlightPerPartition': 4 }), client, testLogger());
       let clean: boolean;
       let drainMs: number;
       try {

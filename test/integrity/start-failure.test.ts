@@ -7,37 +7,25 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prepareFixtureModels, type FixtureModels } from '../helpers/fixture-models.js';
-import { assertBroker, builtBin, tempDir, uniqueNames } from '../helpers/gate-harness.js';
-import { Children, writeGateConfig } from './support.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { uniqueNames } from '../helpers/gate-harness.js';
+import { childGateSuite, Children, writeGateConfig } from './support.js';
 
 // The issue's bound; a model load and the broker round trips take a few seconds on a loaded host.
 const EXIT_WITHIN_MS = 30_000;
 
-let fx: FixtureModels;
-let tmp: Awaited<ReturnType<typeof tempDir>>;
-let children: Children;
+const gates = childGateSuite('diffiqa-start-');
+// Children with extra env (a misspelled variable), killed after the file's tests like the suite's.
 const withEnv: Children[] = [];
 
-beforeAll(async () => {
-  builtBin();
-  await assertBroker();
-  fx = await prepareFixtureModels();
-  tmp = await tempDir('diffiqa-start-');
-  children = new Children(fx.env);
-});
-
-afterAll(async () => {
-  for (const c of [children, ...withEnv]) c?.killAll();
-  await tmp?.cleanup();
-  await fx?.cleanup();
+afterAll(() => {
+  for (const c of withEnv) c.killAll();
 });
 
 async function exitOf(configFile: string, env: Record<string, string> = {}): Promise<{ code: number | string; ms: number; stderr: string }> {
   const t0 = performance.now();
-  let group = children;
-  if (Object.keys(env).length > 0) withEnv.push((group = new Children({ ...fx.env, ...env })));
+  let group = gates.children;
+  if (Object.keys(env).length > 0) withEnv.push((group = new Children({ ...gates.fx.env, ...env })));
   const child = group.start(configFile);
   const code = await Promise.race([child.exited, new Promise<string>((r) => setTimeout(() => r('still running'), EXIT_WITHIN_MS))]);
   return { code, ms: performance.now() - t0, stderr: child.stderr() };
@@ -46,7 +34,7 @@ async function exitOf(configFile: string, env: Record<string, string> = {}): Pro
 describe('gate start failures (real broker)', () => {
   it('run should exit 4 with KAFKA_TOPIC_MISSING and a hint when the input topic does not exist', async () => {
     const names = uniqueNames('missing-topic');
-    const { code, ms, stderr } = await exitOf(await writeGateConfig(tmp.dir, names, fx, {}));
+    const { code, ms, stderr } = await exitOf(await writeGateConfig(gates.dir, names, gates.fx, {}));
     console.log(`missing input topic: exit ${code} after ${ms.toFixed(0)} ms`);
     expect(code, stderr.slice(-3000)).toBe(4);
     expect(stderr).toContain('[KAFKA_TOPIC_MISSING]');
@@ -57,7 +45,7 @@ describe('gate start failures (real broker)', () => {
   it('run should exit 4 with KAFKA_NETWORK and a hint when no broker answers', async () => {
     const names = uniqueNames('no-broker');
     // A port nothing listens on.
-    const { code, ms, stderr } = await exitOf(await writeGateConfig(tmp.dir, names, fx, { 'kafka.brokers': ['127.0.0.1:1'] }));
+    const { code, ms, stderr } = await exitOf(await writeGateConfig(gates.dir, names, gates.fx, { 'kafka.brokers': ['127.0.0.1:1'] }));
     console.log(`no broker: exit ${code} after ${ms.toFixed(0)} ms`);
     expect(code, stderr.slice(-3000)).toBe(4);
     expect(stderr).toContain('[KAFKA_NETWORK]');
@@ -66,13 +54,13 @@ describe('gate start failures (real broker)', () => {
 
   it('run should exit 2 naming a misspelled DIFFIQA_GATE__ variable, an empty broker list and a section of the wrong type', async () => {
     const names = uniqueNames('bad-config');
-    const typo = await exitOf(await writeGateConfig(tmp.dir, names, fx, {}), { DIFFIQA_GATE__KAFKA__BROKRS: '127.0.0.1:9092' });
+    const typo = await exitOf(await writeGateConfig(gates.dir, names, gates.fx, {}), { DIFFIQA_GATE__KAFKA__BROKRS: '127.0.0.1:9092' });
     expect(typo.code).toBe(2);
     expect(typo.stderr).toContain('unknown environment variable DIFFIQA_GATE__KAFKA__BROKRS');
-    const empty = await exitOf(await writeGateConfig(tmp.dir, names, fx, { 'kafka.brokers': [] }));
+    const empty = await exitOf(await writeGateConfig(gates.dir, names, gates.fx, { 'kafka.brokers': [] }));
     expect(empty.code).toBe(2);
     expect(empty.stderr).toContain('"kafka.brokers": expected at least 1 entry');
-    const file = path.join(tmp.dir, 'oops.yaml');
+    const file = path.join(gates.dir, 'oops.yaml');
     await writeFile(file, 'kafka: oops\n');
     const oops = await exitOf(file);
     expect(oops.code).toBe(2);

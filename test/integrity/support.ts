@@ -211,3 +211,23 @@ export function childGateSuite(tempPrefix: string): ChildGateSuite {
     get children() { return children!; },
   };
 }
+
+/**
+ * Registers what every in-process gate test file (startGate in the test's own process) needs: a
+ * reachable broker and the fixture models before its tests, with DIFFIQA_CACHE pointing at them
+ * (in-process gates resolve models through the cache that holds the fixture regressor); removed
+ * after. Read `fx` inside tests (it is set in beforeAll).
+ */
+export function inProcessGateSuite(): { readonly fx: FixtureModels } {
+  let fx: FixtureModels | undefined;
+  beforeAll(async () => {
+    await assertBroker();
+    fx = await prepareFixtureModels();
+    process.env.DIFFIQA_CACHE = fx.cacheDir;
+  });
+  afterAll(async () => {
+    delete process.env.DIFFIQA_CACHE;
+    await fx?.cleanup();
+  });
+  return { get fx() { return fx!; } };
+}

@@ -4,10 +4,10 @@
  * dropped instead of being copied onto every output and dead letter.
  * Needs a broker (deploy/kafka/broker.sh start), ../shared and the fixtures.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startGate } from '../../src/plugin/app/gate-app.js';
-import { prepareFixtureModels, type FixtureModels } from '../helpers/fixture-models.js';
-import { assertBroker, cropFactory, drained, gateConfig, produce, testClient, testLogger, uniqueNames, waitFor } from '../helpers/gate-harness.js';
+import { cropFactory, drained, gateConfig, produce, testClient, testLogger, uniqueNames, waitFor } from '../helpers/gate-harness.js';
+import { inProcessGateSuite } from './support.js';
 
 const VALID = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 const CASES: Record<string, { traceparent: string; tracestate?: string; expect: Record<string, string | undefined> }> = {
@@ -17,31 +17,20 @@ const CASES: Record<string, { traceparent: string; tracestate?: string; expect: 
   'huge-tracestate': { traceparent: VALID, tracestate: `a=${'y'.repeat(200_000)}`, expect: { traceparent: VALID, tracestate: undefined } },
 };
 
-let fx: FixtureModels;
-
-beforeAll(async () => {
-  await assertBroker();
-  fx = await prepareFixtureModels();
-  process.env.DIFFIQA_CACHE = fx.cacheDir;
-});
-
-afterAll(async () => {
-  delete process.env.DIFFIQA_CACHE;
-  await fx?.cleanup();
-});
+const suite = inProcessGateSuite();
 
 describe('trace headers (real broker)', () => {
   it('startGate should pass on valid W3C trace headers and drop malformed or oversized ones', async () => {
     const names = uniqueNames('trace-headers');
     const client = testClient(names.run);
     const admin = client.admin();
-    const { factory } = await cropFactory(names, fx, 1_000_000);
+    const { factory } = await cropFactory(names, suite.fx, 1_000_000);
     try {
       await admin.createTopics([{ topic: names.topics.input, partitions: 1 }]);
       const good = await factory.stream(names.run, Object.keys(CASES).length, 0);
       const msgs = Object.entries(CASES).map(([name, c], i) => ({ ...good[i], headers: { ...good[i].headers, case: name, traceparent: c.traceparent, ...(c.tracestate ? { tracestate: c.tracestate } : {}) } }));
       await produce(client, names.topics.input, msgs, { partitions: 1, batch: 1 });
-      const app = await startGate(gateConfig(names, fx, { 'kafka.maxMessageBytes': 1_000_000 }), client, testLogger());
+      const app = await startGate(gateConfig(names, suite.fx, { 'kafka.maxMessageBytes': 1_000_000 }), client, testLogger());
       try {
         await waitFor('every input to be committed', () => drained(admin, names.groupId, names.topics.input), 60_000);
       } finally {

@@ -5,40 +5,28 @@
  * fix every later frame dead-lettered as INFER_FAILED while /readyz said ready.
  * Needs a broker (deploy/kafka/broker.sh start), ../shared and the fixtures.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startGate } from '../../src/plugin/app/gate-app.js';
 import { startTelemetry } from '../../src/plugin/telemetry/telemetry.js';
-import { prepareFixtureModels, type FixtureModels } from '../helpers/fixture-models.js';
 import {
-  assertBroker, cropFactory, drained, gateConfig, produce, readInputs, readOutcomes, tally, testClient, testLogger, uniqueNames, waitFor,
+  cropFactory, drained, gateConfig, produce, readInputs, readOutcomes, tally, testClient, testLogger, uniqueNames, waitFor,
 } from '../helpers/gate-harness.js';
-import { recordSummary } from './support.js';
+import { inProcessGateSuite, recordSummary } from './support.js';
 
 const COUNT = 600;
 const KILLS = 3;
 const PARTITIONS = 3;
 
-let fx: FixtureModels;
-
-beforeAll(async () => {
-  await assertBroker();
-  fx = await prepareFixtureModels();
-  process.env.DIFFIQA_CACHE = fx.cacheDir;
-});
-
-afterAll(async () => {
-  delete process.env.DIFFIQA_CACHE;
-  await fx?.cleanup();
-});
+const suite = inProcessGateSuite();
 
 describe('inference worker death (real broker)', () => {
   it('startGate should recover the frames of a killed worker, and /readyz should flip while none is alive', async () => {
     const names = uniqueNames('worker-death');
     const client = testClient(names.run);
     const admin = client.admin();
-    const { factory, codec } = await cropFactory(names, fx, 64_000);
+    const { factory, codec } = await cropFactory(names, suite.fx, 64_000);
     // One worker: while it is dead, nothing can score, which is what readiness must say.
-    const cfg = gateConfig(names, fx, { 'kafka.maxMessageBytes': 64_000, 'inference.workers': 1 });
+    const cfg = gateConfig(names, suite.fx, { 'kafka.maxMessageBytes': 64_000, 'inference.workers': 1 });
     const telemetry = await startTelemetry(cfg, { role: 'gate', client, log: testLogger(), ephemeralPort: true });
     try {
       await admin.createTopics([{ topic: names.topics.input, partitions: PARTITIONS }]);
