@@ -67,19 +67,25 @@ def pretrained(mirror: Path, frozen_blocks: int) -> EDifFIQAOwn:
 # ---- teacher data -------------------------------------------------------------------------------
 
 @torch.no_grad()
-def fr_embeddings(data: Path, faces: np.ndarray, mirror: Path, batch: int = 64) -> np.ndarray:
-    """[N, 2, 128]: the frozen FR model's raw embedding of every face and of its mirror image,
-    cached in <data>/fr-embeddings.f32 (recomputed when the face count changes)."""
+def fr_embeddings(data: Path, faces: np.ndarray, wanted: np.ndarray, mirror: Path, batch: int = 128) -> np.ndarray:
+    """[N, 2, 128]: the frozen FR model's raw embedding of every `wanted` face and of its mirror
+    image (NaN elsewhere), cached in <data>/fr-embeddings.f32; only faces missing there are computed,
+    so labelling more faces later costs only their embeddings."""
     path = data / 'fr-embeddings.f32'
     n = len(faces)
-    if path.is_file() and path.stat().st_size == n * 2 * 128 * 4:
-        return np.fromfile(path, np.float32).reshape(n, 2, 128)
+    out = np.full((n, 2, 128), np.nan, np.float32)
+    if path.is_file() and path.stat().st_size == out.nbytes:
+        out = np.fromfile(path, np.float32).reshape(n, 2, 128)
+    todo = [int(i) for i in wanted if np.isnan(out[i, 0, 0])]
+    if not todo:
+        return out
     fr = pretrained(mirror, 0).base_model.eval()
-    out = np.empty((n, 2, 128), np.float32)
-    for k in range(0, n, batch):
-        chunk = np.asarray(faces[k:k + batch])
-        out[k:k + batch, 0] = fr(to_imagenet(chunk)).numpy()
-        out[k:k + batch, 1] = fr(to_imagenet(chunk[:, :, ::-1])).numpy()
+    for k in range(0, len(todo), batch):
+        idx = todo[k:k + batch]
+        chunk = np.stack([faces[i] for i in idx])
+        out[idx, 0] = fr(to_imagenet(chunk)).numpy()
+        out[idx, 1] = fr(to_imagenet(chunk[:, :, ::-1])).numpy()
+        print(f'teacher embeddings {min(k + batch, len(todo))}/{len(todo)}', flush=True)
     tmp = path.with_suffix('.tmp')
     out.tofile(tmp)
     tmp.replace(path)
@@ -138,7 +144,7 @@ class TrainSet:
         self.lo, self.hi = float(raw[self.train].min()), float(raw[self.train].max())
         self.raw = raw
         self.q = (raw - self.lo) / (self.hi - self.lo)
-        self.emb = fr_embeddings(data, faces, mirror)
+        self.emb = fr_embeddings(data, faces, np.concatenate([self.train, self.heldout]), mirror)
         ids = [it['identity'] for it in self.items]
         self.centres, self.has_centre = identity_centres(ids, self.train, self.q, self.emb, beta, centre_min)
 
