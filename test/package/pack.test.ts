@@ -37,7 +37,8 @@ describe('npm package', () => {
     ]));
     expect(files.filter((f) => f.startsWith('dist/src/tools/') || f.startsWith('test/') || (f.startsWith('src/') && f.endsWith('.ts')))).toEqual([]);
     // Only the build of today's sources: a stale dist/ (a moved folder's old output) would ship too.
-    expect(files.filter((f) => f.startsWith('dist/') && f.endsWith('.js') && !existsSync(path.join(root, f.slice('dist/'.length).replace(/\.js$/, '.ts'))))).toEqual([]);
+    const stale = files.filter((f) => f.startsWith('dist/') && f.endsWith('.js') && !existsSync(path.join(root, f.slice('dist/'.length).replace(/\.js$/, '.ts'))));
+    expect(stale, 'dist/ holds the output of sources that are gone: rm -rf dist && npm run build').toEqual([]);
   });
 
   it('the installed CLI should say, with a coded error, that a development tool is not in the package', () => {
