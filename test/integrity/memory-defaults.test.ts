@@ -21,7 +21,7 @@ const PARTITIONS = 8;
 const WITH_LANDMARKS = 1200;
 const WITHOUT_LANDMARKS = 400;
 const HOSTILE_COPIES = 3;
-// Measured here at defaults: 549 and 606 MiB peak (2026-12-06); the issue saw 515-656 MiB in its own
+// Measured here at defaults: 540-606 MiB peak in 4 runs (2026-12-06); the issue saw 515-656 MiB in its own
 // backlog runs. 768 MiB leaves room for the run-to-run spread of a shared 2-core host; the README
 // states the measured figures, not this bound.
 const RSS_BOUND_MB = Number(process.env.MEMORY_DEFAULTS_BOUND_MB ?? 768);
