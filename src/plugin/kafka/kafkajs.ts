@@ -28,6 +28,13 @@ export interface KafkajsClientOptions {
  *   so `isActive()` turns false on all its batches, not only the moved ones.
  * - No KIP-447 (group metadata in transactions): exactly-once fences zombies with one
  *   transactional id per input partition; a new owner's first transaction fences the old one.
+ *   A member evicted while it worked (paused past its session) would otherwise commit its stale
+ *   work or initialise the id again and fence the new owner: each transaction asks the consumer
+ *   (`confirmOwnership`: a heartbeat unless one succeeded within the interval) before it touches
+ *   the producer and right before it commits, and work handed in before a rejoin is dropped. What
+ *   is left is a race of milliseconds at a rebalance: the new owner may read the committed offsets
+ *   before the old owner's last commit markers are written, and then redo that transaction's
+ *   records (duplicates, never losses).
  * - Its read_committed filter lets records of an aborted transaction through when two aborted
  *   transactions overlap in a partition: kafkajs-lib.ts loads it with a fixed filter.
  * - Admin offsets are listed read_committed: `endOffsets` is the last stable offset, and a
