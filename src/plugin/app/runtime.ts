@@ -16,5 +16,5 @@ export function runtimeFromConfig(cfg: Config): ModelRuntime {
 
 /** Full DifFIQA with the configured embedder and repeats; `denoiserId` as loaded (a fallback keeps the asked id). */
 export function diffusionScorerFromConfig(cfg: Config, rt: ModelRuntime, denoiserId: string): DiffusionScorer {
-  return new DiffusionScorer(rt, { denoiserId, embedderId: cfg.get('models.embedder'), repeats: cfg.get('escalation.repeats'), maxBatch: cfg.get('inference.maxBatch') * 10 });
+  return new DiffusionScorer(rt, { denoiserId, embedderId: cfg.get('models.embedder'), repeats: cfg.get('escalation.repeats'), maxBatch: cfg.get('escalation.samplesPerCall') });
 }

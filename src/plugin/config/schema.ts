@@ -68,6 +68,8 @@ export const schema = {
   // Full DifFIQA is ~100× the regressor's cost: small chunks keep commits and heartbeats frequent.
   'escalation.inFlightPerPartition': { kind: 'integer', default: 4, min: 1, max: 10_000, doc: 'escalation requests of one partition in the stage at once' },
   'escalation.partitionsConcurrently': { kind: 'integer', default: 3, min: 1, max: 1024, doc: 'escalation partitions processed at once (their frames share diffusion batches)' },
+  // 160 = 8 images of 2 × R = 20 samples at R = 10: on a GPU a fuller call costs little more than a small one.
+  'escalation.samplesPerCall': { kind: 'integer', default: 160, min: 1, max: 16_384, doc: 'full DifFIQA: perturbed samples (images × 2 × repeats) per UNet and FR-model call; the images of a batch share calls' },
   'escalation.maxAgeMs': { kind: 'integer', default: 60_000, min: 0, doc: 'older requests get the regression decision, flagged skipped_overload (0: never)' },
   'serve.port': { kind: 'integer', default: 8080, min: 0, max: 65535, doc: '`serve`: HTTP port of POST /score (0: any free port)' },
   'serve.host': { kind: 'string', default: '0.0.0.0', doc: '`serve`: address to listen on' },
