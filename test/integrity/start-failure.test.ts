@@ -2,13 +2,15 @@
  * Fatal start errors never hang (issue 19): `diffiqa-gate run` (built CLI, child process) with an
  * input topic that does not exist, or with no broker at the configured address, exits 4 within 30 s
  * with the coded error and a hint on stderr; a bad configuration (a misspelled DIFFIQA_GATE__ variable,
- * no brokers, a section of the wrong type) exits 2 naming it. Before the fix the missing topic logged KAFKA_NETWORK,
+ * no brokers, a section of the wrong type) exits 2 naming it; an output that can never be published
+ * (over its topic's size limit even as a compact dead letter) exits 4 instead of being retried for good. Before the fix the missing topic logged KAFKA_NETWORK,
  * closed /healthz and never exited.
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { uniqueNames } from '../helpers/gate-harness.js';
+import { Kafka, logLevel } from 'kafkajs';
+import { brokers, cropFactory, produce, testClient, uniqueNames } from '../helpers/gate-harness.js';
 import { childGateSuite, Children, writeGateConfig } from './support.js';
 
 // The issue's bound; a model load and the broker round trips take a few seconds on a loaded host.
@@ -66,4 +68,28 @@ describe('gate start failures (real broker)', () => {
     expect(oops.code).toBe(2);
     expect(oops.stderr).toContain('config section "kafka": expected a mapping');
   }, 3 * EXIT_WITHIN_MS);
+
+  it('run should exit 4 with GATE_FATAL when an output can never be published, instead of retrying it for good', async () => {
+    const names = uniqueNames('never-fits');
+    // An output topic whose records may be 200 bytes: no FaceQuality event fits, compacted or not.
+    const kafka = new Kafka({ brokers, clientId: names.run, logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({ waitForLeaders: true, topics: [
+        { topic: names.topics.input, numPartitions: 1 },
+        { topic: names.topics.output, numPartitions: 3, configEntries: [{ name: 'max.message.bytes', value: '200' }] },
+      ] });
+    } finally {
+      await admin.disconnect();
+    }
+    const client = testClient(names.run);
+    const { factory } = await cropFactory(names, gates.fx, 64_000);
+    await produce(client, names.topics.input, await factory.stream(names.run, 5, 0), { partitions: 1 });
+    const { code, ms, stderr } = await exitOf(await writeGateConfig(gates.dir, names, gates.fx, { 'kafka.maxMessageBytes': 64_000 }));
+    console.log(`output that never fits: exit ${code} after ${ms.toFixed(0)} ms`);
+    expect(code, stderr.slice(-3000)).toBe(4);
+    expect(stderr).toContain('[GATE_FATAL]');
+    expect(stderr).toContain('"cause":"KAFKA_TOO_LARGE"');
+  }, EXIT_WITHIN_MS + 30_000);
 });

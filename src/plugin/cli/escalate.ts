@@ -4,8 +4,7 @@ import { startEscalation } from '../app/escalation-app.js';
 import { createKafkajsClient } from '../kafka/kafkajs.js';
 import { startTelemetry } from '../telemetry/telemetry.js';
 import { flagString, type Parsed } from './args.js';
-import { EXIT } from './exit.js';
-import { onShutdownSignal } from './lifecycle.js';
+import { serve } from './lifecycle.js';
 
 /** `diffiqa-gate escalate --config FILE`: the full-DifFIQA stage as a service (GPU hosts). */
 export default async function escalate(p: Parsed): Promise<number> {
@@ -14,11 +13,16 @@ export default async function escalate(p: Parsed): Promise<number> {
   const client = createKafkajsClient({ brokers: cfg.get('kafka.brokers'), clientId: `${cfg.get('kafka.clientId')}-escalation`, logger: log });
   // Before the app: /healthz answers (and /readyz says why not) while models load.
   const telemetry = await startTelemetry(cfg, { role: 'escalation', client, log });
-  const app = await startEscalation(cfg, client, log, telemetry).catch(async (err: unknown) => { await telemetry.shutdown(); throw err; });
-  return onShutdownSignal(log, async () => {
-    const clean = await app.shutdown(cfg.get('shutdown.deadlineMs'));
-    await telemetry.shutdown();
-    log.info({ clean, ...app.gate.counts, ...app.stage.counts }, 'stopped');
-    return clean ? EXIT.ok : EXIT.drainTimeout;
-  });
+  return serve('escalate', log, async () => {
+    const app = await startEscalation(cfg, client, log, telemetry);
+    return {
+      failed: app.gate.failed,
+      stop: async () => {
+        const clean = await app.shutdown(cfg.get('shutdown.deadlineMs'));
+        await telemetry.shutdown();
+        log.info({ clean, ...app.gate.counts, ...app.stage.counts }, 'stopped');
+        return clean;
+      },
+    };
+  }, () => telemetry.shutdown());
 }

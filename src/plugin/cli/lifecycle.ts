@@ -1,4 +1,6 @@
+import { GateError, toGateError, type ErrorCode } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import { EXIT } from './exit.js';
 
 /**
  * SIGTERM/SIGINT → stop fetching, drain, publish, commit, close within the deadline.
@@ -20,3 +22,53 @@ export function onShutdownSignal(log: Logger, shutdown: () => Promise<number>): 
     process.on('SIGINT', handler);
   });
 }
+
+/** What `serve` runs: an app with a gate that may fail, and how it is stopped. */
+export interface Service {
+  /** Resolves when the app cannot go on (see Gate.failed). */
+  failed: Promise<GateError>;
+  /** Drains within the deadline, releases everything; true when clean. */
+  stop(): Promise<boolean>;
+}
+
+/**
+ * A consume → publish service from start to exit code: a start that fails, or a service that
+ * fails while it runs, exits 4 with the coded error and a hint (never hangs); SIGTERM/SIGINT drain
+ * it (0 clean, 3 not). `cleanup` runs after a failed start (what was started before the app).
+ */
+export async function serve(command: string, log: Logger, start: () => Promise<Service>, cleanup: () => Promise<void>): Promise<number> {
+  let service: Service;
+  try {
+    service = await start();
+  } catch (err) {
+    await cleanup();
+    return fatal(command, log, `${command} could not start`, toGateError(err));
+  }
+  return Promise.race([
+    onShutdownSignal(log, async () => ((await service.stop()) ? EXIT.ok : EXIT.drainTimeout)),
+    service.failed.then(async (err) => {
+      await service.stop();
+      return fatal(command, log, `${command} stopped: it cannot go on`, err);
+    }),
+  ]);
+}
+
+const HINTS: Partial<Record<ErrorCode, string>> = {
+  KAFKA_TOPIC_MISSING: 'create the topic (or correct kafka.inputTopic) and start again',
+  KAFKA_NETWORK: 'check kafka.brokers and that the brokers are reachable',
+};
+
+/**
+ * Exit 4 with the coded error and a hint. A client that still holds a socket or a timer must not
+ * keep a failed service alive, so the process is ended shortly after even then.
+ */
+function fatal(command: string, log: Logger, msg: string, err: GateError): number {
+  const cause = err.code === 'GATE_FATAL' && err.cause instanceof GateError ? err.cause : err;
+  const hint = HINTS[cause.code];
+  log.fatal({ code: err.code, cause: cause.code, err: err.message, hint }, msg);
+  process.stderr.write(`diffiqa-gate ${command}: [${err.code}] ${err.message}${hint ? ` (${hint})` : ''}\n`);
+  setTimeout(() => process.exit(EXIT.fatal), FATAL_EXIT_GRACE_MS).unref();
+  return EXIT.fatal;
+}
+
+const FATAL_EXIT_GRACE_MS = 5000;
