@@ -26,7 +26,7 @@ const { GateChild, threadsPerFrame } = await tools('bench/child.js');
 const { childSettings } = await tools('bench/e2e.js');
 const { Feeder, FinalWatcher } = await tools('bench/traffic.js');
 const { createKafkajsClient } = await dist('kafka/kafkajs.js');
-const { threadCpu } = await dist('core/threads.js');
+const { threadCpu } = await tools('bench/threads.js');
 const { createCodec, embeddedRegistry } = await dist('pipeline/codecs.js');
 
 const cfg = buildConfig({}, process.env);

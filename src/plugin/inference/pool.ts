@@ -50,7 +50,6 @@ export class InferencePool {
   readonly #models = new Map<string, LoadedModel>();
   /** Resolved model files, for reloading them into a restarted worker. */
   readonly #files = new Map<string, string>();
-  readonly #threads = new Set<number>();
   readonly #opts: PoolOptions;
   readonly #restart: RestartPolicy;
   readonly #file: string;
@@ -186,7 +185,6 @@ export class InferencePool {
     const results = await Promise.all(this.#slots.map((slot) => this.#send(slot, this.#loadRequest(entry, file))));
     const bad = results.find((r) => !r.ok);
     if (bad && !bad.ok) throw new GateError('MODEL_LOAD', bad.message, { details: { model: entry.id } });
-    for (const r of results) if (r.ok) r.threads?.forEach((t) => this.#threads.add(t));
     const provider = (results[0] as { provider?: string }).provider ?? 'cpu';
     const loaded = { entry, provider };
     this.#models.set(entry.id, loaded);
@@ -208,8 +206,6 @@ export class InferencePool {
 
   get workerCount(): number { return this.#slots.length; }
 
-  /** Kernel ids of the worker threads and of the ORT threads their sessions started (Linux; else empty). */
-  get threadIds(): number[] { return [...this.#threads]; }
 
   /** Runs one batch on the least busy worker. Input buffers are transferred (do not reuse them). */
   async run(modelId: string, feeds: InputFeeds): Promise<Feeds> {

@@ -46,7 +46,7 @@ export interface RunRequest {
 export type WorkerRequest = LoadRequest | RunRequest | { kind: 'close'; id: number } | { kind: 'exit'; id: number };
 
 export type WorkerResponse =
-  | { id: number; ok: true; provider?: string; outputs?: Feeds; ms?: number; threads?: number[] }
+  | { id: number; ok: true; provider?: string; outputs?: Feeds; ms?: number }
   | { id: number; ok: false; code: string; message: string };
 
 export function float32(data: Float32Array, dims: number[]): Tensor {

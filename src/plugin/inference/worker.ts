@@ -4,7 +4,6 @@
  */
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { currentThreadId, threadIds } from '../core/threads.js';
 import { FacePacker } from './pack.js';
 import type { Feeds, LoadRequest, RunRequest, Tensor, WorkerRequest, WorkerResponse } from './types.js';
 
@@ -17,7 +16,6 @@ async function load(req: LoadRequest): Promise<WorkerResponse> {
   // Providers are tried one at a time so a missing CUDA library falls back to the next one
   // and we can say which provider really runs (ORT itself falls back silently).
   for (const provider of req.executionProviders) {
-    const before = new Set(threadIds());
     try {
       const session = await ort.InferenceSession.create(req.file, {
         executionProviders: [provider],
@@ -29,11 +27,7 @@ async function load(req: LoadRequest): Promise<WorkerResponse> {
         extra: { session: { set_denormal_as_zero: '1', intra_op: { allow_spinning: '0' } } },
       });
       sessions.set(req.modelId, { session, batch: req.batch, provider });
-      // This thread and the intra-op threads the session started: what the bench counts as inference
-      // CPU. A thread another part of the process starts meanwhile would be counted too; the gate
-      // loads its models before it consumes, so nothing else starts threads then.
-      const threads = [currentThreadId(), ...threadIds().filter((t) => !before.has(t))].filter((t) => t !== undefined);
-      return { id: req.id, ok: true, provider, threads };
+      return { id: req.id, ok: true, provider };
     } catch (err) {
       errors.push(`${provider}: ${(err as Error).message.split('\n')[0]}`);
     }

@@ -9,13 +9,15 @@ import { startGate, type GateApp } from '../../plugin/app/gate-app.js';
 import { buildConfig } from '../../plugin/config/load.js';
 import { createLogger } from '../../plugin/core/log.js';
 import type { Stage } from '../../plugin/core/stage.js';
-import { threadCpu } from '../../plugin/core/threads.js';
+import { threadCpu, watchNewThreads } from './threads.js';
 import { createKafkajsClient } from '../../plugin/kafka/kafkajs.js';
 import type { ChildReply, ChildRequest } from './protocol.js';
 import type { ThreadSample } from './split.js';
 import { FixedScoreStage } from './transport.js';
 
 let app: GateApp | undefined;
+/** The inference workers' and onnxruntime's threads, found while the models loaded. */
+let inferenceThreads = new Set<number>();
 let profiler: Session | undefined;
 const reply = (m: ChildReply) => process.send!(m);
 
@@ -40,12 +42,17 @@ async function handle(m: ChildRequest): Promise<ChildReply> {
       const cfg = buildConfig({}, {}, m.settings);
       const log = createLogger(cfg.get('log.level'));
       const client = createKafkajsClient({ brokers: cfg.get('kafka.brokers'), clientId: cfg.get('kafka.clientId'), logger: log });
-      app = await startGate(cfg, client, log, m.transportOnly ? { stages: transportOnly } : undefined);
+      const newThreads = await watchNewThreads();
+      app = await startGate(cfg, client, log, {
+        ...(m.transportOnly ? { stages: transportOnly } : {}),
+        // Called once the models are loaded, before the gate consumes.
+        attach: () => { inferenceThreads = new Set(newThreads()); },
+      });
       return { type: 'ready', provider: app.provider };
     }
     case 'sample': {
       const b = app?.runtime.batchers[0]?.stats;
-      const threads = threadSample(new Set(app?.runtime.pool.threadIds));
+      const threads = threadSample(inferenceThreads);
       return {
         type: 'sample', cpu: process.cpuUsage(), threads,
         batches: b?.batches ?? 0, items: b?.items ?? 0, records: app?.gate.counts.records ?? 0, pausedMs: app?.pressure.pausedMs ?? 0,

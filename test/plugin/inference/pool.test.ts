@@ -6,7 +6,6 @@ import { ModelRuntime } from '../../../src/plugin/scorers/runtime.js';
 import { subscribeTo } from '../../../src/plugin/core/diagnostic.js';
 import { inferenceChannels } from '../../../src/plugin/inference/pool.js';
 import { toTensor } from '../../../src/plugin/face/tensor.js';
-import { threadIds } from '../../../src/plugin/core/threads.js';
 import { sharedDir } from '../../helpers/shared.js';
 
 function randomItem(seed: number): Float32Array {
@@ -40,16 +39,6 @@ describe('InferencePool', () => {
 
   it('load should report the execution provider that runs, falling back to cpu', async () => {
     expect(rt.pool.model('mobilefacenet').provider).toBe('cpu');
-  });
-
-  it('threadIds should name the worker threads, which are this process\'s threads and not the main one', () => {
-    const ids = rt.pool.threadIds;
-    expect(ids.length).toBeGreaterThanOrEqual(2);
-    const live = new Set(threadIds());
-    for (const id of ids) {
-      expect(live.has(id)).toBe(true);
-      expect(id).not.toBe(process.pid);
-    }
   });
 
   it('run should batch a fixed-batch-1 model by looping, equal to single runs', async () => {

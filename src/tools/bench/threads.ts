@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 
 /**
  * Per-thread accounting from Linux /proc, so the bench can split a process's CPU by thread role
@@ -37,4 +38,17 @@ export function threadCpu(pid: number | 'self' = 'self'): ThreadCpu[] {
     }
   }
   return out;
+}
+
+/**
+ * Starts watching for the threads this process starts from now on; the function returned lists
+ * them (libvips' own, named so, left out). The gate child calls it before startGate and reads it
+ * once the models are loaded: the inference workers and the onnxruntime threads their sessions
+ * started, which is what the bench counts as inference CPU. libuv starts its whole thread pool at
+ * the first work queued to it, so some is queued first, lest its threads be taken for new ones.
+ */
+export async function watchNewThreads(): Promise<() => number[]> {
+  await stat(process.cwd());
+  const before = new Set(threadIds());
+  return () => threadCpu().filter((t) => !before.has(t.tid) && !t.name.startsWith('libvips')).map((t) => t.tid);
 }

@@ -1,6 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { currentThreadId, threadCpu, threadIds } from '../../../src/plugin/core/threads.js';
+import { ModelRuntime } from '../../../src/plugin/scorers/runtime.js';
+import { currentThreadId, threadCpu, threadIds, watchNewThreads } from '../../../src/tools/bench/threads.js';
+import { sharedDir } from '../../helpers/shared.js';
 
 // The bench's per-thread split needs Linux /proc; CI and the bench hosts are Linux.
 describe('threads', () => {
@@ -38,6 +40,21 @@ describe('threads', () => {
       expect(threadCpu(process.pid).map((t) => t.tid)).toContain(process.pid);
     } finally {
       child.kill();
+    }
+  });
+
+  it('watchNewThreads should list the threads a model runtime starts (its workers), live and not the main one', async () => {
+    const newThreads = await watchNewThreads();
+    const rt = new ModelRuntime({ workers: 2, mirrorDir: sharedDir() });
+    try {
+      await rt.load('diffiqa-r-own');
+      const ids = newThreads();
+      expect(ids.length).toBeGreaterThanOrEqual(2);
+      expect(ids).not.toContain(process.pid);
+      const live = new Set(threadIds());
+      for (const id of ids) expect(live.has(id)).toBe(true);
+    } finally {
+      await rt.close();
     }
   });
 });
