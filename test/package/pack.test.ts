@@ -41,10 +41,10 @@ describe('npm package', () => {
     expect(stale, 'dist/ holds the output of sources that are gone: rm -rf dist && npm run build').toEqual([]);
   });
 
-  it('the installed CLI should say, with a coded error, that a development tool is not in the package', () => {
-    const r = spawnSync(process.execPath, [path.join(dir, 'node_modules', 'diffiqa-gate', 'dist', 'src', 'plugin', 'cli', 'bin.js'), 'bench', '--quick'], { encoding: 'utf8' });
-    expect(r.status).toBe(2);
-    expect(r.stderr).toContain('[USAGE] "bench" is a development tool, not part of this installation');
+  it.each(['bench', 'evaluate'])('the installed CLI should say, with a coded error, that %s is a development tool not in the package', (tool) => {
+    const r = spawnSync(process.execPath, [path.join(dir, 'node_modules', 'diffiqa-gate', 'dist', 'src', 'plugin', 'cli', 'bin.js'), tool, '--data', 'x'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`[USAGE] "${tool}" is a development tool, not part of this installation`);
   });
 
   it('import from diffiqa-gate should type-check with the shipped declarations', async () => {

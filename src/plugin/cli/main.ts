@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { GateError, toGateError } from '../core/errors.js';
 import { loadConfigFile } from '../config/load.js';
@@ -103,7 +104,9 @@ async function toolCommand(name: string, file: string): Promise<Command> {
   try {
     return ((await import(url.href)) as { default: Command }).default;
   } catch (err) {
-    const missing = (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes(fileURLToPath(url));
+    // The command's module, or the tools it imports, not installed (the tools folder is left out whole).
+    const missing = (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND'
+      && (String((err as Error).message).includes(fileURLToPath(url)) || !existsSync(fileURLToPath(new URL('../../tools/', import.meta.url))));
     if (!missing) throw err;
     throw new GateError('USAGE', `"${name}" is a development tool, not part of this installation (the package and the images ship the product only): run it from a source checkout`);
   }
