@@ -13,6 +13,8 @@ const HELP = `diffiqa-gate <command> [options]
   run --config FILE         The Kafka gate: consume FaceCrop, score, decide, publish.
   escalate --config FILE    The full-DifFIQA stage for borderline frames.
   serve --config FILE       HTTP scoring: POST /score with an image body, JSON result or coded error.
+
+Development tools (src/tools; in a source checkout, not in the package or the images):
   demo                      Local broker + camera-like stream + gate, with a live summary.
   evaluate --data DIR ...   EDC / pAUC of quality scorers on a labelled face set.
   calibrate --data DIR ...  Accept/reject thresholds from evidence.
