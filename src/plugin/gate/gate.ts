@@ -1,5 +1,6 @@
 import { createChannel, subscribeTo } from '../core/diagnostic.js';
 import { GateError, toGateError } from '../core/errors.js';
+import { PEER_CLOSE_TIMEOUT_MS } from '../core/lifecycle.js';
 import type { Frame } from '../core/frame.js';
 import type { ConsumerPort, KafkaRecord, OutRecord, PartitionBatch, ProducerPort } from '../kafka/port.js';
 import { tpKey } from '../kafka/offsets.js';
@@ -138,7 +139,7 @@ export class Gate {
     } catch (err) {
       await Promise.race([
         Promise.allSettled([this.#consumer.disconnect(), this.#producer.disconnect()]),
-        new Promise((r) => setTimeout(r, 5000).unref()),
+        new Promise((r) => setTimeout(r, PEER_CLOSE_TIMEOUT_MS).unref()),
       ]);
       throw err;
     }
