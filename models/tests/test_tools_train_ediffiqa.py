@@ -110,3 +110,18 @@ def test_label_ids_should_merge_by_index_attach_crop_ids_and_drop_unusable_label
     assert [(r['i'], r['score']) for r in rows] == [(1, 0.8), (3, 0.7)]          # later file wins, null dropped
     assert rows[1]['id'] == train_ediffiqa.crop_id(items[3]) and '|' in rows[1]['id']
     assert len({train_ediffiqa.crop_id(it) for it in items}) == len(items)       # ids tell crops apart
+
+
+def test_cached_frozen_layers_should_give_the_loss_of_the_whole_network(mirror, tmp_path):
+    data = _set(tmp_path)
+    ds = train_ediffiqa.TrainSet(data, _fake_labels(data), mirror, beta=0.2, centre_min=1)
+    model = train_ediffiqa.pretrained(mirror, 12)
+    model.freeze()
+    prefix = train_ediffiqa.prefix_features(data, ds.faces, ds.train, model)
+    assert (data / 'prefix-12.f16').is_file()
+    idx = ds.train[:4]
+    whole, a = train_ediffiqa.step_loss(model.eval(), ds, idx, np.random.default_rng(1), 0.5, 0.5)
+    cached, b = train_ediffiqa.step_loss(model.eval(), ds, idx, np.random.default_rng(1), 0.5, 0.5, prefix)
+    assert float(cached) == pytest.approx(float(whole), abs=2e-3)             # float16 cache
+    assert [p.requires_grad for p in model.base_model.conv1.parameters()] == [False] * 3
+    assert any(p.requires_grad for p in model.base_model.conv2.parameters())

@@ -8,8 +8,10 @@ Differences from the official eDifFIQA-T (export/arch/ediffiqa.py), and why:
 - The head reads the raw embedding, not a unit vector: the raw norm of this network is itself a
   strong quality cue (the `embedding-norm` baseline), and representation consistency is a cosine,
   so it constrains only the direction.
-- `frozen` leading layers (the 56x56 and 28x28 stages) keep their pretrained weights and batch
-  statistics: they are most of the compute, and two CPU cores could not train them in useful time.
+- `frozen_blocks` leading layers keep their pretrained weights and batch statistics (by default
+  everything before the 7x7 stage): they are nearly all of the compute, and two shared CPU cores
+  could not train them in useful time (14 s a batch of 32 with only the 56x56 stage frozen). Their
+  output is computed once per face and mirror and cached, so a step costs only the trainable rest.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ class Head(nn.Module):
 class EDifFIQAOwn(nn.Module):
     """forward(x) -> (feature [N,128], quality [N,1]); x is ImageNet-normalised RGB."""
 
-    def __init__(self, frozen_blocks: int = 5):
+    def __init__(self, frozen_blocks: int = 12):
         super().__init__()
         self.base_model = MobileFaceNet(EMBEDDING)
         self.mlp = Head()
@@ -56,9 +58,21 @@ class EDifFIQAOwn(nn.Module):
             m.eval()
         return self
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        f = self.base_model(x)
+    def prefix(self, x: torch.Tensor) -> torch.Tensor:
+        """The frozen layers: their output is all training needs of them (tools.train_ediffiqa caches it)."""
+        for m in self.frozen_modules():
+            x = m(x)
+        return x
+
+    def rest(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b = self.base_model
+        for m in list(b.features)[self.frozen_blocks:]:
+            h = m(h)
+        f = b.bn(b.conv3(b.gdconv(b.conv2(h)))).flatten(1)
         return f, self.mlp(f)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.rest(self.prefix(x))
 
 
 class QualityOnly(nn.Module):

@@ -20,7 +20,8 @@ Recipe, per training face x of identity id:
 - target = clamp(q - eps (1 - cos(ê(x), c_id)), 0, 1) with the student's feature ê(x) taken without
   gradient; q itself where there is no centre;
 - loss = theta (1 - cos(ê(x), e(x))) + (1 - theta) |q̂ - target|; Adam, head lr 1e-3, backbone lr
-  1e-4, grad-norm clip 5. Augmentation: horizontal mirror only (e is cached for both).
+  1e-4, grad-norm clip 5. Augmentation: horizontal mirror only (e and the frozen layers' output
+  are cached for both: tools.ediffiqa_own says which layers are frozen and why).
 Batches come from per-epoch permutations seeded by (seed, epoch), so a resumed run repeats an
 uninterrupted one. <out>/last.pt every --ckpt-minutes and at the end; <out>/weights.pt holds the
 model weights alone (small enough to commit: --init-from resumes from it on a new machine).
@@ -92,6 +93,32 @@ def fr_embeddings(data: Path, faces: np.ndarray, wanted: np.ndarray, mirror: Pat
     return out
 
 
+@torch.no_grad()
+def prefix_features(data: Path, faces: np.ndarray, wanted: np.ndarray, model: EDifFIQAOwn, batch: int = 128) -> np.ndarray:
+    """[N, 2, C, H, W] float16 memmap: the frozen layers' output for every `wanted` face and its
+    mirror, cached in <data>/prefix-<blocks>.f16 with a .done list, so a step runs only the
+    trainable rest of the network (float16: half the memory; the rest is trained on exactly these)."""
+    shape = tuple(model.prefix(torch.zeros(1, 3, 112, 112)).shape[1:])
+    path = data / f'prefix-{model.frozen_blocks}.f16'
+    done_path = path.with_suffix('.done.json')
+    n = len(faces)
+    mode = 'r+' if path.is_file() and path.stat().st_size == n * 2 * int(np.prod(shape)) * 2 else 'w+'
+    cache = np.memmap(path, np.float16, mode, shape=(n, 2, *shape))
+    done = set(json.loads(done_path.read_text())) if mode == 'r+' and done_path.is_file() else set()
+    todo = [int(i) for i in wanted if int(i) not in done]
+    model.eval()
+    for k in range(0, len(todo), batch):
+        idx = todo[k:k + batch]
+        chunk = np.stack([faces[i] for i in idx])
+        cache[idx, 0] = model.prefix(to_imagenet(chunk)).numpy().astype(np.float16)
+        cache[idx, 1] = model.prefix(to_imagenet(chunk[:, :, ::-1])).numpy().astype(np.float16)
+        print(f'frozen-layer features {min(k + batch, len(todo))}/{len(todo)}', flush=True)
+    if todo:
+        cache.flush()
+        done_path.write_text(json.dumps(sorted(done | set(todo))))
+    return cache
+
+
 def identity_centres(identities: list[str], train: np.ndarray, q: np.ndarray, emb: np.ndarray,
                      beta: float, minimum: int) -> tuple[np.ndarray, np.ndarray]:
     """Per face: its identity's centre (unit vector) and whether it has one. `q` holds the train
@@ -152,11 +179,16 @@ class TrainSet:
 # ---- training -----------------------------------------------------------------------------------
 
 def step_loss(model: EDifFIQAOwn, ds: TrainSet, idx: np.ndarray, rng: np.random.Generator,
-              eps: float, theta: float) -> tuple[torch.Tensor, dict]:
+              eps: float, theta: float, prefix: np.ndarray | None = None) -> tuple[torch.Tensor, dict]:
+    """The recipe's loss on one batch; `prefix` (from prefix_features) spares the frozen layers."""
     mirrored = rng.random(len(idx)) < 0.5
-    faces = np.stack([ds.faces[i][:, ::-1] if m else ds.faces[i] for i, m in zip(idx, mirrored)])
-    teacher = torch.from_numpy(ds.emb[idx, mirrored.astype(int)])
-    feat, qhat = model(to_imagenet(faces))
+    side = mirrored.astype(int)
+    teacher = torch.from_numpy(ds.emb[idx, side])
+    if prefix is not None:
+        feat, qhat = model.rest(torch.from_numpy(prefix[idx, side].astype(np.float32)))
+    else:
+        faces = np.stack([ds.faces[i][:, ::-1] if m else ds.faces[i] for i, m in zip(idx, mirrored)])
+        feat, qhat = model(to_imagenet(faces))
     q = torch.from_numpy(ds.q[idx].astype(np.float32))
     centre = torch.from_numpy(ds.centres[idx])
     has = torch.from_numpy(ds.has_centre[idx])
@@ -189,6 +221,7 @@ def train(args) -> int:
         model.load_state_dict(ck['model'])
         lineage = ck.get('lineage', []) + [{'steps': ck['step'], 'train_count': ck.get('train_count')}]
         print(f'initialised from {args.init_from} (step {ck["step"]}); optimiser state starts afresh')
+    prefix = prefix_features(args.data, ds.faces, ds.train, model)
     print(json.dumps({'train': len(ds.train), 'heldout': len(ds.heldout), 'with_centre': int(ds.has_centre[ds.train].sum()),
                       'label_min': ds.lo, 'label_max': ds.hi, 'start_step': step}))
 
@@ -208,14 +241,14 @@ def train(args) -> int:
         log = csv.writer(f)
         while time.monotonic() < deadline and (args.steps is None or step < args.steps):
             idx = batch_indices(ds.train, step, args.batch, args.seed)
-            loss, parts = step_loss(model, ds, idx, np.random.default_rng([args.seed, 2, step]), args.eps, args.theta)
+            loss, parts = step_loss(model, ds, idx, np.random.default_rng([args.seed, 2, step]), args.eps, args.theta, prefix)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(head + backbone, 5.0)
             opt.step()
             step += 1
             log.writerow([step, round(float(loss), 5), round(parts['rc'], 5), round(parts['l1'], 5)])
-            if step % 25 == 0:
+            if step % 100 == 0:
                 f.flush()
                 print(f'step {step} loss {float(loss):.4f} rc {parts["rc"]:.4f} l1 {parts["l1"]:.4f}', flush=True)
             if time.monotonic() >= next_ckpt:
@@ -312,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--batch', type=int, default=32)
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--seed', type=int, default=0)
-    ap.add_argument('--freeze', type=int, default=5, help='leading inverted-residual blocks kept frozen (plus the stem)')
+    ap.add_argument('--freeze', type=int, default=12, help='leading inverted-residual blocks kept frozen (plus the stem)')
     ap.add_argument('--beta', type=float, default=0.2)
     ap.add_argument('--centre-min', type=int, default=1)
     ap.add_argument('--eps', type=float, default=0.5)
