@@ -19,6 +19,9 @@ export type { EscalationApp } from './plugin/app/escalation-app.js';
 // Configuration: defaults ← file ← env (DIFFIQA_GATE__SECTION__KEY) ← overrides.
 export { buildConfig, Config, envName, loadConfigFile } from './plugin/config/load.js';
 export type { ConfigKey } from './plugin/config/schema.js';
+export { CameraPolicy, parseCameras, PolicySwitch } from './plugin/config/cameras.js';
+export type { CameraMode, CameraRule } from './plugin/config/cameras.js';
+export type { PolicyReload } from './plugin/app/reload.js';
 export { createLogger } from './plugin/core/log.js';
 export type { Logger } from './plugin/core/log.js';
 

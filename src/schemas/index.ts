@@ -61,6 +61,8 @@ export interface FaceQuality {
   timings: Record<string, number>;
   source: KafkaSource;
   producedAt: number;
+  /** false: shadow mode, the decision is what would have been taken (not enforced). */
+  enforced: boolean;
 }
 
 export interface DeadLetter {
@@ -99,6 +101,8 @@ export interface EscalationRequest {
   traceparent: string | null;
   source: KafkaSource;
   enqueuedAt: number;
+  /** The camera's mode when the gate decided: false in shadow mode. */
+  enforced: boolean;
 }
 
 /** The folder holding package.json, walking up from this module (src/ or dist/src/). */

@@ -9,7 +9,9 @@ import {
 import { HttpSchemaRegistry, MemoryRegistry, type SchemaRegistry } from '../../src/schemas/registry.js';
 import { frame, parseWire } from '../../src/schemas/wire.js';
 import { startFakeRegistry } from './fixtures/fake-registry.js';
-import { faceCropV0Path, sampleDeadLetter, sampleEscalationRequest, sampleFaceCrop, sampleFaceQuality } from './fixtures/samples.js';
+import {
+  escalationRequestV1Path, faceCropV0Path, faceQualityV1Path, sampleDeadLetter, sampleEscalationRequest, sampleFaceCrop, sampleFaceQuality,
+} from './fixtures/samples.js';
 
 const v0Type = loadSchema(faceCropV0Path);
 const writers = { 'faces-value': faceCropType, 'quality-value': faceQualityType, 'dlq-value': deadLetterType, 'escalations-value': escalationRequestType };
@@ -101,6 +103,21 @@ describe('AvroCodec', () => {
     expect(await codec.decode(await codec.encode('faces-value', value), v0Type)).toEqual(expected);
     const webp = await codec.decode(await codec.encode('faces-value', { ...value, imageFormat: 'WEBP' }), v0Type);
     expect(webp).toEqual({ ...expected, imageFormat: 'UNKNOWN' });
+  });
+
+  it('decode should read FaceQuality and EscalationRequest from writers before `enforced` as enforced, and new data with the old readers', async () => {
+    const cases = [
+      ['quality-value', faceQualityType, loadSchema(faceQualityV1Path), sampleFaceQuality()],
+      ['escalations-value', escalationRequestType, loadSchema(escalationRequestV1Path), sampleEscalationRequest()],
+    ] as const;
+    for (const [subject, current, v1, sample] of cases) {
+      const old: Record<string, unknown> = { ...sample };
+      delete old.enforced;
+      const oldCodec = new AvroCodec(new MemoryRegistry(), { [subject]: v1 });
+      expect(await oldCodec.decode(await oldCodec.encode(subject, old), current), subject).toEqual({ ...old, enforced: true });
+      const codec = new AvroCodec(new MemoryRegistry(), writers);
+      expect(await codec.decode(await codec.encode(subject, { ...sample, enforced: false }), v1), subject).toEqual(old);
+    }
   });
 
   it('decode should fail INPUT_UNKNOWN_SCHEMA for an id the registry does not have', async () => {

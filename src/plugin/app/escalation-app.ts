@@ -9,6 +9,7 @@ import { buildEscalationOutputs } from '../escalation/outputs.js';
 import { diffusionScorerFromConfig, runtimeFromConfig } from './runtime.js';
 import { Lifecycle } from '../core/lifecycle.js';
 import { drainThenClose, leaveKafkaOnClose } from './shutdown.js';
+import { policyReload } from './reload.js';
 import { chooseStages, topicsFrom, type AppHooks, type GateApp } from './gate-app.js';
 
 export interface EscalationApp extends Omit<GateApp, 'pressure'> { stage: DiffusionStage }
@@ -28,9 +29,9 @@ export async function startEscalation(cfg: Config, client: KafkaClient, log: Log
     await rt.load(cfg.get('models.embedder'));
     log.info({ model: entry.id, executionProvider: provider }, 'escalation models loaded');
     const codec = createCodec(await createRegistry(cfg.get('registry.type'), cfg.get('registry.url')), topics);
-    const thresholds = { accept: cfg.get('escalation.accept'), reject: cfg.get('escalation.reject') };
+    const { policy, reload } = policyReload(cfg, log);
     const scorer = diffusionScorerFromConfig(cfg, rt, entry.id);
-    const stage = new DiffusionStage(scorer, { id: entry.id, version: entry.version, provider }, { thresholds, maxAgeMs: cfg.get('escalation.maxAgeMs') });
+    const stage = new DiffusionStage(scorer, { id: entry.id, version: entry.version, provider }, { policy, maxAgeMs: cfg.get('escalation.maxAgeMs') });
     const pipeline = new Pipeline(await chooseStages([new DecodeEscalationStage(codec, cfg.get('kafka.maxMessageBytes')), stage], h), h.wrap);
     life.onClose('stages', () => pipeline.close());
 
@@ -42,7 +43,7 @@ export async function startEscalation(cfg: Config, client: KafkaClient, log: Log
     const consumer = client.consumer({ groupId, sessionTimeoutMs: cfg.get('kafka.sessionTimeoutMs') });
     const producer = client.producer(exactlyOnce ? { transactionalIdPrefix: `${groupId}-` } : {});
     leaveKafkaOnClose(life, consumer, producer);
-    const gate = new Gate(consumer, producer, pipeline, (frames) => buildEscalationOutputs(frames, codec, { outputTopic: topics.output, dlqTopic: topics.dlq, thresholds }), {
+    const gate = new Gate(consumer, producer, pipeline, (frames) => buildEscalationOutputs(frames, codec, { outputTopic: topics.output, dlqTopic: topics.dlq }), {
       groupId, inputTopic: topics.escalation, exactlyOnce,
       inFlightPerPartition: cfg.get('escalation.inFlightPerPartition'), partitionsConcurrently: cfg.get('escalation.partitionsConcurrently'),
     });
@@ -51,7 +52,7 @@ export async function startEscalation(cfg: Config, client: KafkaClient, log: Log
     await gate.start();
     h.started?.();
     log.info({ input: topics.escalation, group: groupId }, 'escalation stage running');
-    return { gate, runtime: rt, provider, stage, shutdown: drainThenClose(gate, life) };
+    return { gate, runtime: rt, provider, stage, reload, shutdown: drainThenClose(gate, life) };
   } catch (err) {
     await life.close();
     throw err;

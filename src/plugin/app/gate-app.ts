@@ -17,6 +17,7 @@ import { runtimeFromConfig } from './runtime.js';
 import type { ModelRuntime } from '../scorers/runtime.js';
 import { Lifecycle } from '../core/lifecycle.js';
 import { drainThenClose, leaveKafkaOnClose } from './shutdown.js';
+import { policyReload, type PolicyReload } from './reload.js';
 
 export function topicsFrom(cfg: Config): Topics {
   return { input: cfg.get('kafka.inputTopic'), output: cfg.get('kafka.outputTopic'), escalation: cfg.get('kafka.escalationTopic'), dlq: cfg.get('kafka.dlqTopic') };
@@ -53,6 +54,8 @@ export interface GateApp {
   runtime: ModelRuntime;
   pressure: Backpressure;
   provider: string;
+  /** Applies a new config's `cameras` section (and the global thresholds it inherits) between batches; `run` calls it on SIGHUP. */
+  reload: PolicyReload['reload'];
   /** Stops fetching and drains within the deadline, then releases everything. true = clean. */
   shutdown(deadlineMs: number): Promise<boolean>;
 }
@@ -74,12 +77,13 @@ export async function startGate(cfg: Config, client: KafkaClient, log: Logger, h
     const registry = await createRegistry(cfg.get('registry.type'), cfg.get('registry.url'));
     const codec = createCodec(registry, topics);
     const thresholds = { accept: cfg.get('gate.accept'), reject: cfg.get('gate.reject') };
+    const { policy, reload } = policyReload(cfg, log);
     const pressure = new Backpressure(rt.batcher(regressorId));
     const pipeline = new Pipeline(await chooseStages([
       new DecodeMessageStage(codec, cfg.get('kafka.maxMessageBytes')),
       new PrepareStage(rt, prepareOptions(cfg)),
       new RegressStage(new RegressScorer(rt, regressorId), pressure),
-      new DecideStage(thresholds),
+      new DecideStage(policy),
     ], h), h.wrap);
     life.onClose('stages', () => pipeline.close());
 
@@ -104,7 +108,7 @@ export async function startGate(cfg: Config, client: KafkaClient, log: Logger, h
     h.started?.();
     log.info({ input: topics.input, group: cfg.get('kafka.groupId'), delivery: cfg.get('delivery.mode') }, 'gate running');
 
-    return { gate, runtime: rt, pressure, provider, shutdown: drainThenClose(gate, life) };
+    return { gate, runtime: rt, pressure, provider, reload, shutdown: drainThenClose(gate, life) };
   } catch (err) {
     await life.close();
     throw err;

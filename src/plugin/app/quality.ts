@@ -6,6 +6,7 @@ import { DiffusionStage } from '../escalation/stages.js';
 import { Backpressure } from '../pipeline/backpressure.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { DecideStage } from '../pipeline/stages/decide.js';
+import { PolicySwitch } from '../config/cameras.js';
 import { PrepareStage, prepareOptions } from '../pipeline/stages/prepare.js';
 import { RegressStage } from '../pipeline/stages/regress.js';
 import { RegressScorer } from '../scorers/scorers.js';
@@ -73,13 +74,13 @@ export async function createQualityScorer(opts: QualityScorerOptions = {}): Prom
     if (mode !== 'full') {
       const regressorId = cfg.get('models.regressor');
       await rt.load(regressorId);
-      stages.push(new RegressStage(new RegressScorer(rt, regressorId), new Backpressure(rt.batcher(regressorId))), new DecideStage({ accept: cfg.get('gate.accept'), reject: cfg.get('gate.reject') }));
+      stages.push(new RegressStage(new RegressScorer(rt, regressorId), new Backpressure(rt.batcher(regressorId))), new DecideStage(new PolicySwitch(cfg.cameras)));
     }
     if (mode !== 'inline') {
       const { entry, provider } = await rt.load(cfg.get('models.denoiser'));
       await rt.load(cfg.get('models.embedder'));
       const full = new DiffusionStage(diffusionScorerFromConfig(cfg, rt, entry.id), { id: entry.id, version: entry.version, provider },
-        { thresholds: { accept: cfg.get('escalation.accept'), reject: cfg.get('escalation.reject') }, maxAgeMs: 0 });
+        { policy: new PolicySwitch(cfg.cameras), maxAgeMs: 0 });
       stages.push(mode === 'cascade' ? onlyBorderline(full) : full);
     }
     return new Scorer(mode, new Pipeline(stages), async () => rt.close(), cfg.get('inference.maxBatch') * rt.pool.workerCount);

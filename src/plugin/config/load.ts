@@ -1,16 +1,29 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { GateError } from '../core/errors.js';
+import { CameraPolicy, parseCameras } from './cameras.js';
 import { schema, type ConfigKey, type KeySpec } from './schema.js';
 
 type ValueOf<K extends ConfigKey> = (typeof schema)[K]['default'] extends readonly string[] ? string[] : (typeof schema)[K]['default'] extends number ? number : (typeof schema)[K]['default'] extends boolean ? boolean : string;
 
-/** Flat, validated configuration: `cfg.get('gate.accept')`. */
+/** Flat, validated configuration: `cfg.get('gate.accept')`; the `cameras` section as a policy. */
 export class Config {
   readonly #values: Map<string, unknown>;
-  constructor(values: Map<string, unknown>) { this.#values = values; }
+  /** Per-camera mode and thresholds (see cameras.ts); without a `cameras` section, the global keys for every camera. */
+  readonly cameras: CameraPolicy;
+  constructor(values: Map<string, unknown>, cameras?: CameraPolicy) {
+    this.#values = values;
+    this.cameras = cameras ?? parseCameras(undefined, defaultRule(this));
+  }
   get<K extends ConfigKey>(key: K): ValueOf<K> { return this.#values.get(key) as ValueOf<K>; }
   toJSON(): Record<string, unknown> { return Object.fromEntries(this.#values); }
+}
+
+function defaultRule(cfg: Config) {
+  return {
+    mode: 'enforce' as const, accept: cfg.get('gate.accept'), reject: cfg.get('gate.reject'), escalate: cfg.get('gate.escalate'),
+    escalation: { accept: cfg.get('escalation.accept'), reject: cfg.get('escalation.reject') },
+  };
 }
 
 /** `DIFFIQA_GATE__GATE__ACCEPT=0.7` sets `gate.accept`: env wins over the file. */
@@ -70,7 +83,9 @@ function coerce(key: string, spec: KeySpec, raw: unknown, fromEnv: boolean): unk
 
 /** Builds the configuration: defaults ← file ← env ← overrides. Unknown keys are errors (typos must not pass silently). */
 export function buildConfig(fileValues: unknown = {}, env: NodeJS.ProcessEnv = process.env, overrides: Record<string, unknown> = {}): Config {
-  const given = flatten(fileValues);
+  // `cameras` is keyed by camera ids and globs, not by schema keys: it is read apart (cameras.ts).
+  const { cameras, ...rest } = fileValues && typeof fileValues === 'object' && !Array.isArray(fileValues) ? fileValues as Record<string, unknown> : { cameras: undefined };
+  const given = flatten(rest);
   checkEnvNames(env);
   for (const key of given.keys()) {
     if (!(key in schema)) throw new GateError('CONFIG_INVALID', `unknown config key "${key}"`, { details: { key } });
@@ -88,7 +103,8 @@ export function buildConfig(fileValues: unknown = {}, env: NodeJS.ProcessEnv = p
   const ea = values.get('escalation.accept') as number, er = values.get('escalation.reject') as number;
   if (er > ea) throw new GateError('CONFIG_INVALID', `config key "escalation.reject" (${er}) must not exceed "escalation.accept" (${ea})`, { details: { key: 'escalation.reject' } });
   if (values.get('registry.type') === 'http' && !values.get('registry.url')) throw new GateError('CONFIG_INVALID', 'config key "registry.url" is required when registry.type is http', { details: { key: 'registry.url' } });
-  return new Config(values);
+  const cfg = new Config(values);
+  return cameras === undefined ? cfg : new Config(values, parseCameras(cameras, defaultRule(cfg)));
 }
 
 export function loadConfigFile(file: string | undefined, env: NodeJS.ProcessEnv = process.env, overrides: Record<string, unknown> = {}): Config {

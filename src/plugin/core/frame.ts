@@ -1,3 +1,4 @@
+import type { CameraRule } from '../config/cameras.js';
 import type { GateError } from './errors.js';
 
 /** 5 facial landmarks (eyes, nose, mouth corners) in crop pixel coordinates, as [x, y] pairs. */
@@ -63,6 +64,8 @@ export interface Frame {
   aligned?: AlignedFace;
   regression?: ScoreResult;
   decision?: 'ACCEPT' | 'REJECT' | 'BORDERLINE';
+  /** The camera's rule the decision was taken with (mode, thresholds), read once per batch. */
+  rule?: CameraRule;
   /** Escalation stage: the full-DifFIQA result (regression then holds the gate's inline score). */
   full?: ScoreResult & { repeats: number; unetCalls: number };
   escalation?: 'ESCALATED' | 'SKIPPED_OVERLOAD';

@@ -4,10 +4,9 @@ import type { FaceQuality } from '../../schemas/index.js';
 import { valueSubject } from '../../schemas/registry.js';
 import type { OutRecord } from '../kafka/port.js';
 import { deadLetter, lineageHeaders } from '../pipeline/outputs.js';
-import type { Thresholds } from '../pipeline/stages/decide.js';
 
-/** The final event of a borderline frame: full-DifFIQA score (or the flagged inline fallback). */
-export function finalEvent(f: Frame, thresholds: Thresholds): FaceQuality {
+/** The final event of a borderline frame: full-DifFIQA score (or the flagged inline fallback), by its camera's rule (DiffusionStage). */
+export function finalEvent(f: Frame): FaceQuality {
   const skipped = f.escalation === 'SKIPPED_OVERLOAD';
   const r = skipped ? f.regression! : f.full!;
   const [topic, partition, offset] = (f.metadata?.origin ?? '//').split('/');
@@ -16,17 +15,17 @@ export function finalEvent(f: Frame, thresholds: Thresholds): FaceQuality {
     score: r.score, scoreStd: r.std ?? null, decision: f.decision!, final: true,
     model: { id: r.modelId, version: r.modelVersion, role: skipped ? 'regressor' : 'diffiqa' },
     executionProvider: r.executionProvider ?? null,
-    thresholds: skipped ? { accept: Number(f.metadata!.gateAccept), reject: Number(f.metadata!.gateReject) } : thresholds,
+    thresholds: skipped ? { accept: Number(f.metadata!.gateAccept), reject: Number(f.metadata!.gateReject) } : { ...f.rule!.escalation },
     regressionScore: f.regression!.score, escalation: skipped ? 'SKIPPED_OVERLOAD' : 'ESCALATED',
     landmarkSource: f.aligned?.landmarkSource ?? null,
     timings: { ...f.timings, queuedMs: f.enqueuedAt ? Date.now() - f.enqueuedAt : 0, ...(f.full ? { repeats: f.full.repeats, unetCalls: f.full.unetCalls } : {}) },
     // The event points at the original FaceCrop, so downstream joins on one key for both stages.
     source: { topic: topic ?? '', partition: Number(partition ?? -1), offset: offset ?? '' },
-    producedAt: Date.now(),
+    producedAt: Date.now(), enforced: f.rule?.mode !== 'shadow',
   };
 }
 
-export async function buildEscalationOutputs(frames: Frame[], codec: AvroCodec, o: { outputTopic: string; dlqTopic: string; thresholds: Thresholds }): Promise<OutRecord[]> {
+export async function buildEscalationOutputs(frames: Frame[], codec: AvroCodec, o: { outputTopic: string; dlqTopic: string }): Promise<OutRecord[]> {
   const out: OutRecord[] = [];
   for (const f of frames) {
     if (f.error || !f.decision) {
@@ -37,7 +36,7 @@ export async function buildEscalationOutputs(frames: Frame[], codec: AvroCodec, 
     // The gate's lineage header names the original crop; keep it so consumers dedupe across stages.
     const origin = f.source?.headers['diffiqa-source'];
     if (origin) headers['diffiqa-source'] = origin;
-    out.push({ topic: o.outputTopic, key: f.cameraId || null, value: await codec.encode(valueSubject(o.outputTopic), finalEvent(f, o.thresholds)), headers });
+    out.push({ topic: o.outputTopic, key: f.cameraId || null, value: await codec.encode(valueSubject(o.outputTopic), finalEvent(f)), headers });
   }
   return out;
 }

@@ -5,7 +5,8 @@ import { ALIGNED_RGB_BYTES, escalationRequestType, type EscalationRequest } from
 import type { AvroCodec } from '../../schemas/codec.js';
 import type { DiffusionScorer } from '../diffusion/scorer.js';
 import { perFrame } from '../pipeline/pipeline.js';
-import { decide, type Thresholds } from '../pipeline/stages/decide.js';
+import { decide } from '../pipeline/stages/decide.js';
+import type { PolicySwitch } from '../config/cameras.js';
 
 /** EscalationRequest → frame with the aligned face and the gate's inline score. */
 export class DecodeEscalationStage implements Stage {
@@ -27,7 +28,7 @@ export class DecodeEscalationStage implements Stage {
       f.enqueuedAt = r.enqueuedAt;
       f.aligned = { size: 112, data: new Uint8Array(r.alignedRgb), landmarkSource: r.landmarkSource === 'detector' ? 'detector' : 'message', landmarks: [], eyeDistance: NaN };
       f.regression = { score: r.regressionScore, modelId: r.regressionModel.id, modelVersion: r.regressionModel.version };
-      f.metadata = { gateAccept: String(r.thresholds.accept), gateReject: String(r.thresholds.reject), origin: `${r.source.topic}/${r.source.partition}/${r.source.offset}` };
+      f.metadata = { gateAccept: String(r.thresholds.accept), gateReject: String(r.thresholds.reject), origin: `${r.source.topic}/${r.source.partition}/${r.source.offset}`, enforced: String(r.enforced) };
     }, 'INPUT_AVRO_DECODE');
   }
 
@@ -35,14 +36,15 @@ export class DecodeEscalationStage implements Stage {
 }
 
 export interface DiffusionStageOptions {
-  thresholds: Thresholds;
+  /** Per-camera thresholds on full DifFIQA's scale (cameras.*.escalation), read once a batch. */
+  policy: PolicySwitch;
   /** Requests older than this are not scored: they get the regression decision, flagged. 0 = never. */
   maxAgeMs: number;
   now?: () => number;
 }
 
 /**
- * Full DifFIQA for the frames the gate could not decide. Frames that waited too long (the stage
+ * Full DifFIQA for the frames the gate could not decide, against their camera's escalation thresholds. Frames that waited too long (the stage
  * fell behind) are not left waiting: they keep their inline score, flagged SKIPPED_OVERLOAD.
  */
 export class DiffusionStage implements Stage {
@@ -60,8 +62,11 @@ export class DiffusionStage implements Stage {
 
   async process(frames: Frame[]): Promise<Frame[]> {
     const now = (this.#o.now ?? Date.now)();
+    const policy = this.#o.policy.current;
     const fresh: Frame[] = [];
     for (const f of frames) {
+      // The mode is the one the gate decided under (carried by the request), so a frame keeps one mode across both stages.
+      f.rule = { ...policy.for(f.cameraId), mode: f.metadata?.enforced === 'false' ? 'shadow' : 'enforce' };
       if (this.#o.maxAgeMs > 0 && f.enqueuedAt !== undefined && now - f.enqueuedAt > this.#o.maxAgeMs) {
         f.escalation = 'SKIPPED_OVERLOAD';
         f.decision = decide(f.regression!.score, { accept: Number(f.metadata!.gateAccept), reject: Number(f.metadata!.gateReject) });
@@ -74,7 +79,7 @@ export class DiffusionStage implements Stage {
       const r = results[i];
       f.full = { score: r.score, std: r.std, repeats: r.repeats, unetCalls: r.unetCalls, modelId: this.#model.id, modelVersion: this.#model.version, executionProvider: this.#model.provider };
       f.escalation = 'ESCALATED';
-      f.decision = decide(r.score, this.#o.thresholds);
+      f.decision = decide(r.score, f.rule!.escalation);
       this.counts.scored++;
     });
     return frames;

@@ -10,8 +10,9 @@ import type { Topics } from './codecs.js';
 
 export interface OutputOptions {
   topics: Topics;
+  /** For frames without a camera rule (no decide stage set one); the rule's own values win. */
   thresholds: Thresholds;
-  /** Borderline frames go to the escalation topic; false: their final event carries the regression decision. */
+  /** Borderline frames go to the escalation topic; false: their final event carries the regression decision. Same fallback. */
   escalate: boolean;
   provisional: boolean;
   /** Dead letters keep the original message only up to this many bytes (value + headers); see deadLetter(). */
@@ -29,7 +30,13 @@ function sourceOf(f: Frame) {
   return { topic: f.source?.topic ?? '', partition: f.source?.partition ?? -1, offset: f.source?.offset ?? '' };
 }
 
-export function qualityEvent(f: Frame, o: { final: boolean; thresholds: Thresholds; escalation: FaceQuality['escalation'] }): FaceQuality {
+/** The frame's camera rule; a frame no decide stage saw (a custom pipeline) falls back to the app's global one. */
+function ruleOf(f: Frame, o: OutputOptions): { thresholds: Thresholds; escalate: boolean; enforced: boolean } {
+  if (!f.rule) return { thresholds: o.thresholds, escalate: o.escalate, enforced: true };
+  return { thresholds: { accept: f.rule.accept, reject: f.rule.reject }, escalate: f.rule.escalate, enforced: f.rule.mode === 'enforce' };
+}
+
+export function qualityEvent(f: Frame, o: { final: boolean; thresholds: Thresholds; escalation: FaceQuality['escalation']; enforced: boolean }): FaceQuality {
   const r = f.regression!;
   return {
     cameraId: f.cameraId, frameId: f.id, trackId: f.trackId ?? null, captureTimestamp: f.captureTs ?? 0,
@@ -37,7 +44,7 @@ export function qualityEvent(f: Frame, o: { final: boolean; thresholds: Threshol
     model: { id: r.modelId, version: r.modelVersion, role: 'regressor' }, executionProvider: r.executionProvider ?? null,
     thresholds: o.thresholds, regressionScore: null, escalation: o.escalation,
     landmarkSource: f.aligned?.landmarkSource ?? null, timings: { ...f.timings, totalMs: performance.now() - f.receivedAt },
-    source: sourceOf(f), producedAt: Date.now(),
+    source: sourceOf(f), producedAt: Date.now(), enforced: o.enforced,
   };
 }
 
@@ -84,22 +91,23 @@ export async function buildOutputs(frames: Frame[], codec: AvroCodec, o: OutputO
       out.push({ topic: o.topics.dlq, key: f.source?.key ?? null, value: await codec.encode(valueSubject(o.topics.dlq), deadLetter(f, o.deadLetterMaxOriginalBytes)), headers: lineageHeaders(f, { 'diffiqa-reason': f.error?.code ?? 'INTERNAL' }) });
       continue;
     }
-    if (f.decision === 'BORDERLINE' && o.escalate) {
+    const rule = ruleOf(f, o);
+    if (f.decision === 'BORDERLINE' && rule.escalate) {
       const req: EscalationRequest = {
         cameraId: f.cameraId, frameId: f.id, trackId: f.trackId ?? null, captureTimestamp: f.captureTs ?? 0,
         alignedRgb: Buffer.from(f.aligned!.data.buffer, f.aligned!.data.byteOffset, f.aligned!.data.byteLength),
         landmarkSource: f.aligned!.landmarkSource, regressionScore: f.regression.score,
         regressionModel: { id: f.regression.modelId, version: f.regression.modelVersion },
-        thresholds: o.thresholds, traceparent: traceHeaders(f).traceparent ?? null,
-        source: sourceOf(f), enqueuedAt: Date.now(),
+        thresholds: rule.thresholds, traceparent: traceHeaders(f).traceparent ?? null,
+        source: sourceOf(f), enqueuedAt: Date.now(), enforced: rule.enforced,
       };
       out.push({ topic: o.topics.escalation, key: key(f), value: await codec.encode(valueSubject(o.topics.escalation), req), headers: lineageHeaders(f) });
       if (o.provisional) {
-        out.push({ topic: o.topics.output, key: key(f), value: await codec.encode(valueSubject(o.topics.output), qualityEvent(f, { final: false, thresholds: o.thresholds, escalation: 'ESCALATED' })), headers: lineageHeaders(f) });
+        out.push({ topic: o.topics.output, key: key(f), value: await codec.encode(valueSubject(o.topics.output), qualityEvent(f, { final: false, thresholds: rule.thresholds, escalation: 'ESCALATED', enforced: rule.enforced })), headers: lineageHeaders(f) });
       }
       continue;
     }
-    out.push({ topic: o.topics.output, key: key(f), value: await codec.encode(valueSubject(o.topics.output), qualityEvent(f, { final: true, thresholds: o.thresholds, escalation: 'NONE' })), headers: lineageHeaders(f) });
+    out.push({ topic: o.topics.output, key: key(f), value: await codec.encode(valueSubject(o.topics.output), qualityEvent(f, { final: true, thresholds: rule.thresholds, escalation: 'NONE', enforced: rule.enforced })), headers: lineageHeaders(f) });
   }
   return out;
 }
