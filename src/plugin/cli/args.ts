@@ -1,34 +1,7 @@
 import { GateError } from '../core/errors.js';
 
+/** A parsed command line (cli/program.ts): flags by their long name (`target-discard`), lists for repeatable ones. */
 export interface Parsed { command: string; positional: string[]; flags: Record<string, string | boolean | string[]> }
-
-/** Minimal argv parser: `--key value`, `--key=value`, `--flag`; repeated keys collect into a list. */
-export function parseArgs(argv: string[], booleans: Set<string> = new Set()): Parsed {
-  const [command = 'help', ...rest] = argv;
-  const positional: string[] = [];
-  const flags: Parsed['flags'] = {};
-  const put = (k: string, v: string | boolean) => {
-    const prev = flags[k];
-    if (prev === undefined) flags[k] = v;
-    else flags[k] = [...(Array.isArray(prev) ? prev : [String(prev)]), String(v)];
-  };
-  for (let i = 0; i < rest.length; i++) {
-    const a = rest[i];
-    if (a === '--') { positional.push(...rest.slice(i + 1)); break; }
-    if (a.startsWith('--')) {
-      const eq = a.indexOf('=');
-      if (eq > 0) put(a.slice(2, eq), a.slice(eq + 1));
-      else if (booleans.has(a.slice(2))) put(a.slice(2), true);
-      else {
-        const v = rest[i + 1];
-        if (v === undefined || v.startsWith('--')) throw new GateError('USAGE', `${a} needs a value`);
-        put(a.slice(2), v);
-        i++;
-      }
-    } else positional.push(a);
-  }
-  return { command, positional, flags };
-}
 
 export function flagString(p: Parsed, name: string): string | undefined {
   const v = p.flags[name];

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { GateError, toGateError } from '../core/errors.js';
-import type { Config } from '../config/load.js';
+import { loadConfigFile, type Config } from '../config/load.js';
 import type { AlignedFace, Frame } from '../core/frame.js';
 import { DiffusionScorer } from '../diffusion/scorer.js';
 import type { ModelRuntime } from '../scorers/runtime.js';
@@ -9,6 +9,8 @@ import { PrepareStage, prepareOptions } from '../pipeline/stages/prepare.js';
 import { listImages } from '../core/files.js';
 import { Progress } from '../core/progress.js';
 import { runtimeFromConfig } from '../app/runtime.js';
+import { flagString, isCount, numberFlag, type Parsed } from './args.js';
+import { EXIT } from './exit.js';
 
 export interface ScoreArgs {
   inputs: string[];
@@ -116,3 +118,11 @@ export async function scoreCommand(args: ScoreArgs, cfg: Config, write: (line: s
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
+
+/** `diffiqa-gate score <files|folders...> [--model ID] [--repeats R] [--format jsonl|csv] [--config FILE]`. */
+export default async function score(p: Parsed): Promise<number> {
+  const format = (flagString(p, 'format') ?? 'jsonl') as ScoreArgs['format'];
+  const cfg = loadConfigFile(flagString(p, 'config'));
+  await scoreCommand({ inputs: p.positional, model: flagString(p, 'model'), format, repeats: numberFlag(p, 'repeats', isCount) }, cfg);
+  return EXIT.ok;
+}

@@ -5,7 +5,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { parseArgs } from '../../../src/plugin/cli/args.js';
+import { parseArgs } from '../../../src/plugin/cli/program.js';
 import calibrateCommand from '../../../src/plugin/cli/calibrate.js';
 import evaluateCommand, { evalOptions } from '../../../src/plugin/cli/evaluate.js';
 import { runtimeFromConfig } from '../../../src/plugin/app/runtime.js';

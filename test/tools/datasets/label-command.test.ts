@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseArgs } from '../../../src/plugin/cli/args.js';
+import { parseArgs } from '../../../src/plugin/cli/program.js';
 import label from '../../../src/tools/datasets/label-command.js';
 
 describe('label', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseArgs } from '../../../src/plugin/cli/args.js';
+import { parseArgs } from '../../../src/plugin/cli/program.js';
 import buildDataset from '../../../src/tools/datasets/build-command.js';
 import demo from '../../../src/tools/demo/command.js';
 
