@@ -8,7 +8,8 @@ import { serve } from './lifecycle.js';
 
 /** `diffiqa-gate escalate --config FILE`: the full-DifFIQA stage as a service (GPU hosts). */
 export default async function escalate(p: Parsed): Promise<number> {
-  const cfg = loadConfigFile(flagString(p, 'config'));
+  const file = flagString(p, 'config');
+  const cfg = loadConfigFile(file);
   const log = createLogger(cfg.get('log.level'));
   const client = createKafkajsClient({ brokers: cfg.get('kafka.brokers'), clientId: `${cfg.get('kafka.clientId')}-escalation`, logger: log });
   // Before the app: /healthz answers (and /readyz says why not) while models load.
@@ -17,6 +18,7 @@ export default async function escalate(p: Parsed): Promise<number> {
     const app = await startEscalation(cfg, client, log, telemetry);
     return {
       failed: app.gate.failed,
+      reload: () => { app.reload(loadConfigFile(file)); },
       stop: async () => {
         const clean = await app.shutdown(cfg.get('shutdown.deadlineMs'));
         await telemetry.shutdown();

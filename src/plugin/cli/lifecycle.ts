@@ -29,6 +29,15 @@ export interface Service {
   failed: Promise<GateError>;
   /** Drains within the deadline, releases everything; true when clean. */
   stop(): Promise<boolean>;
+  /** SIGHUP: re-reads the config file and applies what can change while running (the camera policy). */
+  reload?(): void;
+}
+
+/** A reload that fails (a bad file) keeps the running policy and says why; the service goes on. */
+function onReloadSignal(log: Logger, reload: () => void): void {
+  process.on('SIGHUP', () => {
+    try { reload(); } catch (err) { log.error({ err: (err as Error).message }, 'config reload failed: the running policy stays'); }
+  });
 }
 
 /**
@@ -44,6 +53,7 @@ export async function serve(command: string, log: Logger, start: () => Promise<S
     await cleanup();
     return fatal(command, log, `${command} could not start`, toGateError(err));
   }
+  if (service.reload) onReloadSignal(log, service.reload);
   return Promise.race([
     onShutdownSignal(log, async () => ((await service.stop()) ? EXIT.ok : EXIT.drainTimeout)),
     service.failed.then(async (err) => {

@@ -9,7 +9,8 @@ import { serve } from './lifecycle.js';
 
 /** `diffiqa-gate run --config FILE`: the gate as a long-running service. */
 export default async function run(p: Parsed): Promise<number> {
-  const cfg = loadConfigFile(flagString(p, 'config'));
+  const file = flagString(p, 'config');
+  const cfg = loadConfigFile(file);
   const log = createLogger(cfg.get('log.level'));
   const missing = missingNodeFlags();
   if (missing.length) log.warn({ missing }, 'node was started without the gate\'s flags: expect a full garbage collection every few hundred frames at saturation');
@@ -20,6 +21,7 @@ export default async function run(p: Parsed): Promise<number> {
     const app = await startGate(cfg, client, log, telemetry);
     return {
       failed: app.gate.failed,
+      reload: () => { app.reload(loadConfigFile(file)); },
       stop: async () => {
         const clean = await app.shutdown(cfg.get('shutdown.deadlineMs'));
         await telemetry.shutdown();

@@ -19,5 +19,27 @@ export function configDoc(): string {
     '| --- | --- | --- | --- | --- |',
     ...rows,
     '',
+    ...CAMERAS,
   ].join('\n');
 }
+
+const CAMERAS = [
+  '## Per-camera policy: `cameras`',
+  '',
+  'A mapping of camera id or glob (`*` any run of characters, `?` one) to `mode` (`enforce` | `shadow`),',
+  '`accept`, `reject`, `escalate` and `escalation: { accept, reject }`; a key an entry leaves out comes from the',
+  'global key of the same name (mode: enforce). The most specific entry wins, whatever the order: an exact id,',
+  'then the glob with the most literal characters, then the one written first. Shadow cameras are scored,',
+  'decided and escalated as under enforce, and their final events say `enforced: false`. Not settable by',
+  'environment variables. `run` and `escalate` re-read the file on SIGHUP and apply `cameras` and the global',
+  'keys it inherits between two batches (nothing lost or redone; other changed keys wait for a restart and are',
+  'named in the log). `calibrate --per-camera` writes such a section.',
+  '',
+  '```yaml',
+  'cameras:',
+  '  entrance-*: { mode: shadow }',
+  '  kiosk-*: { accept: 0.85, reject: 0.8 }',
+  '  kiosk-7: { mode: enforce, escalate: false }',
+  '```',
+  '',
+];
