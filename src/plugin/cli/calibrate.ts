@@ -1,7 +1,10 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { loadConfigFile } from '../config/load.js';
 import { GateError } from '../core/errors.js';
 import { computeEval, genuineFor, type EvalDeps } from '../../tools/eval/evaluate.js';
 import { calibrate, pairQuality, type GenuineComparison } from '../../tools/eval/metrics.js';
+import { parseIdentityList } from '../../tools/eval/pairs.js';
 import { flagString, numberFlag, type Parsed } from './args.js';
 import { commandLine, evalOptions } from './evaluate.js';
 import { EXIT } from './exit.js';
@@ -89,9 +92,51 @@ export function calibrationYaml(c: GateCalibration, meta: { command: string; sco
   return lines.join('\n');
 }
 
+/** Fewer images than this give thresholds that move with a few frames: such a camera keeps the global ones. */
+export const MIN_CAMERA_IMAGES = 50;
+
+export type CameraCalibration = { camera: string; images: number } & ({ c: GateCalibration } | { skipped: string });
+
+/**
+ * Per camera: thresholds from its own images' scores and the genuine pairs whose two images it
+ * took (the same targets as the global run), for the `cameras:` section.
+ */
+export function calibrateCameras(quality: ReadonlyMap<string, number>, pairs: readonly { a: string; b: string; similarity: number }[], cameraOf: ReadonlyMap<string, string>, threshold: number, t: GateTargets): CameraCalibration[] {
+  const files = new Map<string, string[]>();
+  for (const file of quality.keys()) {
+    const cam = cameraOf.get(file);
+    if (cam) (files.get(cam) ?? files.set(cam, []).get(cam)!).push(file);
+  }
+  return [...files].sort(([a], [b]) => a.localeCompare(b)).map(([camera, list]) => {
+    const genuine = pairs.filter((g) => cameraOf.get(g.a) === camera && cameraOf.get(g.b) === camera)
+      .map((g) => ({ similarity: g.similarity, qualityA: quality.get(g.a)!, qualityB: quality.get(g.b)! }));
+    if (list.length < MIN_CAMERA_IMAGES) return { camera, images: list.length, skipped: `fewer than ${MIN_CAMERA_IMAGES} images` };
+    if (genuine.length === 0) return { camera, images: list.length, skipped: 'no genuine pair within the camera' };
+    try {
+      return { camera, images: list.length, c: calibrateGate(Float64Array.from(list, (f) => quality.get(f)!), genuine, threshold, t) };
+    } catch (err) {
+      return { camera, images: list.length, skipped: (err as Error).message };
+    }
+  });
+}
+
+/** The `cameras:` section, one line of evidence above each entry; skipped cameras named in comments. */
+export function camerasYaml(cams: readonly CameraCalibration[]): string {
+  const lines = ['cameras:'];
+  for (const k of cams) {
+    const id = JSON.stringify(k.camera);
+    if ('skipped' in k) { lines.push(`  # ${id}: ${k.images} images, left to the global thresholds (${k.skipped})`); continue; }
+    lines.push(`  # ${k.images} images, ${k.c.genuine} genuine pairs: ${pct(k.c.expectedDiscard)} rejected, ${pct(k.c.expectedBorderline)} borderline, FNMR ${pct(k.c.expectedFnmr)} (${pct(k.c.fnmr0)} without the gate)`);
+    lines.push(`  ${id}: { accept: ${k.c.accept}, reject: ${k.c.reject} }`);
+  }
+  return [...lines, ''].join('\n');
+}
+
 /**
  * `diffiqa-gate calibrate --data DIR [--identities FILE | --pairs FILE] (--target-discard D | --target-fnmr X)
- *  [--escalation-budget B] [--scorer ID] [--fmr 1e-3]`: reuses the evaluate cache.
+ *  [--escalation-budget B] [--scorer ID] [--fmr 1e-3] [--per-camera [FILE]]`: reuses the evaluate cache.
+ *  --per-camera adds a `cameras:` section calibrated per camera from a "file camera" list (files relative to
+ *  --data, as in identity.txt; default <data>/camera.txt).
  */
 export default async function calibrateCommand(p: Parsed, deps: EvalDeps = {}): Promise<number> {
   const opts = evalOptions(p);
@@ -112,5 +157,12 @@ export default async function calibrateCommand(p: Parsed, deps: EvalDeps = {}): 
   const { threshold } = data.verification[0];
   const c = calibrateGate(Float64Array.from(q.values()), genuineFor(data, scorer), threshold, targets);
   process.stdout.write(calibrationYaml(c, { command: commandLine(p), scorer, regressor, threshold, fmr: data.fmr }));
+  const perCamera = p.flags['per-camera'];
+  if (perCamera !== undefined) {
+    const list = typeof perCamera === 'string' ? perCamera : path.join(data.set.root, 'camera.txt');
+    let text: string;
+    try { text = await readFile(list, 'utf8'); } catch (err) { throw new GateError('USAGE', `--per-camera: cannot read the camera list ${list} ("file camera" per line): ${(err as Error).message}`); }
+    process.stdout.write(camerasYaml(calibrateCameras(q, data.verification[0].genuine, parseIdentityList(text), threshold, targets)));
+  }
   return EXIT.ok;
 }

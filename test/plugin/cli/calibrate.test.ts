@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { calibrateGate, calibrationYaml, round7 } from '../../../src/plugin/cli/calibrate.js';
+import { calibrateCameras, calibrateGate, calibrationYaml, camerasYaml, MIN_CAMERA_IMAGES, round7 } from '../../../src/plugin/cli/calibrate.js';
+import { parseCameras } from '../../../src/plugin/config/cameras.js';
 import { GateError } from '../../../src/plugin/core/errors.js';
 import { createRng } from '../../../src/plugin/core/random.js';
 import type { GenuineComparison } from '../../../src/tools/eval/metrics.js';
@@ -98,5 +99,47 @@ describe('calibrationYaml', () => {
     expect(text).toContain('# note: the gate scores with models.regressor (diffiqa-r-own)');
     expect(text).toContain('diffiqa-gate calibrate --data x');
     expect(calibrationYaml(c, { ...meta, scorer: 'diffiqa-r-own', regressor: 'diffiqa-r-own' })).not.toContain('# note');
+  });
+});
+
+describe('calibrateCameras', () => {
+  /** Two cameras of 1000 images each, the dark one scoring 0.3 lower; a third with too few images. */
+  function fleet() {
+    const { scores, genuine } = synthetic('per-camera');
+    const quality = new Map<string, number>(), cameraOf = new Map<string, string>();
+    const pairs: { a: string; b: string; similarity: number }[] = [];
+    for (let i = 0; i < scores.length; i++) {
+      const cam = i < 1000 ? 'lit-1' : 'dark-1';
+      quality.set(`f${i}.jpg`, cam === 'dark-1' ? scores[i] - 0.3 : scores[i]);
+      cameraOf.set(`f${i}.jpg`, cam);
+    }
+    genuine.forEach((g, k) => pairs.push({ a: `f${2 * k}.jpg`, b: `f${2 * k + 1}.jpg`, similarity: g.similarity }));
+    for (let i = 0; i < MIN_CAMERA_IMAGES - 1; i++) { quality.set(`k${i}.jpg`, 0.5); cameraOf.set(`k${i}.jpg`, 'kiosk'); }
+    return { quality, cameraOf, pairs };
+  }
+
+  it('calibrateCameras should calibrate each camera on its own images to the same targets, and skip one with too few', () => {
+    const { quality, cameraOf, pairs } = fleet();
+    const cams = calibrateCameras(quality, pairs, cameraOf, 0.4, { targetDiscard: 0.1, escalationBudget: 0.1 });
+    expect(cams.map((k) => [k.camera, k.images, 'skipped' in k])).toEqual([['dark-1', 1000, false], ['kiosk', MIN_CAMERA_IMAGES - 1, true], ['lit-1', 1000, false]]);
+    const [dark, , lit] = cams.map((k) => ('c' in k ? k.c : undefined));
+    for (const c of [dark!, lit!]) {
+      expect(c.expectedDiscard).toBeLessThanOrEqual(0.1);
+      expect(c.expectedDiscard).toBeGreaterThanOrEqual(0.1 - 1 / 1000);
+      expect(c.genuine).toBe(500);
+    }
+    expect(lit!.reject - dark!.reject).toBeCloseTo(0.3, 1);
+  });
+
+  it('camerasYaml should be a cameras section the gate config reads, skipped cameras as comments', () => {
+    const { quality, cameraOf, pairs } = fleet();
+    const cams = calibrateCameras(quality, pairs, cameraOf, 0.4, { targetDiscard: 0.1, escalationBudget: 0.1 });
+    const text = camerasYaml(cams);
+    const { cameras } = parse(text) as { cameras: Record<string, { accept: number; reject: number }> };
+    expect(Object.keys(cameras)).toEqual(['dark-1', 'lit-1']);
+    const policy = parseCameras(cameras, { mode: 'enforce', accept: 0.9, reject: 0.8, escalate: true, escalation: { accept: 1, reject: 1 } });
+    const lit = cams[2] as { c: { accept: number; reject: number } };
+    expect(policy.for('lit-1')).toMatchObject({ accept: lit.c.accept, reject: lit.c.reject });
+    expect(text).toContain('# "kiosk": 49 images, left to the global thresholds (fewer than 50 images)');
   });
 });
