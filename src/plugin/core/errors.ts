@@ -16,6 +16,8 @@ export const errorCodes = {
   INPUT_BAD_LANDMARKS: false,
   INPUT_NO_FACE: false,
   INPUT_BAD_HEADER: false,
+  // A file named on the command line (score) does not exist.
+  FILE_NOT_FOUND: false,
   // Models and assets: configuration or environment problems.
   ASSET_NOT_FOUND: false,
   ASSET_CHECKSUM: false,

@@ -13,31 +13,77 @@ function folder(): string {
   copyFileSync(sharedPath('data', 'lfw', 'Abel_Pacheco', 'Abel_Pacheco_0001.jpg'), path.join(dir, 'b.jpg'));
   writeFileSync(path.join(dir, 'c.jpg'), 'not an image at all');
   writeFileSync(path.join(dir, 'd.png'), Buffer.alloc(0));
+  writeFileSync(path.join(dir, 'notes.txt'), 'a file not named like an image');
   return dir;
 }
 
 describe('score command', () => {
-  it('scoreCommand should print one JSON line per image with the default (project) regressor and a reason code for bad files', async () => {
+  it('scoreCommand should print one JSON line per file, with the default (project) regressor and a reason code for bad, non-image and missing files', async () => {
     const lines: string[] = [];
     const cfg = buildConfig({}, {}, { 'models.mirror': sharedDir() });
-    const result = await scoreCommand({ inputs: [folder()], format: 'jsonl' }, cfg, (l) => lines.push(l));
-    expect(result).toEqual({ ok: 2, failed: 2 });
+    const dir = folder();
+    const missing = path.join(dir, 'gone.jpg');
+    const result = await scoreCommand({ inputs: [dir, missing], format: 'jsonl' }, cfg, (l) => lines.push(l));
+    expect(result).toMatchObject({ ok: 2, failed: 4 });
+    expect(result.failures.map((f) => [path.basename(f.file), f.reason])).toEqual([
+      ['c.jpg', 'INPUT_IMAGE_FORMAT'], ['d.png', 'INPUT_EMPTY_IMAGE'], ['notes.txt', 'INPUT_IMAGE_FORMAT'], ['gone.jpg', 'FILE_NOT_FOUND'],
+    ]);
     const rows = lines.map((l) => JSON.parse(l));
-    expect(rows.map((r) => path.basename(r.file))).toEqual(['a.jpg', 'b.jpg', 'c.jpg', 'd.png']);
+    expect(rows.map((r) => path.basename(r.file))).toEqual(['a.jpg', 'b.jpg', 'c.jpg', 'd.png', 'notes.txt', 'gone.jpg']);
     for (const r of rows.slice(0, 2)) {
       expect(Number.isFinite(r.score)).toBe(true);
       expect(r.model).toMatch(/^diffiqa-r-own@/);
-      expect(r.ms).toBeGreaterThan(0);
+      expect(r.latencyMs).toBeGreaterThan(0);
+      expect(r).not.toHaveProperty('ms');
     }
     expect(rows[2]).toMatchObject({ score: null, reason: 'INPUT_IMAGE_FORMAT' });
     expect(rows[3]).toMatchObject({ score: null, reason: 'INPUT_EMPTY_IMAGE' });
+    expect(rows[4]).toMatchObject({ score: null, reason: 'INPUT_IMAGE_FORMAT' });
+    expect(rows[5]).toMatchObject({ score: null, reason: 'FILE_NOT_FOUND' });
+  });
+
+  it('main should exit 1 when a file failed, after every line, with the failed files summarised on stderr', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((s) => { out.push(String(s)); return true; });
+    vi.spyOn(process.stderr, 'write').mockImplementation((s) => { err.push(String(s)); return true; });
+    const dir = folder();
+    try {
+      expect(await main(['score', path.join(dir, 'a.jpg'), path.join(dir, 'gone.jpg')])).toBe(1);
+      expect(await main(['score', path.join(dir, 'a.jpg')])).toBe(0);
+    } finally {
+      vi.restoreAllMocks();
+    }
+    expect(out.join('').trim().split('\n')).toHaveLength(3);
+    const summary = err.join('');
+    expect(summary).toContain('score: 1 of 2 files scored, 1 failed');
+    expect(summary).toContain('failed by reason: FILE_NOT_FOUND 1');
+    expect(summary).toContain(`FILE_NOT_FOUND  ${path.join(dir, 'gone.jpg')}`);
+    expect(summary).toContain('score: 1 of 1 files scored, 0 failed');
+  });
+
+  it('main should exit 2 for --model naming a denoiser or an embedder, before any line', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((s) => { out.push(String(s)); return true; });
+    vi.spyOn(process.stderr, 'write').mockImplementation((s) => { err.push(String(s)); return true; });
+    try {
+      const img = path.join(folder(), 'a.jpg');
+      expect(await main(['score', '--model', 'diffiqa-unet-own', img])).toBe(2);
+      expect(await main(['score', '--model', 'mobilefacenet', img])).toBe(2);
+    } finally {
+      vi.restoreAllMocks();
+    }
+    expect(out).toEqual([]);
+    expect(err.join('')).toContain('[USAGE] --model diffiqa-unet-own is a denoiser, not a quality regressor; for full DifFIQA with it: --model diffiqa:diffiqa-unet-own');
+    expect(err.join('')).toContain('[USAGE] --model mobilefacenet is an embedder, not a quality regressor');
   });
 
   it('scoreCommand should write CSV with a header and quote messages', async () => {
     const lines: string[] = [];
     const cfg = buildConfig({}, {}, { 'models.mirror': sharedDir() });
     await scoreCommand({ inputs: [path.join(folder(), 'c.jpg')], format: 'csv' }, cfg, (l) => lines.push(l));
-    expect(lines[0]).toBe('file,score,model,ms,reason,message');
+    expect(lines[0]).toBe('file,score,model,latencyMs,reason,message');
     expect(lines[1]).toMatch(/,INPUT_IMAGE_FORMAT,/);
   });
 
@@ -50,7 +96,7 @@ describe('score command', () => {
       return { result, rows: lines.map((l) => JSON.parse(l)) };
     };
     const { result, rows } = await run(2);
-    expect(result).toEqual({ ok: 2, failed: 2 });
+    expect(result).toMatchObject({ ok: 2, failed: 3 });
     for (const r of rows.slice(0, 2)) {
       expect(r.model).toMatch(/^diffiqa:diffiqa-unet-own@/);
       expect(r.repeats).toBe(2);
