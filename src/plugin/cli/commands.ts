@@ -87,6 +87,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '--target-discard <fraction>', help: 'share of frames to reject (one of this and --target-fnmr)' },
       { flags: '--target-fnmr <rate>', help: 'largest FNMR acceptable on the pairs let through' },
       { flags: '--escalation-budget <fraction>', help: 'share of frames to send to full DifFIQA (the borderline band)' },
+      { flags: '--per-camera [file]', help: 'also a cameras: section calibrated per camera, from a "file camera" list (default <data>/camera.txt)' },
     ],
     load: () => toolCommand('calibrate', 'plugin/cli/calibrate.js'),
   },

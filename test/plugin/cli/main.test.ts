@@ -52,6 +52,8 @@ describe('CLI', () => {
     const p = parseArgs(['evaluate', '--data', 'd', '--scorer', 'a', '--scorer', 'b,c', '--fmr', '1e-4', '--limit', '5']);
     expect(p).toEqual({ command: 'evaluate', positional: [], flags: { data: 'd', scorer: ['a', 'b,c'], fmr: '1e-4', limit: '5' } });
     expect(parseArgs(['bench', '--quick', '--only', 'gate']).flags).toEqual({ quick: true, only: 'gate' });
+    expect(parseArgs(['calibrate', '--data', 'd', '--per-camera']).flags['per-camera']).toBe(true);
+    expect(parseArgs(['calibrate', '--data', 'd', '--per-camera', 'cams.txt']).flags['per-camera']).toBe('cams.txt');
     expect(parseArgs(['score', 'a.jpg', 'dir', '--model', 'm']).positional).toEqual(['a.jpg', 'dir']);
     expect(() => parseArgs(['bench', '--nope'])).toThrow(expect.objectContaining({ code: 'USAGE' }));
   });
