@@ -54,7 +54,7 @@ async function degrade(crop: sharp.Sharp, w: number, h: number, d: Degradation, 
  * 5 landmarks in crop pixels, some of them degraded (blur, distance, compression, noise, dark).
  * Built from whole in-the-wild photos with our own detector; cached, since detection is the slow part.
  */
-export async function buildDemoCrops(rt: ModelRuntime, cfg: Config, dataDir: string, count: number, seed = 'demo'): Promise<DemoCrop[]> {
+export async function buildDemoCrops(rt: ModelRuntime, cfg: Config, dataDir: string, count: number, seed = 'demo', onCrop: () => void = () => {}): Promise<DemoCrop[]> {
   const cacheFile = path.join(cacheDir(), 'demo', `crops-${count}-${seed}.json`);
   if (existsSync(cacheFile)) {
     const cached = JSON.parse(await readFile(cacheFile, 'utf8')) as (Omit<DemoCrop, 'jpeg'> & { jpeg: string })[];
@@ -84,6 +84,7 @@ export async function buildDemoCrops(rt: ModelRuntime, cfg: Config, dataDir: str
       const degradation = pick(rng);
       const { jpeg, scale } = await degrade(crop, width, height, degradation, rng);
       crops.push({ source: file, degradation, jpeg, landmarks: face.landmarks.map(([x, y]) => [(x - left) * scale, (y - top) * scale]) });
+      onCrop();
     } catch {
       // Photos without a clear face are simply not used for the stream.
     }

@@ -11,11 +11,13 @@ import { createCodec, createRegistry } from '../../plugin/pipeline/codecs.js';
 import { buildDemoCrops } from './cameras.js';
 import { localBrokerRunning, startLocalBroker, stopLocalBroker } from './broker.js';
 import { publishStream } from './stream.js';
-import { OutcomeWatcher, percentile, renderTable } from './watch.js';
+import { OutcomeWatcher, percentile, renderTable, TABLE_LEGEND } from './watch.js';
 import { runtimeFromConfig } from '../../plugin/app/runtime.js';
 import { isCount, numberFlag, type Parsed } from '../../plugin/cli/args.js';
 import { EXIT } from '../../plugin/cli/exit.js';
 import { packageRoot } from '../../plugin/core/paths.js';
+import { GateError } from '../../plugin/core/errors.js';
+import { Progress, PROGRESS_LINE_INTERVAL_MS } from '../../plugin/core/progress.js';
 
 /**
  * `npm run demo`: the product end to end on an embedded default — local broker, camera-like
@@ -34,7 +36,10 @@ export default async function demo(p: Parsed): Promise<number> {
       process.stderr.write('starting the local Kafka broker (first run installs it from Maven Central)…\n');
       startedBroker = true;
     }
-    brokers = await startLocalBroker();
+    brokers = await startLocalBroker().catch((err: unknown) => {
+      const port = process.env.KAFKA_PORT ?? '9092';
+      throw new GateError('KAFKA_NETWORK', `the local broker did not start (${(err as Error).message.trim().split('\n').pop()}). If port ${port} is taken, run against a Kafka you have (DIFFIQA_GATE__KAFKA__BROKERS=host:port npm run demo) or start the local one on free ports (KAFKA_PORT=19092 KAFKA_CONTROLLER_PORT=19093 npm run demo)`, { cause: err });
+    });
   }
   const cfg = buildConfig({}, process.env, {
     'kafka.brokers': brokers.split(','),
@@ -51,11 +56,14 @@ export default async function demo(p: Parsed): Promise<number> {
   const client = createKafkajsClient({ brokers: cfg.get('kafka.brokers'), clientId: 'diffiqa-demo', logger: log });
   const topics = topicsFrom(cfg);
 
-  process.stderr.write(`preparing ${count} camera crops from celeba-wild…\n`);
+  process.stderr.write(`preparing ${count} camera crops from celeba-wild (detector, crop, degrade; cached after the first run)…\n`);
   const rt = runtimeFromConfig(cfg);
   await rt.load(cfg.get('models.detector'));
-  const crops = await buildDemoCrops(rt, cfg, path.join(mirror, 'data', 'celeba-wild'), count);
+  const progress = new Progress(count, 'camera crops');
+  const crops = await buildDemoCrops(rt, cfg, path.join(mirror, 'data', 'celeba-wild'), count, undefined, () => progress.tick());
+  progress.end();
   await rt.close();
+  process.stderr.write('starting the gate and the escalation stage (loading their models)…\n');
 
   const admin = client.admin();
   await admin.createTopics([{ topic: topics.input, partitions: 3 }]);
@@ -70,11 +78,15 @@ export default async function demo(p: Parsed): Promise<number> {
   const producer = client.producer();
   await producer.connect();
   const t0 = performance.now();
-  const live = setInterval(() => {
-    process.stdout.write(`\x1b[2J\x1b[H${renderTable(watcher, sentPerCamera)}\n\nfinal ${watcher.finals}  dlq ${watcher.dlq}  in-flight ${[...sentPerCamera.values()].reduce((a, b) => a + b, 0) - watcher.finals - watcher.dlq}  ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-  }, 1000);
-  let sentTotal = 0;
   const cameras = 4;
+  const status = () => `final ${watcher.finals}  dlq ${watcher.dlq}  in-flight ${[...sentPerCamera.values()].reduce((a, b) => a + b, 0) - watcher.finals - watcher.dlq}  ${((performance.now() - t0) / 1000).toFixed(1)} s`;
+  // A live table on a terminal; into a file or a pipe, a status line every 10 s and no screen codes.
+  const tty = process.stdout.isTTY === true;
+  process.stderr.write(`streaming ${count} frames on ${cameras} cameras at ${rate}/s${tty ? '' : `; status every ${PROGRESS_LINE_INTERVAL_MS / 1000} s`}\n`);
+  const live = setInterval(() => {
+    process.stdout.write(tty ? `\x1b[2J\x1b[H${renderTable(watcher, sentPerCamera)}\n${TABLE_LEGEND}\n\n${status()}\n` : `${status()}\n`);
+  }, tty ? 1000 : PROGRESS_LINE_INTERVAL_MS);
+  let sentTotal = 0;
   const stream = await publishStream(producer, codec, crops, { topic: topics.input, cameras, ratePerSecond: rate, badFraction: 0.05, seed: 'demo-stream', runId: run }, (n) => {
     for (let i = 0; i < n; i++) { const cam = `cam-${((sentTotal + i) % cameras) + 1}`; sentPerCamera.set(cam, (sentPerCamera.get(cam) ?? 0) + 1); }
     sentTotal += n;
@@ -92,7 +104,7 @@ export default async function demo(p: Parsed): Promise<number> {
 
   const lat = watcher.latenciesMs;
   const complete = watcher.finals + watcher.dlq === stream.sent;
-  process.stdout.write(`${renderTable(watcher, sentPerCamera)}\n\n`);
+  process.stdout.write(`${renderTable(watcher, sentPerCamera)}\n${TABLE_LEGEND}\n\n`);
   process.stdout.write([
     `summary: ${stream.sent} frames sent (${stream.bad} deliberately broken) in ${wall.toFixed(1)} s on ${cameras} cameras`,
     `  final events ${watcher.finals}, dead letters ${watcher.dlq} (${[...watcher.dlqReasons].map(([k, v]) => `${k}:${v}`).join(', ') || 'none'}), duplicates ${watcher.duplicates}`,
