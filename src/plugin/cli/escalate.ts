@@ -5,12 +5,14 @@ import { createKafkajsClient } from '../kafka/kafkajs.js';
 import { startTelemetry } from '../telemetry/telemetry.js';
 import { flagString, type Parsed } from './args.js';
 import { serve } from './lifecycle.js';
+import { logStartup } from './startup.js';
 
 /** `diffiqa-gate escalate --config FILE`: the full-DifFIQA stage as a service (GPU hosts). */
 export default async function escalate(p: Parsed): Promise<number> {
   const file = flagString(p, 'config');
   const cfg = loadConfigFile(file);
   const log = createLogger(cfg.get('log.level'));
+  logStartup(log, cfg, { role: 'escalation', configFile: file });
   const client = createKafkajsClient({ brokers: cfg.get('kafka.brokers'), clientId: `${cfg.get('kafka.clientId')}-escalation`, logger: log });
   // Before the app: /healthz answers (and /readyz says why not) while models load.
   const telemetry = await startTelemetry(cfg, { role: 'escalation', client, log });

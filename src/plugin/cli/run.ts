@@ -6,12 +6,14 @@ import { createKafkajsClient } from '../kafka/kafkajs.js';
 import { startTelemetry } from '../telemetry/telemetry.js';
 import { flagString, type Parsed } from './args.js';
 import { serve } from './lifecycle.js';
+import { logStartup } from './startup.js';
 
 /** `diffiqa-gate run --config FILE`: the gate as a long-running service. */
 export default async function run(p: Parsed): Promise<number> {
   const file = flagString(p, 'config');
   const cfg = loadConfigFile(file);
   const log = createLogger(cfg.get('log.level'));
+  logStartup(log, cfg, { role: 'gate', configFile: file });
   const missing = missingNodeFlags();
   if (missing.length) log.warn({ missing }, 'node was started without the gate\'s flags: expect a full garbage collection every few hundred frames at saturation');
   const client = createKafkajsClient({ brokers: cfg.get('kafka.brokers'), clientId: cfg.get('kafka.clientId'), logger: log });
