@@ -39,7 +39,8 @@ export type { ErrorCode } from './plugin/core/errors.js';
 export { CHANNEL_NAMESPACE, subscribeTo } from './plugin/core/diagnostic.js';
 export type { EventChannel } from './plugin/core/diagnostic.js';
 export { inferenceChannels } from './plugin/inference/pool.js';
-export type { InferenceRunEvent, WorkerDiedEvent, WorkerRestartedEvent } from './plugin/inference/pool.js';
+export type { ModelEntry, ModelRole, Normalisation } from './plugin/assets/manifest.js';
+export type { InferenceRunEvent, ModelSwappedEvent, WorkerDiedEvent, WorkerRestartedEvent } from './plugin/inference/pool.js';
 export { gateChannels } from './plugin/gate/gate.js';
 export type { GateChunkEvent, GateCommitEvent, GateCompactedEvent, GateDisownedEvent, GateRetryEvent } from './plugin/gate/gate.js';
 

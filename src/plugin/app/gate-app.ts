@@ -17,6 +17,7 @@ import { runtimeFromConfig } from './runtime.js';
 import type { ModelRuntime } from '../scorers/runtime.js';
 import { Lifecycle } from '../core/lifecycle.js';
 import { drainThenClose, leaveKafkaOnClose } from './shutdown.js';
+import { modelReloader, watchManifests } from './models-watch.js';
 import { policyReload, type PolicyReload } from './reload.js';
 
 export function topicsFrom(cfg: Config): Topics {
@@ -77,7 +78,9 @@ export async function startGate(cfg: Config, client: KafkaClient, log: Logger, h
     const registry = await createRegistry(cfg.get('registry.type'), cfg.get('registry.url'));
     const codec = createCodec(registry, topics);
     const thresholds = { accept: cfg.get('gate.accept'), reject: cfg.get('gate.reject') };
-    const { policy, reload } = policyReload(cfg, log);
+    const reloadModels = modelReloader(rt, log);
+    life.onClose('model watch', watchManifests(cfg, reloadModels));
+    const { policy, reload } = policyReload(cfg, log, reloadModels);
     const pressure = new Backpressure(rt.batcher(regressorId));
     const pipeline = new Pipeline(await chooseStages([
       new DecodeMessageStage(codec, cfg.get('kafka.maxMessageBytes')),

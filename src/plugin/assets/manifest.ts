@@ -56,9 +56,14 @@ export function parseManifest(json: unknown, origin: string): Manifest {
   return { models: models as ModelEntry[] };
 }
 
+/** The manifest files read, in order (later ones override earlier ids). */
+export function manifestFiles(extraPaths: string[] = []): string[] {
+  return [path.join(packageRoot(), 'models', 'manifest.json'), ...extraPaths];
+}
+
 /** Reads the project's manifest plus, optionally, a user's extra manifest (their exported official models). */
 export function loadManifest(extraPaths: string[] = []): Manifest {
-  const files = [path.join(packageRoot(), 'models', 'manifest.json'), ...extraPaths];
+  const files = manifestFiles(extraPaths);
   const byId = new Map<string, ModelEntry>();
   for (const file of files) {
     const parsed = parseManifest(JSON.parse(readFileSync(file, 'utf8')), file);

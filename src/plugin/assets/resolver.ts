@@ -42,7 +42,9 @@ export class AssetResolver {
   }
 
   async resolve(entry: ModelEntry): Promise<string> {
-    const known = this.#verified.get(entry.id);
+    // By digest, not id alone: a rollout gives an id another file, which must be found and checked afresh.
+    const verifiedKey = `${entry.id}@${entry.sha256}`;
+    const known = this.#verified.get(verifiedKey);
     if (known) return known;
     const tried: string[] = [];
     const target = path.join(this.#cache, entry.file);
@@ -57,14 +59,14 @@ export class AssetResolver {
       const digest = await sha256File(c.file);
       if (digest !== entry.sha256) { tried.push(`${c.label}: ${c.file} has sha256 ${digest.slice(0, 12)}…, expected ${entry.sha256.slice(0, 12)}…`); continue; }
       const file = c.copy ? await this.#install(c.file, target) : c.file;
-      this.#verified.set(entry.id, file);
+      this.#verified.set(verifiedKey, file);
       return file;
     }
 
     if (entry.url && this.#allowDownload) {
       try {
         const file = await this.#download(entry, target);
-        this.#verified.set(entry.id, file);
+        this.#verified.set(verifiedKey, file);
         return file;
       } catch (err) {
         tried.push(`download: ${entry.url}: ${(err as Error).message}`);

@@ -1,5 +1,5 @@
 import { GateError } from '../core/errors.js';
-import type { InferencePool } from './pool.js';
+import type { InferencePool, LoadedModel } from './pool.js';
 import { facesFeed, type FacesFeed, type InputFeeds } from './types.js';
 
 export interface BatcherOptions {
@@ -22,7 +22,9 @@ export interface BatcherOptions {
 }
 
 type Input = Float32Array | Uint8Array;
-interface Item { input: Input; at: number; resolve: (out: Record<string, Float32Array>) => void; reject: (e: Error) => void }
+/** An item's outputs, by output name, and the model that produced them (which version, across a swap). */
+export interface ItemResult { outputs: Record<string, Float32Array>; model: LoadedModel }
+interface Item { input: Input; at: number; resolve: (out: ItemResult) => void; reject: (e: Error) => void }
 
 export interface BatcherStats { submitted: number; rejected: number; batches: number; items: number; lastBatchSize: number }
 
@@ -62,7 +64,12 @@ export class MicroBatcher {
   get saturated(): boolean { return this.#queue.length >= this.#o.maxQueue; }
 
   /** One item: a uint8 HWC face when the batcher packs faces, else a float tensor item. */
-  submit(input: Input): Promise<Record<string, Float32Array>> {
+  async submit(input: Input): Promise<Record<string, Float32Array>> {
+    return (await this.submitWith(input)).outputs;
+  }
+
+  /** As submit(), with the model that ran the item. */
+  submitWith(input: Input): Promise<ItemResult> {
     if (this.#closed) return Promise.reject(new GateError('INFER_CLOSED', `batcher for ${this.#o.modelId} is closed`));
     if (input.length !== this.#itemSize) return Promise.reject(new GateError('INTERNAL', `input has ${input.length} values, expected ${this.#itemSize}`));
     if ((input instanceof Uint8Array) !== Boolean(this.#o.faces)) {
@@ -132,10 +139,10 @@ export class MicroBatcher {
     this.stats.items += n;
     this.stats.lastBatchSize = n;
     try {
-      const run = () => this.#pool.run(this.#o.modelId, this.#feeds(items));
+      const run = () => this.#pool.runModel(this.#o.modelId, this.#feeds(items));
       // A batch whose worker died is run once more (the pool restarts workers): its items are still
       // here, only the packed copy went to the dead worker.
-      const out = await run().catch((err: unknown) => {
+      const { outputs: out, model } = await run().catch((err: unknown) => {
         if (err instanceof GateError && err.code === 'INFER_WORKER_DIED' && err.canRetry) return run();
         throw err;
       });
@@ -143,7 +150,7 @@ export class MicroBatcher {
       items.forEach((it, i) => {
         const r: Record<string, Float32Array> = {};
         for (const [name, arr, size] of per) r[name] = arr.slice(i * size, (i + 1) * size);
-        it.resolve(r);
+        it.resolve({ outputs: r, model });
       });
     } catch (err) {
       for (const it of items) it.reject(err as Error);

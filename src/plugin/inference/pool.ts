@@ -26,12 +26,14 @@ const DEFAULT_RESTARTS: RestartPolicy = { maxRestarts: 5, windowMs: 60_000, back
 /** How long a run waits for a worker while all of them are restarting, before it fails (retriable). */
 const WAIT_FOR_WORKER_MS = 30_000;
 
-export interface LoadedModel { entry: ModelEntry; provider: string }
+/** `key`: the session's name in the workers (`<id>#<generation>`); a swap loads the next one beside it. */
+export interface LoadedModel { entry: ModelEntry; provider: string; key: string }
 
 export interface InferenceRunEvent { source: InferencePool; modelId: string; batchSize: number; ms: number; provider: string }
 /** `restarting`: the worker will be started again; false: the restart budget is spent. */
 export interface WorkerDiedEvent { source: InferencePool; error: Error; restarting: boolean }
 export interface WorkerRestartedEvent { source: InferencePool }
+export interface ModelSwappedEvent { source: InferencePool; modelId: string; from: ModelEntry; to: ModelEntry }
 
 /** What the pool publishes (see core/diagnostic.ts); telemetry subscribes, the pool never imports it. */
 export const inferenceChannels = {
@@ -39,6 +41,8 @@ export const inferenceChannels = {
   run: createChannel<InferenceRunEvent>('inference:run'),
   workerDied: createChannel<WorkerDiedEvent>('inference:worker-died'),
   workerRestarted: createChannel<WorkerRestartedEvent>('inference:worker-restarted'),
+  /** A model's sessions were replaced (swap): batches sent from now on run the new one. */
+  modelSwapped: createChannel<ModelSwappedEvent>('inference:model-swapped'),
 };
 
 /**
@@ -50,6 +54,10 @@ export class InferencePool {
   readonly #models = new Map<string, LoadedModel>();
   /** Resolved model files, for reloading them into a restarted worker. */
   readonly #files = new Map<string, string>();
+  /** Runs in flight per session key, so a swapped-out session is released only once its last run is back. */
+  readonly #runsByKey = new Map<string, number>();
+  readonly #retired = new Set<string>();
+  #generation = 0;
   readonly #opts: PoolOptions;
   readonly #restart: RestartPolicy;
   readonly #file: string;
@@ -132,8 +140,8 @@ export class InferencePool {
   }
 
   async #loadAll(slot: Slot): Promise<boolean> {
-    for (const { entry } of this.#models.values()) {
-      const res = await this.#send(slot, { ...this.#loadRequest(entry, this.#files.get(entry.id)!) });
+    for (const { entry, key } of this.#models.values()) {
+      const res = await this.#send(slot, this.#loadRequest(entry, this.#files.get(entry.id)!, key));
       // A worker that cannot load what its predecessor had is ended: its exit starts the next try.
       if (!res.ok) {
         void slot.worker.terminate();
@@ -181,19 +189,53 @@ export class InferencePool {
     const existing = this.#models.get(entry.id);
     if (existing) return existing;
     const file = await resolver.resolve(entry);
+    const loaded = await this.#loadEverywhere(entry, file);
     this.#files.set(entry.id, file);
-    const results = await Promise.all(this.#slots.map((slot) => this.#send(slot, this.#loadRequest(entry, file))));
-    const bad = results.find((r) => !r.ok);
-    if (bad && !bad.ok) throw new GateError('MODEL_LOAD', bad.message, { details: { model: entry.id } });
-    const provider = (results[0] as { provider?: string }).provider ?? 'cpu';
-    const loaded = { entry, provider };
     this.#models.set(entry.id, loaded);
     return loaded;
   }
 
-  #loadRequest(entry: ModelEntry, file: string): WorkerRequest {
+  /**
+   * Replaces a loaded model by another manifest entry (a new file or version) without stopping:
+   * the new sessions load beside the old ones in every worker (file sha256-checked by the
+   * resolver), then the pool switches in one step, between batches: a batch sent before runs on
+   * the old session, every later one on the new; the old sessions are released once their last
+   * run is back. A file that fails to resolve or load leaves the old model running (the error is thrown).
+   */
+  async swap(entry: ModelEntry, resolver: AssetResolver): Promise<LoadedModel> {
+    const prev = this.model(entry.id);
+    const file = await resolver.resolve(entry);
+    const next = await this.#loadEverywhere(entry, file);
+    if (this.#closed) throw new GateError('INFER_CLOSED', 'pool is closed');
+    this.#files.set(entry.id, file);
+    this.#models.set(entry.id, next);
+    this.#retired.add(prev.key);
+    this.#releaseIfIdle(prev.key);
+    inferenceChannels.modelSwapped.publish({ source: this, modelId: entry.id, from: prev.entry, to: entry });
+    return next;
+  }
+
+  async #loadEverywhere(entry: ModelEntry, file: string): Promise<LoadedModel> {
+    const key = `${entry.id}#${++this.#generation}`;
+    const slots = this.#slots.filter((s) => !s.dead);
+    const results = await Promise.all(slots.map((slot) => this.#send(slot, this.#loadRequest(entry, file, key))));
+    const bad = results.find((r) => !r.ok);
+    if (bad && !bad.ok) {
+      await Promise.all(slots.map((slot) => this.#send(slot, { kind: 'unload', id: this.#nextId++, modelId: key })));
+      throw new GateError('MODEL_LOAD', bad.message, { details: { model: entry.id } });
+    }
+    return { entry, provider: (results[0] as { provider?: string }).provider ?? 'cpu', key };
+  }
+
+  #releaseIfIdle(key: string): void {
+    if (!this.#retired.has(key) || (this.#runsByKey.get(key) ?? 0) > 0) return;
+    this.#retired.delete(key);
+    for (const slot of this.#slots) void this.#send(slot, { kind: 'unload', id: this.#nextId++, modelId: key });
+  }
+
+  #loadRequest(entry: ModelEntry, file: string, key: string): WorkerRequest {
     return {
-      kind: 'load', id: this.#nextId++, modelId: entry.id, file, batch: entry.batch,
+      kind: 'load', id: this.#nextId++, modelId: key, file, batch: entry.batch,
       executionProviders: this.#opts.executionProviders, intraOpThreads: this.#opts.intraOpThreads,
     };
   }
@@ -209,15 +251,30 @@ export class InferencePool {
 
   /** Runs one batch on the least busy worker. Input buffers are transferred (do not reuse them). */
   async run(modelId: string, feeds: InputFeeds): Promise<Feeds> {
+    return (await this.runModel(modelId, feeds)).outputs;
+  }
+
+  /** As run(), and which model (entry, version) ran it: across a swap, the one its session belongs to. */
+  async runModel(modelId: string, feeds: InputFeeds): Promise<{ outputs: Feeds; model: LoadedModel }> {
     if (this.#closed) throw new GateError('INFER_CLOSED', 'pool is closed');
-    const { provider } = this.model(modelId);
     const slot = await this.#pick();
+    // Read after the wait for a worker: a swap meanwhile sends this batch to the new session.
+    const model = this.model(modelId);
     const transfer = [...new Set(Object.values(feeds).map((t) => t.data.buffer as ArrayBuffer))];
-    const res = await this.#send(slot, { kind: 'run', id: this.#nextId++, modelId, feeds }, transfer);
+    this.#runsByKey.set(model.key, (this.#runsByKey.get(model.key) ?? 0) + 1);
+    let res: WorkerResponse;
+    try {
+      res = await this.#send(slot, { kind: 'run', id: this.#nextId++, modelId: model.key, feeds }, transfer);
+    } finally {
+      const left = this.#runsByKey.get(model.key)! - 1;
+      if (left > 0) this.#runsByKey.set(model.key, left);
+      else this.#runsByKey.delete(model.key);
+      this.#releaseIfIdle(model.key);
+    }
     if (!res.ok) throw new GateError(res.code as ErrorCode, res.message, { details: { model: modelId } });
     const n = Object.values(feeds)[0]?.dims[0] ?? 0;
-    if (inferenceChannels.run.hasSubscribers) inferenceChannels.run.publish({ source: this, modelId, batchSize: n, ms: res.ms ?? 0, provider });
-    return res.outputs!;
+    if (inferenceChannels.run.hasSubscribers) inferenceChannels.run.publish({ source: this, modelId, batchSize: n, ms: res.ms ?? 0, provider: model.provider });
+    return { outputs: res.outputs!, model };
   }
 
   /**

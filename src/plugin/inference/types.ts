@@ -43,7 +43,7 @@ export interface RunRequest {
 }
 
 /** `exit`: the worker ends as a crashed one would (fault drills), once its runs in flight are done. */
-export type WorkerRequest = LoadRequest | RunRequest | { kind: 'close'; id: number } | { kind: 'exit'; id: number };
+export type WorkerRequest = LoadRequest | RunRequest | { kind: 'unload'; id: number; modelId: string } | { kind: 'close'; id: number } | { kind: 'exit'; id: number };
 
 export type WorkerResponse =
   | { id: number; ok: true; provider?: string; outputs?: Feeds; ms?: number }

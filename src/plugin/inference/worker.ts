@@ -98,6 +98,14 @@ async function run(req: RunRequest): Promise<WorkerResponse> {
   }
 }
 
+/** A swapped-out session: the pool asks only once no run of it is in flight. */
+async function unload(id: number, modelId: string): Promise<WorkerResponse> {
+  const loaded = sessions.get(modelId);
+  sessions.delete(modelId);
+  await loaded?.session.release();
+  return { id, ok: true };
+}
+
 async function closeSessions(id: number): Promise<WorkerResponse> {
   await Promise.all([...sessions.values()].map((s) => s.session.release()));
   sessions.clear();
@@ -123,7 +131,7 @@ parentPort!.on('message', async (req: WorkerRequest) => {
   let res: WorkerResponse;
   running++;
   try {
-    res = req.kind === 'load' ? await load(req) : req.kind === 'run' ? await run(req) : await closeSessions(req.id);
+    res = req.kind === 'load' ? await load(req) : req.kind === 'run' ? await run(req) : req.kind === 'unload' ? await unload(req.id, req.modelId) : await closeSessions(req.id);
   } finally {
     running--;
     if (running === 0) for (const r of idle.splice(0)) r();

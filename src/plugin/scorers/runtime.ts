@@ -18,33 +18,70 @@ export interface RuntimeOptions extends Partial<PoolOptions> {
  * owned in one place so start-up and close order are obvious.
  */
 export class ModelRuntime {
-  readonly manifest: Manifest;
+  #manifest: Manifest;
+  readonly #manifestPaths: string[] | undefined;
+  /** Each loaded model's entry as the manifest gave it when it was (re)loaded: what a reload compares. */
+  readonly #asked = new Map<string, ModelEntry>();
   readonly resolver: AssetResolver;
   readonly pool: InferencePool;
   readonly #batchers = new Map<string, MicroBatcher>();
   readonly #batch: RuntimeOptions['batch'];
 
   constructor(opts: RuntimeOptions = {}) {
-    this.manifest = loadManifest(opts.manifestPaths);
+    this.#manifestPaths = opts.manifestPaths;
+    this.#manifest = loadManifest(opts.manifestPaths);
     this.resolver = new AssetResolver({ mirrorDir: opts.mirrorDir, cacheDir: opts.cacheDir, allowDownload: opts.allowDownload });
     this.pool = new InferencePool(opts);
     this.#batch = opts.batch;
   }
 
+  get manifest(): Manifest { return this.#manifest; }
+
   entry(modelId: string): ModelEntry {
-    return findModel(this.manifest, modelId);
+    return findModel(this.#manifest, modelId);
   }
 
   /** Loads a model into every worker. When its file cannot be resolved and the manifest names an
    *  equivalent `fallback`, that one runs under the requested id (its version says which it is). */
   async load(modelId: string): Promise<{ entry: ModelEntry; provider: string }> {
     const entry = this.entry(modelId);
-    try {
-      return await this.pool.load(entry, this.resolver);
-    } catch (err) {
+    const loaded = await this.#withFallback(entry, (e) => this.pool.load(e, this.resolver));
+    this.#asked.set(modelId, entry);
+    return loaded;
+  }
+
+  #withFallback<T>(entry: ModelEntry, load: (e: ModelEntry) => Promise<T>): Promise<T> {
+    return load(entry).catch((err: unknown) => {
       if (!entry.fallback || !(err instanceof GateError && err.code.startsWith('ASSET_'))) throw err;
-      return this.pool.load({ ...this.entry(entry.fallback), id: entry.id }, this.resolver);
+      return load({ ...this.entry(entry.fallback), id: entry.id });
+    });
+  }
+
+  /**
+   * Model rollout without a restart: re-reads the manifests and swaps in every loaded model whose
+   * entry changed (file, sha256, version) — sha256-checked, between batches (pool.swap). A model
+   * whose new entry fails (missing or corrupt file, another input or normalisation, which the
+   * running batchers are built for) keeps running as it was, and is reported in `failed`.
+   */
+  async reloadModels(): Promise<{ swapped: ModelEntry[]; failed: { id: string; error: GateError }[] }> {
+    this.#manifest = loadManifest(this.#manifestPaths);
+    const swapped: ModelEntry[] = [], failed: { id: string; error: GateError }[] = [];
+    for (const [id, was] of this.#asked) {
+      let next: ModelEntry;
+      try { next = this.entry(id); } catch (err) { failed.push({ id, error: err as GateError }); continue; }
+      if (next.sha256 === was.sha256 && next.version === was.version && next.file === was.file) continue;
+      try {
+        if (JSON.stringify([next.input, next.normalisation, next.outputs]) !== JSON.stringify([was.input, was.normalisation, was.outputs])) {
+          throw new GateError('MODEL_LOAD', `${id}: the new entry changes the input, outputs or normalisation; that needs a restart`, { details: { model: id } });
+        }
+        await this.#withFallback(next, (e) => this.pool.swap(e, this.resolver));
+        this.#asked.set(id, next);
+        swapped.push(next);
+      } catch (err) {
+        failed.push({ id, error: err instanceof GateError ? err : new GateError('MODEL_LOAD', (err as Error).message, { cause: err }) });
+      }
     }
+    return { swapped, failed };
   }
 
   /** A shared batcher per model, so frames of every partition land in the same batches. */

@@ -13,8 +13,8 @@ export class RegressScorer {
   }
 
   async score(face: AlignedFace): Promise<ScoreResult> {
-    const { entry, provider } = this.#rt.pool.model(this.modelId);
-    const out = await this.#rt.batcher(this.modelId).submit(face.data);
+    // The model that ran the batch names the score, so a swap mid-stream labels every frame right.
+    const { outputs: out, model: { entry, provider } } = await this.#rt.batcher(this.modelId).submitWith(face.data);
     const value = out[entry.outputs[0]]?.[0];
     if (value === undefined || !Number.isFinite(value)) throw new GateError('MODEL_OUTPUT', `${this.modelId} returned a non-finite score`);
     return { score: value, modelId: entry.id, modelVersion: entry.version, executionProvider: provider };

@@ -7,10 +7,10 @@ import type { Feeds, InputFeeds } from '../../../src/plugin/inference/types.js';
 function heldPool() {
   const runs: { at: number; n: number; finish: () => void }[] = [];
   const pool = {
-    run(_model: string, feeds: InputFeeds): Promise<Feeds> {
+    runModel(_model: string, feeds: InputFeeds): Promise<{ outputs: Feeds; model: unknown }> {
       const n = Object.values(feeds)[0].dims[0];
       return new Promise((resolve) => {
-        runs.push({ at: performance.now(), n, finish: () => resolve({ y: { type: 'float32', data: new Float32Array(n), dims: [n, 1] } }) });
+        runs.push({ at: performance.now(), n, finish: () => resolve({ outputs: { y: { type: 'float32', data: new Float32Array(n), dims: [n, 1] } }, model: {} }) });
       });
     },
   } as unknown as InferencePool;
