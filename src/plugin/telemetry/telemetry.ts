@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { context, isSpanContextValid, trace, type Tracer } from '@opentelemetry/api';
-import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import type { Resource } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
 import type { BasicTracerProvider, SpanExporter } from '@opentelemetry/sdk-trace-base';
@@ -25,6 +24,7 @@ import { PipelineMetrics } from './metrics.js';
 import { PrometheusReader } from './prometheus.js';
 import { TelemetryServer } from './server.js';
 import { createTracerProvider, exportersFromEnv, telemetryResource } from './tracing.js';
+import { ExportFailures, metricExportTiming, otlpEndpoint, otlpMetricExporter, otlpProtocol } from './exporters.js';
 
 export interface TelemetryOptions {
   role: 'gate' | 'escalation';
@@ -74,6 +74,8 @@ export class Telemetry implements AppHooks {
   readonly #tracerProvider?: BasicTracerProvider;
   readonly #meterProvider: MeterProvider;
   readonly #prometheus = new PrometheusReader();
+  /** Failed OTLP exports (logged, rate-limited; diffiqa_telemetry_export_failures). */
+  readonly exportFailures: ExportFailures;
   #server?: TelemetryServer;
   #lag?: LagPoller;
   #alerts?: AlertPublisher;
@@ -88,11 +90,24 @@ export class Telemetry implements AppHooks {
     this.#cfg = cfg;
     this.#o = o;
     this.serviceName = String(resource.attributes['service.name']);
-    this.#tracerProvider = createTracerProvider(resource, o.spanExporter);
+    this.exportFailures = new ExportFailures(o.log);
+    this.#tracerProvider = createTracerProvider(resource, o.spanExporter, this.exportFailures);
     const readers: MetricReader[] = [this.#prometheus];
-    if (exportersFromEnv('METRICS').includes('otlp')) readers.push(new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter() }));
+    const otlpMetrics = exportersFromEnv('METRICS').includes('otlp');
+    if (otlpMetrics) readers.push(new PeriodicExportingMetricReader({ exporter: otlpMetricExporter(this.exportFailures), ...metricExportTiming() }));
     this.#meterProvider = new MeterProvider({ resource, readers });
-    this.metrics = new PipelineMetrics(this.#meterProvider.getMeter('diffiqa-gate'));
+    const meter = this.#meterProvider.getMeter('diffiqa-gate');
+    this.metrics = new PipelineMetrics(meter);
+    meter.createObservableCounter('diffiqa_telemetry_export_failures', { description: 'OTLP exports that failed, by signal (traces, metrics); each is logged, at most once a minute' })
+      .addCallback((r) => { for (const [signal, n] of Object.entries(this.exportFailures.counts)) r.observe(n, { signal }); });
+    o.log.info({
+      service: this.serviceName,
+      traces: o.spanExporter ? 'in-process exporter' : this.#tracerProvider ? describeExport('traces', exportersFromEnv('TRACES')) : 'off (no OTLP endpoint or OTEL_TRACES_EXPORTER)',
+      metrics: {
+        prometheus: cfg.get('telemetry.metricsPort') ? `:${cfg.get('telemetry.metricsPort')}/metrics` : 'off (telemetry.metricsPort 0)',
+        otlp: otlpMetrics ? `${describeExport('metrics', ['otlp'])} every ${metricExportTiming().exportIntervalMillis} ms` : 'off',
+      },
+    }, 'telemetry');
     if (this.#tracerProvider) {
       const tracer: Tracer = this.#tracerProvider.getTracer('diffiqa-gate');
       const groupId = o.role === 'gate' ? cfg.get('kafka.groupId') : cfg.get('escalation.groupId');
@@ -220,6 +235,11 @@ export class Telemetry implements AppHooks {
     })();
     return this.#closed;
   }
+}
+
+/** Where a signal goes, e.g. "otlp http/protobuf → http://collector:4318/v1/traces". */
+function describeExport(signal: 'traces' | 'metrics', exporters: string[]): string {
+  return exporters.map((e) => (e === 'otlp' ? `otlp ${otlpProtocol(signal)} → ${otlpEndpoint(signal)}` : e)).join(', ');
 }
 
 /** Telemetry for one app: resource from the role and OTEL_* env, /metrics listening if configured. */

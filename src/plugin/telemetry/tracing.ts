@@ -1,12 +1,13 @@
 import { context } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { getStringFromEnv, getStringListFromEnv } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import {
   BasicTracerProvider, BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, type SpanExporter, type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import type { Logger } from '../core/log.js';
+import { ExportFailures, otlpSpanExporter } from './exporters.js';
 
 let contextManagerInstalled = false;
 
@@ -44,11 +45,11 @@ export function exportersFromEnv(signal: 'TRACES' | 'METRICS'): string[] {
   return otlpConfigured(signal) ? ['otlp'] : [];
 }
 
-export function spanProcessorsFromEnv(): SpanProcessor[] {
+export function spanProcessorsFromEnv(failures: ExportFailures): SpanProcessor[] {
   const out: SpanProcessor[] = [];
   for (const name of exportersFromEnv('TRACES')) {
-    // OTLP over HTTP/JSON; endpoint, headers and timeouts come from OTEL_EXPORTER_OTLP_* as usual.
-    if (name === 'otlp') out.push(new BatchSpanProcessor(new OTLPTraceExporter()));
+    // OTLP over OTEL_EXPORTER_OTLP_PROTOCOL; endpoint, headers and timeouts from OTEL_EXPORTER_OTLP_* as usual.
+    if (name === 'otlp') out.push(new BatchSpanProcessor(otlpSpanExporter(failures)));
     else if (name === 'console') out.push(new SimpleSpanProcessor(new ConsoleSpanExporter()));
   }
   return out;
@@ -59,9 +60,11 @@ export function spanProcessorsFromEnv(): SpanProcessor[] {
  * keep separate service names. `exporter` (tests: InMemorySpanExporter) replaces the env's choice.
  * Undefined when nothing would receive the spans: then frames keep the input's trace headers.
  */
-export function createTracerProvider(resource: Resource, exporter?: SpanExporter): BasicTracerProvider | undefined {
-  const spanProcessors = exporter ? [new SimpleSpanProcessor(exporter)] : spanProcessorsFromEnv();
+export function createTracerProvider(resource: Resource, exporter?: SpanExporter, failures: ExportFailures = new ExportFailures(silent)): BasicTracerProvider | undefined {
+  const spanProcessors = exporter ? [new SimpleSpanProcessor(exporter)] : spanProcessorsFromEnv(failures);
   if (spanProcessors.length === 0) return undefined;
   installContextManager();
   return new BasicTracerProvider({ resource, spanProcessors });
 }
+
+const silent = { warn: () => undefined } as unknown as Logger;
