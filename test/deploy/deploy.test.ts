@@ -5,7 +5,7 @@
  * kubeconform, hadolint, promtool) when they are installed.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -239,5 +239,49 @@ describe('gpu check', () => {
     expect(report.rows[0]).toMatchObject({ device: 'cpu', batchSize: 20 });
     expect(report.rows[0].msPerImage).toBeGreaterThan(0);
     expect(report.rows[0].meanScore).toBeGreaterThan(0);
+  });
+});
+
+describe('thresholds as shipped', () => {
+  const defaults = buildConfig({}, {});
+  const keys = ['gate.accept', 'gate.reject', 'escalation.accept', 'escalation.reject'] as const;
+  const chart = 'deploy/helm/diffiqa-gate';
+  const values = yaml(`${chart}/values.yaml`) as Obj & { config: Obj; gate: Obj & { config: Obj }; escalation: Obj & { config: Obj } };
+  const compose = yaml('deploy/compose/docker-compose.yml') as { services: Record<string, { environment?: Record<string, string>; volumes?: string[] }> };
+  const rendered: [string, Obj, Record<string, string>][] = [
+    ['helm gate', deepMerge(values.config, values.gate.config), {}],
+    ['helm escalation', deepMerge(values.config, values.escalation.config), {}],
+    ...(['gate', 'escalation'] as const).map((name): [string, Obj, Record<string, string>] => {
+      const svc = compose.services[name];
+      const mount = svc.volumes!.find((v) => v.includes(':/etc/diffiqa-gate/config.yaml'))!;
+      return [`compose ${name}`, yaml(path.join('deploy/compose', mount.split(':')[0])) as Obj, svc.environment ?? {}];
+    }),
+  ];
+
+  it.each(rendered)('%s should set no threshold and so run on the calibrated config defaults', (_name, file, env) => {
+    for (const k of keys) expect(has(file, k.split('.')), k).toBe(false);
+    expect(Object.keys(env).filter((k) => /ACCEPT|REJECT/.test(k))).toEqual([]);
+    const cfg = buildConfig(file, env);
+    for (const k of keys) expect(cfg.get(k), k).toBe(defaults.get(k));
+  });
+});
+
+describe('helm templates (without helm)', () => {
+  const dir = path.join(root, 'deploy/helm/diffiqa-gate/templates');
+  const files = readdirSync(dir).filter((f) => /\.(ya?ml|tpl)$/.test(f));
+
+  /** Opening and closing actions balance in every template, and every include names a defined template. */
+  it.each(files)('%s should balance its if/range/with/define blocks and include only defined templates', (file) => {
+    const text = readFileSync(path.join(dir, file), 'utf8');
+    const actions = [...text.matchAll(/\{\{-?\s*(.*?)\s*-?\}\}/gs)].map((m) => m[1]).filter((a) => !a.startsWith('/*'));
+    let depth = 0;
+    for (const a of actions) {
+      if (/^(if|range|with|define|block)\b/.test(a)) depth++;
+      else if (/^end\b/.test(a)) depth--;
+      expect(depth, `${file}: "{{ ${a} }}" closes more than it opened`).toBeGreaterThanOrEqual(0);
+    }
+    expect(depth, `${file}: unclosed blocks`).toBe(0);
+    const defined = new Set(files.flatMap((f) => [...readFileSync(path.join(dir, f), 'utf8').matchAll(/define "([^"]+)"/g)].map((m) => m[1])));
+    for (const [, name] of text.matchAll(/(?:include|template) "([^"]+)"/g)) expect(defined.has(name), `${file}: ${name}`).toBe(true);
   });
 });
