@@ -42,6 +42,9 @@ export { inferenceChannels } from './plugin/inference/pool.js';
 export type { ModelEntry, ModelRole, Normalisation } from './plugin/assets/manifest.js';
 export type { InferenceRunEvent, ModelSwappedEvent, WorkerDiedEvent, WorkerRestartedEvent } from './plugin/inference/pool.js';
 export { gateChannels } from './plugin/gate/gate.js';
+export { canaryChannels, CanaryStage } from './plugin/pipeline/stages/canary.js';
+export type { CanaryScoredEvent, CanarySplit } from './plugin/pipeline/stages/canary.js';
+export type { CanaryComparison, CanaryPair, CanarySummary } from './plugin/drift/canary.js';
 export type { GateChunkEvent, GateCommitEvent, GateCompactedEvent, GateDisownedEvent, GateRetryEvent } from './plugin/gate/gate.js';
 
 // Kafka behind a port: the kafkajs adapter, and the in-memory client as the official fake.
@@ -61,5 +64,5 @@ export type { AvroCodec } from './schemas/codec.js';
 export type { MemoryRegistry, SchemaRegistry } from './schemas/registry.js';
 export { deadLetterType, escalationRequestType, faceCropType, faceQualityType } from './schemas/index.js';
 export type {
-  BBox, DeadLetter, Decision, Escalation, EscalationRequest, FaceCrop, FaceQuality, ImageFormat, KafkaSource, Point, Thresholds,
+  BBox, CanaryScore, DeadLetter, Decision, Escalation, EscalationRequest, FaceCrop, FaceQuality, ImageFormat, KafkaSource, Point, Thresholds,
 } from './schemas/index.js';

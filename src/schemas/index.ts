@@ -63,7 +63,11 @@ export interface FaceQuality {
   producedAt: number;
   /** false: shadow mode, the decision is what would have been taken (not enforced). */
   enforced: boolean;
+  /** The candidate model's score of the same face, on frames of the canary split. */
+  canary: CanaryScore | null;
 }
+
+export interface CanaryScore { score: number; modelId: string; modelVersion: string; decision: Decision }
 
 export interface DeadLetter {
   originalKey: Buffer | null;

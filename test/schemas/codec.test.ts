@@ -105,7 +105,7 @@ describe('AvroCodec', () => {
     expect(webp).toEqual({ ...expected, imageFormat: 'UNKNOWN' });
   });
 
-  it('decode should read FaceQuality and EscalationRequest from writers before `enforced` as enforced, and new data with the old readers', async () => {
+  it('decode should read FaceQuality and EscalationRequest from writers before `enforced` and `canary` with their defaults, and new data with the old readers', async () => {
     const cases = [
       ['quality-value', faceQualityType, loadSchema(faceQualityV1Path), sampleFaceQuality()],
       ['escalations-value', escalationRequestType, loadSchema(escalationRequestV1Path), sampleEscalationRequest()],
@@ -113,8 +113,10 @@ describe('AvroCodec', () => {
     for (const [subject, current, v1, sample] of cases) {
       const old: Record<string, unknown> = { ...sample };
       delete old.enforced;
+      delete old.canary;
+      const defaults = subject === 'quality-value' ? { enforced: true, canary: null } : { enforced: true };
       const oldCodec = new AvroCodec(new MemoryRegistry(), { [subject]: v1 });
-      expect(await oldCodec.decode(await oldCodec.encode(subject, old), current), subject).toEqual({ ...old, enforced: true });
+      expect(await oldCodec.decode(await oldCodec.encode(subject, old), current), subject).toEqual({ ...old, ...defaults });
       const codec = new AvroCodec(new MemoryRegistry(), writers);
       expect(await codec.decode(await codec.encode(subject, { ...sample, enforced: false }), v1), subject).toEqual(old);
     }

@@ -12,6 +12,7 @@ import { DecideStage } from '../pipeline/stages/decide.js';
 import { DecodeMessageStage } from '../pipeline/stages/decode-message.js';
 import { PrepareStage, prepareOptions } from '../pipeline/stages/prepare.js';
 import { RegressStage } from '../pipeline/stages/regress.js';
+import { CanaryStage } from '../pipeline/stages/canary.js';
 import { RegressScorer } from '../scorers/scorers.js';
 import { runtimeFromConfig } from './runtime.js';
 import type { ModelRuntime } from '../scorers/runtime.js';
@@ -33,7 +34,7 @@ export interface AppHooks {
   /** The consumer joined its group: the app is ready. */
   started?(): void;
   /**
-   * Gets the app's stages in order (their names: decode, prepare, regress, decide; escalation:
+   * Gets the app's stages in order (their names: decode, prepare, regress, decide, canary when configured; escalation:
    * decode, diffiqa) and returns those to run: add your own, replace or leave some out. Stages
    * left out are closed at once. Runs before the wrapper.
    */
@@ -55,6 +56,8 @@ export interface GateApp {
   runtime: ModelRuntime;
   pressure: Backpressure;
   provider: string;
+  /** The canary split's stage (config `canary.model`): its comparison of the two score distributions. */
+  canary?: CanaryStage;
   /** Applies a new config's `cameras` section (and the global thresholds it inherits) between batches; `run` calls it on SIGHUP. */
   reload: PolicyReload['reload'];
   /** Stops fetching and drains within the deadline, then releases everything. true = clean. */
@@ -73,7 +76,9 @@ export async function startGate(cfg: Config, client: KafkaClient, log: Logger, h
   try {
     const { provider } = await rt.load(regressorId);
     await rt.load(cfg.get('models.detector'));
-    log.info({ model: regressorId, executionProvider: provider }, 'models loaded');
+    const candidateId = cfg.get('canary.model');
+    if (candidateId) await rt.load(candidateId);
+    log.info({ model: regressorId, executionProvider: provider, canary: candidateId || undefined }, 'models loaded');
 
     const registry = await createRegistry(cfg.get('registry.type'), cfg.get('registry.url'));
     const codec = createCodec(registry, topics);
@@ -82,11 +87,15 @@ export async function startGate(cfg: Config, client: KafkaClient, log: Logger, h
     life.onClose('model watch', watchManifests(cfg, reloadModels));
     const { policy, reload } = policyReload(cfg, log, reloadModels);
     const pressure = new Backpressure(rt.batcher(regressorId));
+    const canary = candidateId
+      ? new CanaryStage(new RegressScorer(rt, candidateId), { fraction: cfg.get('canary.fraction'), cameras: cfg.get('canary.cameras') }, cfg.get('drift.windowSize'))
+      : undefined;
     const pipeline = new Pipeline(await chooseStages([
       new DecodeMessageStage(codec, cfg.get('kafka.maxMessageBytes')),
       new PrepareStage(rt, prepareOptions(cfg)),
       new RegressStage(new RegressScorer(rt, regressorId), pressure),
       new DecideStage(policy),
+      ...(canary ? [canary] : []),
     ], h), h.wrap);
     life.onClose('stages', () => pipeline.close());
 
@@ -111,7 +120,7 @@ export async function startGate(cfg: Config, client: KafkaClient, log: Logger, h
     h.started?.();
     log.info({ input: topics.input, group: cfg.get('kafka.groupId'), delivery: cfg.get('delivery.mode') }, 'gate running');
 
-    return { gate, runtime: rt, pressure, provider, reload, shutdown: drainThenClose(gate, life) };
+    return { gate, runtime: rt, pressure, provider, canary, reload, shutdown: drainThenClose(gate, life) };
   } catch (err) {
     await life.close();
     throw err;

@@ -73,7 +73,8 @@ export class PolicySwitch {
   }
 }
 
-function globRegex(pattern: string): RegExp | null {
+/** A camera glob (`*` any run, `?` one character) as a regex; null for a plain id. */
+export function globRegex(pattern: string): RegExp | null {
   if (!/[*?]/.test(pattern)) return null;
   const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
   return new RegExp(`^${body}$`, 's');

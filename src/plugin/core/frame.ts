@@ -64,6 +64,8 @@ export interface Frame {
   aligned?: AlignedFace;
   regression?: ScoreResult;
   decision?: 'ACCEPT' | 'REJECT' | 'BORDERLINE';
+  /** The canary candidate's score of the same face and what it would decide (config `canary`); it decides nothing. */
+  canary?: ScoreResult & { decision: 'ACCEPT' | 'REJECT' | 'BORDERLINE' };
   /** The camera's rule the decision was taken with (mode, thresholds), read once per batch. */
   rule?: CameraRule;
   /** Escalation stage: the full-DifFIQA result (regression then holds the gate's inline score). */

@@ -22,6 +22,8 @@ export function finalEvent(f: Frame): FaceQuality {
     // The event points at the original FaceCrop, so downstream joins on one key for both stages.
     source: { topic: topic ?? '', partition: Number(partition ?? -1), offset: offset ?? '' },
     producedAt: Date.now(), enforced: f.rule?.mode !== 'shadow',
+    // The canary split is the gate's (inline models); full DifFIQA has no candidate.
+    canary: null,
   };
 }
 

@@ -45,6 +45,7 @@ export function qualityEvent(f: Frame, o: { final: boolean; thresholds: Threshol
     thresholds: o.thresholds, regressionScore: null, escalation: o.escalation,
     landmarkSource: f.aligned?.landmarkSource ?? null, timings: { ...f.timings, totalMs: performance.now() - f.receivedAt },
     source: sourceOf(f), producedAt: Date.now(), enforced: o.enforced,
+    canary: f.canary ? { score: f.canary.score, modelId: f.canary.modelId, modelVersion: f.canary.modelVersion, decision: f.canary.decision } : null,
   };
 }
 
