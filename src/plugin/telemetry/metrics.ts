@@ -5,6 +5,8 @@ import type { OutRecord } from '../kafka/port.js';
 
 const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const BATCH = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+/** Produce→final runs from milliseconds (inline) to minutes (full DifFIQA on a busy CPU). */
+const LATENCY = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 const SCORES = [...Array.from({ length: 21 }, (_, i) => Math.round(i * 5) / 100), 1.25, 1.5];
 
 /** Sources read at collection time (observable instruments): no timers of our own. */
@@ -35,11 +37,15 @@ export class PipelineMetrics {
   readonly #alertFailures: Counter;
   readonly #retries: Counter;
   readonly #workerDeaths: Counter;
+  readonly #latency: Histogram;
   readonly #seen = new WeakSet<Frame>();
   readonly #meter: Meter;
+  readonly #cameras: CameraLabels;
 
-  constructor(meter: Meter) {
+  /** `cameraSeries`: cameras with their own camera_id series; the others share "other". */
+  constructor(meter: Meter, o: { cameraSeries?: number } = {}) {
     this.#meter = meter;
+    this.#cameras = new CameraLabels(o.cameraSeries ?? DEFAULT_CAMERA_SERIES);
     this.#framesIn = meter.createCounter('diffiqa_frames_in', { description: 'frames consumed from the input topic' });
     this.#framesOut = meter.createCounter('diffiqa_frames_out', { description: 'frames published (acknowledged; their offsets are committed next), by decision; DLQ for dead letters' });
     this.#recordsOut = meter.createCounter('diffiqa_records_out', { description: 'records published, by topic' });
@@ -52,6 +58,7 @@ export class PipelineMetrics {
     this.#drift = meter.createCounter('diffiqa_drift_alerts', { description: 'per-camera drift alerts and recoveries published' });
     this.#alertFailures = meter.createCounter('diffiqa_drift_alert_failures', { description: 'drift alerts that could not be published' });
     this.#retries = meter.createCounter('diffiqa_gate_retries', { description: 'publishes or offset commits that failed and were tried again, by error code' });
+    this.#latency = meter.createHistogram('diffiqa_final_latency_seconds', { unit: 's', description: 'capture (FaceCrop.captureTimestamp) to the final event\'s publication, by the path that decided it: inline, full (full DifFIQA) or skipped_overload', advice: { explicitBucketBoundaries: LATENCY } });
     this.#workerDeaths = meter.createCounter('diffiqa_inference_worker_deaths', { description: 'inference worker threads that died, by whether the pool restarts them (restarted: true) or its restart budget was spent' });
     // Zero from the start: an absent series cannot be told from a broken exporter on a dashboard.
     this.#skipped.add(0);
@@ -77,6 +84,7 @@ export class PipelineMetrics {
 
   /** A chunk was published and committed: outcomes, scores, dead letters. */
   chunk(frames: Frame[], records: OutRecord[]): void {
+    const now = Date.now();
     for (const r of records) this.#recordsOut.add(1, { topic: r.topic });
     for (const f of frames) {
       if (f.error || !f.decision) {
@@ -89,7 +97,13 @@ export class PipelineMetrics {
       // The escalation stage's own score is full DifFIQA; a skipped frame's score was counted by the gate.
       const r = f.full ?? (f.escalation === undefined ? f.regression : undefined);
       // OTel histograms drop negative values; the regressor's output is unbounded, so a negative score counts as 0 (lowest bucket).
-      if (r) this.#score.record(Math.max(0, r.score), { camera_id: f.cameraId, model: r.modelId });
+      if (r) this.#score.record(Math.max(0, r.score), { camera_id: this.#cameras.label(f.cameraId), model: r.modelId });
+      // The gate publishes a borderline frame's final event only when it is not escalated.
+      const final = f.escalation !== undefined || f.decision !== 'BORDERLINE' || f.rule?.escalate === false;
+      if (final && f.captureTs) {
+        const path = f.escalation === 'ESCALATED' ? 'full' : f.escalation === 'SKIPPED_OVERLOAD' ? 'skipped_overload' : 'inline';
+        this.#latency.record(Math.max(0, now - f.captureTs) / 1000, { path });
+      }
     }
   }
 
@@ -99,7 +113,7 @@ export class PipelineMetrics {
     this.#infer.record(ms / 1000, a);
   }
 
-  driftEvent(cameraId: string, type: string): void { this.#drift.add(1, { camera_id: cameraId, type }); }
+  driftEvent(cameraId: string, type: string): void { this.#drift.add(1, { camera_id: this.#cameras.label(cameraId), type }); }
   driftAlertFailed(): void { this.#alertFailures.add(1); }
   gateRetry(code: string): void { this.#retries.add(1, { code }); }
   workerDied(restarted: boolean): void { this.#workerDeaths.add(1, { restarted }); }
@@ -117,5 +131,32 @@ export class PipelineMetrics {
     if (o.models) gauge('diffiqa_model_info', 'loaded models and the execution provider each runs on (value 1)', (r) => { for (const x of o.models!()) r.observe(1, x); });
     if (o.ready) gauge('diffiqa_ready', '1 when the broker is connected and the models are loaded', (r) => r.observe(o.ready!() ? 1 : 0));
     if (o.driftActive) gauge('diffiqa_drift_active', 'cameras currently drifting from their baseline (value 1)', (r) => { for (const c of o.driftActive!()) r.observe(1, { camera_id: c }); });
+  }
+}
+
+export const DEFAULT_CAMERA_SERIES = 100;
+export const OTHER_CAMERA = 'other';
+
+/**
+ * Bounds the camera_id label: the first `max` cameras seen keep their own series, every later one
+ * is counted under "other". A slot is never handed to another camera (cumulative series would
+ * pile up), so a deployment sees at most max + 1 series per metric and label set, whatever the
+ * number of cameras (2,100 cameras made a 4.1 MB scrape).
+ */
+export class CameraLabels {
+  readonly #max: number;
+  readonly #own = new Set<string>();
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  label(cameraId: string): string {
+    if (this.#own.has(cameraId)) return cameraId;
+    if (this.#own.size < this.#max && cameraId !== OTHER_CAMERA) {
+      this.#own.add(cameraId);
+      return cameraId;
+    }
+    return OTHER_CAMERA;
   }
 }

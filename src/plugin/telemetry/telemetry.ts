@@ -22,6 +22,7 @@ import { FrameTracer } from './frame-spans.js';
 import { LagPoller } from './lag.js';
 import { PipelineMetrics } from './metrics.js';
 import { PrometheusReader } from './prometheus.js';
+import { runtimeMetrics } from './runtime-metrics.js';
 import { TelemetryServer } from './server.js';
 import { createTracerProvider, exportersFromEnv, telemetryResource } from './tracing.js';
 import { ExportFailures, metricExportTiming, otlpEndpoint, otlpMetricExporter, otlpProtocol } from './exporters.js';
@@ -83,6 +84,7 @@ export class Telemetry implements AppHooks {
   #started = false;
   #brokerDown?: string;
   readonly #unsubscribe: (() => void)[] = [];
+  readonly #stopRuntimeMetrics: () => void;
   #closed?: Promise<void>;
   port?: number;
 
@@ -97,7 +99,8 @@ export class Telemetry implements AppHooks {
     if (otlpMetrics) readers.push(new PeriodicExportingMetricReader({ exporter: otlpMetricExporter(this.exportFailures), ...metricExportTiming() }));
     this.#meterProvider = new MeterProvider({ resource, readers });
     const meter = this.#meterProvider.getMeter('diffiqa-gate');
-    this.metrics = new PipelineMetrics(meter);
+    this.metrics = new PipelineMetrics(meter, { cameraSeries: cfg.get('telemetry.cameraSeries') });
+    this.#stopRuntimeMetrics = runtimeMetrics(meter);
     meter.createObservableCounter('diffiqa_telemetry_export_failures', { description: 'OTLP exports that failed, by signal (traces, metrics); each is logged, at most once a minute' })
       .addCallback((r) => { for (const [signal, n] of Object.entries(this.exportFailures.counts)) r.observe(n, { signal }); });
     o.log.info({
@@ -227,6 +230,7 @@ export class Telemetry implements AppHooks {
   shutdown(): Promise<void> {
     this.#closed ??= (async () => {
       for (const off of this.#unsubscribe) off();
+      this.#stopRuntimeMetrics();
       // Bounded: an unreachable broker or collector must not hold the process past its drain deadline.
       const life = new Lifecycle();
       life.onClose('exporters', () => Promise.allSettled([this.#tracerProvider?.shutdown(), this.#meterProvider.shutdown()]), { timeoutMs: PEER_CLOSE_TIMEOUT_MS });

@@ -3,15 +3,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Pipeline } from '../../../src/plugin/pipeline/pipeline.js';
 import { PipelineMetrics } from '../../../src/plugin/telemetry/metrics.js';
 import { PrometheusReader } from '../../../src/plugin/telemetry/prometheus.js';
+import { runtimeMetrics } from '../../../src/plugin/telemetry/runtime-metrics.js';
 import { decideStage, decodeStage, frameAt, inferStage } from './helpers.js';
 
 let provider: MeterProvider | undefined;
 afterEach(async () => { await provider?.shutdown(); provider = undefined; });
 
-function setup() {
+function setup(cameraSeries?: number) {
   const reader = new PrometheusReader();
   provider = new MeterProvider({ readers: [reader] });
-  return { reader, metrics: new PipelineMetrics(provider.getMeter('t')) };
+  return { reader, metrics: new PipelineMetrics(provider.getMeter('t'), { cameraSeries }) };
 }
 
 describe('PipelineMetrics', () => {
@@ -55,5 +56,64 @@ describe('PipelineMetrics', () => {
     expect(text).toContain('diffiqa_inference_batch_size_sum{model="reg",provider="cuda"} 19\n');
     expect(text).toContain('diffiqa_inference_batch_size_bucket{model="reg",provider="cuda",le="4"} 1\n');
     expect(text).toContain('diffiqa_inference_duration_seconds_count{model="reg",provider="cuda"} 2\n');
+  });
+
+  it('chunk should keep the scrape bounded with 10,000 cameras: the first N keep their camera_id, the rest count as other', async () => {
+    const { reader, metrics } = setup(50);
+    const reg = { score: 0.9, modelId: 'reg', modelVersion: '1' };
+    for (let round = 0; round < 2; round++) {
+      const frames = Array.from({ length: 10_000 }, (_, i) => ({ ...frameAt(i), cameraId: `cam-${i}`, decision: 'ACCEPT' as const, regression: reg }));
+      metrics.chunk(frames, []);
+    }
+    const text = await reader.render();
+    const cameras = new Set([...text.matchAll(/camera_id="([^"]+)"/g)].map((m) => m[1]));
+    expect(cameras.size).toBe(51);
+    expect(cameras.has('cam-0') && cameras.has('cam-49') && !cameras.has('cam-50')).toBe(true);
+    expect(text).toContain('diffiqa_score_count{camera_id="other",model="reg"} 19900\n');
+    expect(text).toContain('diffiqa_score_count{camera_id="cam-7",model="reg"} 2\n');
+    expect(text.length, 'scrape bytes').toBeLessThan(150_000);
+  });
+
+  it('chunk should record capture-to-final latency for final events only, by the path that decided', async () => {
+    const { reader, metrics } = setup();
+    const reg = { score: 0.5, modelId: 'reg', modelVersion: '1' };
+    const full = { score: 0.95, modelId: 'unet', modelVersion: '1', repeats: 1, unetCalls: 1 };
+    const at = (i: number, extra: object) => ({ ...frameAt(i), cameraId: 'c', regression: reg, captureTs: Date.now() - 2000, ...extra });
+    metrics.chunk([
+      at(0, { decision: 'ACCEPT' }),
+      at(1, { decision: 'BORDERLINE', rule: { escalate: true } }),
+      at(2, { decision: 'BORDERLINE', rule: { escalate: false } }),
+      at(3, { decision: 'ACCEPT', escalation: 'ESCALATED', full }),
+      at(4, { decision: 'BORDERLINE', escalation: 'SKIPPED_OVERLOAD' }),
+    ] as never, []);
+    const text = await reader.render();
+    expect(text).toContain('diffiqa_final_latency_seconds_count{path="inline"} 2\n');
+    expect(text).toContain('diffiqa_final_latency_seconds_count{path="full"} 1\n');
+    expect(text).toContain('diffiqa_final_latency_seconds_count{path="skipped_overload"} 1\n');
+    expect(text).toContain('diffiqa_final_latency_seconds_bucket{path="inline",le="1"} 0\n');
+    expect(text).toContain('diffiqa_final_latency_seconds_bucket{path="inline",le="2.5"} 2\n');
+  });
+});
+
+describe('runtimeMetrics', () => {
+  it('runtimeMetrics should export memory, CPU, event-loop delay and GC pauses', async () => {
+    const reader = new PrometheusReader();
+    provider = new MeterProvider({ readers: [reader] });
+    const stop = runtimeMetrics(provider.getMeter('t'));
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      (globalThis as { gc?: () => void }).gc?.();
+      const junk: number[][] = [];
+      for (let i = 0; i < 2000; i++) junk.push(new Array(1000).fill(i));
+      await new Promise((r) => setTimeout(r, 50));
+      const text = await reader.render();
+      expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
+      expect(text).toMatch(/^nodejs_memory_bytes\{type="heap_used"\} \d+/m);
+      expect(text).toMatch(/^process_cpu_seconds_total\{mode="user"\} [\d.]+/m);
+      expect(text).toMatch(/^nodejs_eventloop_delay_seconds\{quantile="0.99"\} [\d.e-]+/m);
+      expect(text).toMatch(/^nodejs_gc_duration_seconds_count\{kind="\w+"\} \d+/m);
+    } finally {
+      stop();
+    }
   });
 });
