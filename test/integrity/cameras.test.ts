@@ -5,14 +5,12 @@
  * one of the policies. Needs a broker (deploy/kafka/broker.sh start), ../shared and the fixtures.
  */
 import { describe, expect, it } from 'vitest';
-import { startGate } from '../../src/plugin/app/gate-app.js';
+import type { GateApp } from '../../src/plugin/app/gate-app.js';
 import { buildConfig, type Config } from '../../src/plugin/config/load.js';
 import { decide } from '../../src/plugin/pipeline/stages/decide.js';
 import type { FaceQuality } from '../../src/schemas/index.js';
-import {
-  cropFactory, drained, gateSettings, produce, readInputs, readOutcomes, tally, testClient, testLogger, uniqueNames, waitFor, type RunNames,
-} from '../helpers/gate-harness.js';
-import { inProcessGateSuite, recordSummary } from './support.js';
+import { gateSettings, uniqueNames, waitFor, type RunNames } from '../helpers/gate-harness.js';
+import { inProcessGateSuite, recordSummary, runInProcessGate } from './support.js';
 
 const PARTITIONS = 3;
 const suite = inProcessGateSuite();
@@ -21,28 +19,9 @@ function configWith(names: RunNames, cameras: unknown): Config {
   return buildConfig({ cameras }, {}, gateSettings(names, suite.fx, { 'kafka.maxMessageBytes': 64_000 }));
 }
 
-async function runGate(names: RunNames, cfg: Config, count: number, during?: (app: Awaited<ReturnType<typeof startGate>>) => Promise<void>) {
-  const client = testClient(names.run);
-  const admin = client.admin();
-  const { factory, codec } = await cropFactory(names, suite.fx, 64_000);
-  try {
-    await admin.createTopics([{ topic: names.topics.input, partitions: PARTITIONS }]);
-    const app = await startGate(cfg, client, testLogger());
-    try {
-      const producing = produce(client, names.topics.input, await factory.stream(names.run, count, 0), { partitions: PARTITIONS, batch: 20, paceMs: during ? 60 : 0 });
-      await during?.(app);
-      await producing;
-      await waitFor('every input to be committed', () => drained(admin, names.groupId, names.topics.input), 90_000);
-    } finally {
-      expect(await app.shutdown(10_000)).toBe(true);
-    }
-    const inputs = await readInputs(admin, names.topics.input);
-    const outcomes = await readOutcomes(admin, codec, names.topics);
-    const events = outcomes.flatMap((o) => (o.type === 'event' ? [o.event] : []));
-    return { t: tally(inputs, outcomes), inputs, events, global: { accept: cfg.get('gate.accept'), reject: cfg.get('gate.reject') } };
-  } finally {
-    await admin.close();
-  }
+async function runGate(names: RunNames, cfg: Config, count: number, during?: (app: GateApp) => Promise<void>) {
+  const run = await runInProcessGate(suite.fx, names, cfg, { count, partitions: PARTITIONS, paceMs: during ? 60 : 0, during });
+  return { ...run, global: { accept: cfg.get('gate.accept'), reject: cfg.get('gate.reject') } };
 }
 
 describe('cameras (real broker)', () => {

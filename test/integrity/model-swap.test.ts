@@ -8,14 +8,11 @@ import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startGate } from '../../src/plugin/app/gate-app.js';
 import { subscribeTo } from '../../src/plugin/core/diagnostic.js';
 import { packageRoot } from '../../src/plugin/core/paths.js';
 import { inferenceChannels, type ModelSwappedEvent } from '../../src/plugin/inference/pool.js';
-import {
-  cropFactory, drained, gateConfig, produce, readInputs, readOutcomes, tally, testClient, testLogger, uniqueNames, waitFor,
-} from '../helpers/gate-harness.js';
-import { inProcessGateSuite, recordSummary } from './support.js';
+import { gateConfig, uniqueNames, waitFor } from '../helpers/gate-harness.js';
+import { inProcessGateSuite, recordSummary, runInProcessGate } from './support.js';
 
 const COUNT = 600;
 const PARTITIONS = 3;
@@ -24,19 +21,13 @@ const suite = inProcessGateSuite();
 describe('model swap (real broker)', () => {
   it('startGate should swap a changed regressor in between batches while frames flow: 0 lost, 0 duplicates, each event naming its version', async () => {
     const names = uniqueNames('model-swap');
-    const client = testClient(names.run);
-    const admin = client.admin();
-    const { factory, codec } = await cropFactory(names, suite.fx, 64_000);
     const cfg = gateConfig(names, suite.fx, { 'kafka.maxMessageBytes': 64_000, 'models.watchMs': 100 });
     const swaps: ModelSwappedEvent[] = [];
-    let unsubscribe = () => {};
-    try {
-      await admin.createTopics([{ topic: names.topics.input, partitions: PARTITIONS }]);
-      const app = await startGate(cfg, client, testLogger());
-      unsubscribe = subscribeTo(inferenceChannels.modelSwapped, app.runtime.pool, (e) => swaps.push(e));
-      let swappedAt = 0;
-      try {
-        const producing = produce(client, names.topics.input, await factory.stream(names.run, COUNT, 0), { partitions: PARTITIONS, batch: 20, paceMs: 60 });
+    let swappedAt = 0;
+    const { t, inputs, events } = await runInProcessGate(suite.fx, names, cfg, {
+      count: COUNT, partitions: PARTITIONS, paceMs: 120,
+      during: async (app) => {
+        const unsubscribe = subscribeTo(inferenceChannels.modelSwapped, app.runtime.pool, (e) => swaps.push(e));
         await waitFor('frames to flow before the swap', () => app.gate.counts.published >= COUNT / 3, 60_000, 10);
         // The fixture regressor's entry now names the project's own regressor: same input, another file.
         const file = path.join(packageRoot(), 'models', 'own', 'diffiqa-r-own.onnx');
@@ -45,40 +36,30 @@ describe('model swap (real broker)', () => {
         await writeFile(suite.fx.manifestPath, JSON.stringify(manifest));
         await waitFor('the watcher to swap the model', () => swaps.length > 0, 30_000, 20);
         swappedAt = app.gate.counts.published;
-        await producing;
-        await waitFor('every input to be committed', () => drained(admin, names.groupId, names.topics.input), 90_000);
-      } finally {
-        expect(await app.shutdown(10_000)).toBe(true);
-      }
-      const inputs = await readInputs(admin, names.topics.input);
-      const outcomes = await readOutcomes(admin, codec, names.topics);
-      const t = tally(inputs, outcomes);
-      const events = outcomes.flatMap((o) => (o.type === 'event' ? [o.event] : []));
-      const byVersion = (v: string) => events.filter((e) => e.model.version === v);
-      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-      const [before, after] = [byVersion('fixture'), byVersion('swapped')];
-      console.log(`model-swap: ${inputs.length} inputs, swap after ${swappedAt} published; ${before.length} events by the fixture (mean ${mean(before.map((e) => e.score)).toFixed(3)}), ${after.length} by the swapped model (mean ${mean(after.map((e) => e.score)).toFixed(3)}); ${t.missing.length} missing, ${t.duplicates.size} duplicates`);
-      expect(t.missing).toEqual([]);
-      expect([...t.duplicates]).toEqual([]);
-      expect(swaps.map((s) => [s.modelId, s.from.version, s.to.version])).toEqual([['tiny-regressor', 'fixture', 'swapped']]);
-      expect(before.length + after.length).toBe(events.length);
-      expect(before.length).toBeGreaterThan(0);
-      expect(after.length).toBeGreaterThan(0);
-      // Another network scores the same face differently (frame n shows face n mod 50): the label follows the session that ran.
-      const face = (e: { frameId: string }) => Number(e.frameId.slice(e.frameId.lastIndexOf('-') + 1)) % 50;
-      const old = new Map(before.map((e) => [face(e), e.score]));
-      const pairs = after.filter((e) => old.has(face(e))).map((e) => [old.get(face(e))!, e.score]);
-      console.log(`model-swap: same face, fixture vs swapped: ${pairs.slice(0, 3).map(([a, b]) => `${a.toFixed(4)} → ${b.toFixed(4)}`).join(', ')}`);
-      expect(pairs.length).toBeGreaterThan(0);
-      expect(pairs.every(([a, b]) => Math.abs(a - b) > 1e-6)).toBe(true);
-      await recordSummary({
-        test: 'model-swap', kinds: 1, faults: 1, faultsNote: 'regressor swapped (manifest changed) while frames flow',
-        inputs: inputs.length, lost: t.missing.length, duplicates: t.duplicates.size,
-        notes: `${before.length} events by the old version, ${after.length} by the new; every event names the version that scored it`,
-      });
-    } finally {
-      unsubscribe();
-      await admin.close();
-    }
+        unsubscribe();
+      },
+    });
+    const byVersion = (v: string) => events.filter((e) => e.model.version === v);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const [before, after] = [byVersion('fixture'), byVersion('swapped')];
+    console.log(`model-swap: ${inputs.length} inputs, swap after ${swappedAt} published; ${before.length} events by the fixture (mean ${mean(before.map((e) => e.score)).toFixed(3)}), ${after.length} by the swapped model (mean ${mean(after.map((e) => e.score)).toFixed(3)}); ${t.missing.length} missing, ${t.duplicates.size} duplicates`);
+    expect(t.missing).toEqual([]);
+    expect([...t.duplicates]).toEqual([]);
+    expect(swaps.map((s) => [s.modelId, s.from.version, s.to.version])).toEqual([['tiny-regressor', 'fixture', 'swapped']]);
+    expect(before.length + after.length).toBe(events.length);
+    expect(before.length).toBeGreaterThan(0);
+    expect(after.length).toBeGreaterThan(0);
+    // Another network scores the same face differently (frame n shows face n mod 50): the label follows the session that ran.
+    const face = (e: { frameId: string }) => Number(e.frameId.slice(e.frameId.lastIndexOf('-') + 1)) % 50;
+    const old = new Map(before.map((e) => [face(e), e.score]));
+    const pairs = after.filter((e) => old.has(face(e))).map((e) => [old.get(face(e))!, e.score]);
+    console.log(`model-swap: same face, fixture vs swapped: ${pairs.slice(0, 3).map(([a, b]) => `${a.toFixed(4)} → ${b.toFixed(4)}`).join(', ')}`);
+    expect(pairs.length).toBeGreaterThan(0);
+    expect(pairs.every(([a, b]) => Math.abs(a - b) > 1e-6)).toBe(true);
+    await recordSummary({
+      test: 'model-swap', kinds: 1, faults: 1, faultsNote: 'regressor swapped (manifest changed) while frames flow',
+      inputs: inputs.length, lost: t.missing.length, duplicates: t.duplicates.size,
+      notes: `${before.length} events by the old version, ${after.length} by the new; every event names the version that scored it`,
+    });
   }, 180_000);
 });

@@ -10,7 +10,13 @@ import { stringify } from 'yaml';
 import { cacheDir } from '../../src/plugin/core/paths.js';
 import { afterAll, beforeAll } from 'vitest';
 import { prepareFixtureModels, type FixtureModels } from '../helpers/fixture-models.js';
-import { assertBroker, builtBin, gateSettings, nestSettings, spawnGate, tempDir, waitFor, type ChildGate, type Outcome, type RunNames, type Tally } from '../helpers/gate-harness.js';
+import { startGate, type GateApp } from '../../src/plugin/app/gate-app.js';
+import type { Config } from '../../src/plugin/config/load.js';
+import type { FaceQuality } from '../../src/schemas/index.js';
+import {
+  assertBroker, builtBin, cropFactory, drained, gateSettings, nestSettings, produce, readInputs, readOutcomes, spawnGate, tally, tempDir, testClient,
+  testLogger, waitFor, type ChildGate, type InputRecord, type Outcome, type RunNames, type Tally,
+} from '../helpers/gate-harness.js';
 
 /** Child gates started by a test file; `killAll` in afterAll so a failed test leaves none in the group. */
 export class Children {
@@ -230,4 +236,37 @@ export function inProcessGateSuite(): { readonly fx: FixtureModels } {
     await fx?.cleanup();
   });
   return { get fx() { return fx!; } };
+}
+
+/**
+ * One in-process gate run on the real broker: the input topic with `partitions`, `count` good crops
+ * produced (paced when `paceMs`) while `during(app)` acts on the running gate, every input committed,
+ * a clean stop; then what came out, tallied against the inputs.
+ */
+export async function runInProcessGate(
+  fx: FixtureModels, names: RunNames, cfg: Config,
+  o: { count: number; partitions: number; paceMs?: number; during?: (app: GateApp) => Promise<void> },
+): Promise<{ app: GateApp; t: Tally; inputs: InputRecord[]; events: FaceQuality[] }> {
+  const client = testClient(names.run);
+  const admin = client.admin();
+  const { factory, codec } = await cropFactory(names, fx, cfg.get('kafka.maxMessageBytes'));
+  try {
+    await admin.createTopics([{ topic: names.topics.input, partitions: o.partitions }]);
+    const app = await startGate(cfg, client, testLogger());
+    let clean = false;
+    try {
+      const producing = produce(client, names.topics.input, await factory.stream(names.run, o.count, 0), { partitions: o.partitions, batch: 20, paceMs: o.paceMs });
+      await o.during?.(app);
+      await producing;
+      await waitFor('every input to be committed', () => drained(admin, names.groupId, names.topics.input), 90_000);
+    } finally {
+      clean = await app.shutdown(10_000);
+    }
+    if (!clean) throw new Error('the gate did not stop cleanly');
+    const inputs = await readInputs(admin, names.topics.input);
+    const outcomes = await readOutcomes(admin, codec, names.topics);
+    return { app, t: tally(inputs, outcomes), inputs, events: outcomes.flatMap((x) => (x.type === 'event' ? [x.event] : [])) };
+  } finally {
+    await admin.close();
+  }
 }
