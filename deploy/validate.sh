@@ -147,16 +147,16 @@ lint_checks() {
 prometheus_checks() {
   local pt; pt="$(tool promtool)" || { skip "promtool" "promtool not found"; return; }
   mkdir -p "$WORK"
-  check "promtool check rules" "$pt" check rules deploy/compose/prometheus-rules.yml
+  check "promtool check rules" "$pt" check rules deploy/helm/diffiqa-gate/files/prometheus-rules.yml
   # The config names the rules file by its path inside the container.
-  sed "s#/etc/prometheus/rules.yml#$ROOT/deploy/compose/prometheus-rules.yml#" deploy/compose/prometheus.yml >"$WORK/prometheus.yml"
+  sed "s#/etc/prometheus/rules.yml#$ROOT/deploy/helm/diffiqa-gate/files/prometheus-rules.yml#" deploy/compose/prometheus.yml >"$WORK/prometheus.yml"
   check "promtool check config" "$pt" check config --syntax-only "$WORK/prometheus.yml"
   # Every dashboard query as a recording rule: promtool then parses each one as PromQL.
   # shellcheck disable=SC2016 # JavaScript, not shell, in single quotes
   node -e '
-    const d = JSON.parse(require("fs").readFileSync("deploy/compose/grafana/dashboards/diffiqa-gate.json", "utf8"));
+    const d = JSON.parse(require("fs").readFileSync("deploy/helm/diffiqa-gate/files/diffiqa-gate.json", "utf8"));
     const exprs = d.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr))
-      .map((e) => e.replaceAll("$__rate_interval", "1m").replaceAll("$__range", "1h").replaceAll("$job", ".*").replaceAll("$camera", ".*"));
+      .map((e) => e.replaceAll("$__rate_interval", "1m").replaceAll("$__range", "1h").replaceAll("$job", ".*").replaceAll("$camera", ".*").replaceAll("$model", "m"));
     const rules = exprs.map((e, i) => `      - record: dashboard:q${i}\n        expr: ${JSON.stringify(e)}`).join("\n");
     process.stdout.write(`groups:\n  - name: dashboard\n    rules:\n${rules}\n`);' >"$WORK/dashboard-rules.yml"
   check "promtool parses every dashboard query" "$pt" check rules "$WORK/dashboard-rules.yml"

@@ -21,7 +21,7 @@ type Obj = Record<string, unknown>;
 
 /** Prometheus series names the telemetry code exports (src/plugin/telemetry/metrics.ts). */
 function exportedSeries(): Set<string> {
-  const src = read('src/plugin/telemetry/metrics.ts');
+  const src = read('src/plugin/telemetry/metrics.ts') + read('src/plugin/telemetry/telemetry.ts');
   const out = new Set<string>();
   for (const [, kind, name] of src.matchAll(/create(Counter|Histogram|ObservableGauge|ObservableCounter)\('(\w+)'/g)) add(kind, name);
   for (const [, kind, name] of src.matchAll(/\b(gauge|counter)\('(\w+)'/g)) add(kind === 'gauge' ? 'ObservableGauge' : 'ObservableCounter', name);
@@ -79,7 +79,7 @@ describe('docker-compose', () => {
 });
 
 describe('grafana dashboard', () => {
-  const dash = JSON.parse(read('deploy/compose/grafana/dashboards/diffiqa-gate.json')) as { panels: { type: string; title: string; targets?: { expr: string }[] }[] };
+  const dash = JSON.parse(read('deploy/helm/diffiqa-gate/files/diffiqa-gate.json')) as { panels: { type: string; title: string; targets?: { expr: string }[] }[] };
   const panels = dash.panels.filter((p) => p.type !== 'row');
 
   it('diffiqa-gate.json should give every panel a query on a series the telemetry exports', () => {
@@ -101,17 +101,30 @@ describe('grafana dashboard', () => {
     }
   });
 
-  it('prometheus-rules.yml should alert only on series the telemetry exports', () => {
-    const rules = (yaml('deploy/compose/prometheus-rules.yml') as { groups: { rules: { expr: string }[] }[] }).groups.flatMap((g) => g.rules);
+  it('prometheus-rules.yml should alert only on series the telemetry exports, and on a target down or absent, DLQ share and lag', () => {
+    const rules = (yaml('deploy/helm/diffiqa-gate/files/prometheus-rules.yml') as { groups: { rules: { alert: string; expr: string }[] }[] }).groups.flatMap((g) => g.rules);
     const series = exportedSeries();
     for (const r of rules) for (const s of seriesIn(r.expr)) expect(series.has(s), s).toBe(true);
+    const byName = Object.fromEntries(rules.map((r) => [r.alert, r.expr]));
+    expect(byName.DiffiqaTargetDown).toMatch(/^up\{.*\} == 0$/);
+    expect(byName.DiffiqaTargetAbsent).toMatch(/^absent\(up\{/);
+    expect(byName.DiffiqaDeadLetters).toContain('diffiqa_dlq_total');
+    expect(byName.DiffiqaConsumerLag).toContain('diffiqa_consumer_lag');
+  });
+
+  it('diffiqa-gate.json should count BORDERLINE apart from the final decisions, keep models apart, and repeat no panel', () => {
+    const all = dash.panels as (typeof dash.panels[number] & { repeat?: string })[];
+    expect(all.filter((p) => p.repeat)).toEqual([]);
+    const frames = panels.find((p) => p.title.toLowerCase().startsWith('frames per decision'))!;
+    expect(frames.targets!.map((t) => t.expr.match(/decision(!?=)"BORDERLINE"/)?.[1])).toEqual(['!=', '=']);
+    for (const p of panels) for (const t of p.targets ?? []) if (t.expr.includes('diffiqa_score_bucket')) expect(t.expr, p.title).toContain('model="$model"');
   });
 });
 
 describe('helm chart', () => {
   const chart = 'deploy/helm/diffiqa-gate';
   const values = yaml(`${chart}/values.yaml`) as Obj & { config: Obj; gate: Obj & { config: Obj }; escalation: Obj & { config: Obj }; graceMarginSeconds: number };
-  const templates = ['_helpers.tpl', '_deployment.tpl', 'configmap.yaml', 'deployment-gate.yaml', 'deployment-escalation.yaml', 'service.yaml', 'servicemonitor.yaml', 'scaledobject.yaml', 'pdb.yaml', 'serviceaccount.yaml']
+  const templates = ['_helpers.tpl', '_deployment.tpl', 'configmap.yaml', 'deployment-gate.yaml', 'deployment-escalation.yaml', 'service.yaml', 'servicemonitor.yaml', 'scaledobject.yaml', 'pdb.yaml', 'serviceaccount.yaml', 'prometheusrule.yaml', 'dashboard-configmap.yaml']
     .map((f) => read(`${chart}/templates/${f}`)).join('\n');
 
   it('templates should only use values keys that values.yaml defines', () => {
@@ -133,6 +146,15 @@ describe('helm chart', () => {
     // The default grace period is the drain deadline plus a margin, so it always exceeds it.
     expect(values.graceMarginSeconds).toBeGreaterThan(0);
     expect(templates).toContain('must exceed shutdown.deadlineMs');
+  });
+
+  it('the chart should ship the rules and the dashboard from its files/, the same files the compose stack mounts', () => {
+    expect(templates).toContain('.Files.Get "files/prometheus-rules.yml"');
+    expect(templates).toContain('.Files.Get "files/diffiqa-gate.json"');
+    expect(templates).toMatch(/if \.Values\.prometheusRule\.enabled/);
+    const compose = read('deploy/compose/docker-compose.yml');
+    expect(compose).toContain('../helm/diffiqa-gate/files/prometheus-rules.yml:/etc/prometheus/rules.yml');
+    expect(compose).toContain('../helm/diffiqa-gate/files/diffiqa-gate.json:/var/lib/grafana/dashboards/diffiqa-gate.json');
   });
 
   it('templates should probe /healthz and /readyz and guard the CRDs behind flags', () => {
