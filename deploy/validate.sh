@@ -112,12 +112,15 @@ helm_checks() {
   # A helm built with `go install` reports Kubernetes v1.20 unless told: the chart needs >= 1.25.
   local kv=(--kube-version "$KUBE_VERSION")
   local all=(--set serviceMonitor.enabled=true --set gate.autoscaling.enabled=true --set escalation.autoscaling.enabled=true
-             --set keda.authenticationRef=kafka-auth --set models.existingClaim=models --set otel.endpoint=http://otel:4318)
+             --set keda.authenticationRef=kafka-auth --set models.existingClaim=models --set otel.endpoint=http://otel:4318
+             --set prometheusRule.enabled=true --set grafanaDashboard.enabled=true)
   check "helm lint" "$helm" lint "$CHART" "${kv[@]}"
   check "helm lint (every feature on)" "$helm" lint "$CHART" "${kv[@]}" "${all[@]}"
   check "helm template (defaults)" bash -c "'$helm' template diffiqa '$CHART' ${kv[*]} > '$WORK/default.yaml'"
   check "helm template (every feature on)" bash -c "'$helm' template diffiqa '$CHART' ${kv[*]} ${all[*]} > '$WORK/all.yaml'"
   check "helm template (CPU escalation)" bash -c "'$helm' template diffiqa '$CHART' ${kv[*]} --set escalation.gpu.enabled=false --set 'escalation.config.inference.executionProviders={cpu}' > '$WORK/cpu.yaml'"
+  # Thresholds come from the product's calibrated defaults, never from copies in the chart.
+  check "helm template sets no accept/reject threshold" bash -c "! grep -nE '^ +(accept|reject):' '$WORK/all.yaml'"
   # The chart must refuse a grace period the drain deadline does not fit in, and a metrics port of 0.
   check "helm template refuses grace <= shutdown deadline" bash -c "'$helm' template d '$CHART' ${kv[*]} --set gate.terminationGracePeriodSeconds=20 2>&1 | grep -q 'must exceed shutdown.deadlineMs'"
   check "helm template refuses metricsPort 0" bash -c "'$helm' template d '$CHART' ${kv[*]} --set config.telemetry.metricsPort=0 2>&1 | grep -q 'metricsPort must be set'"
