@@ -21,6 +21,8 @@ import { drainThenClose, leaveKafkaOnClose } from './shutdown.js';
 import { modelReloader, watchManifests } from './models-watch.js';
 import { policyReload, type PolicyReload } from './reload.js';
 
+const canarySplit = (cfg: Config) => ({ fraction: cfg.get('canary.fraction'), cameras: cfg.get('canary.cameras') });
+
 export function topicsFrom(cfg: Config): Topics {
   return { input: cfg.get('kafka.inputTopic'), output: cfg.get('kafka.outputTopic'), escalation: cfg.get('kafka.escalationTopic'), dlq: cfg.get('kafka.dlqTopic') };
 }
@@ -85,11 +87,11 @@ export async function startGate(cfg: Config, client: KafkaClient, log: Logger, h
     const thresholds = { accept: cfg.get('gate.accept'), reject: cfg.get('gate.reject') };
     const reloadModels = modelReloader(rt, log);
     life.onClose('model watch', watchManifests(cfg, reloadModels));
-    const { policy, reload } = policyReload(cfg, log, reloadModels);
-    const pressure = new Backpressure(rt.batcher(regressorId));
     const canary = candidateId
-      ? new CanaryStage(new RegressScorer(rt, candidateId), { fraction: cfg.get('canary.fraction'), cameras: cfg.get('canary.cameras') }, cfg.get('drift.windowSize'))
+      ? new CanaryStage(new RegressScorer(rt, candidateId), canarySplit(cfg), cfg.get('drift.windowSize'))
       : undefined;
+    const { policy, reload } = policyReload(cfg, log, reloadModels, (next) => canary?.setSplit(canarySplit(next)));
+    const pressure = new Backpressure(rt.batcher(regressorId));
     const pipeline = new Pipeline(await chooseStages([
       new DecodeMessageStage(codec, cfg.get('kafka.maxMessageBytes')),
       new PrepareStage(rt, prepareOptions(cfg)),

@@ -34,9 +34,9 @@ export const schema = {
   'models.mirror': { kind: 'string', default: '', doc: 'asset mirror directory (env DIFFIQA_ASSET_MIRROR)' },
   'models.manifests': { kind: 'string[]', default: [], doc: 'extra manifest files (e.g. exported official models)' },
   'models.watchMs': { kind: 'integer', default: 2000, min: 0, doc: 'how often run and escalate look for a changed manifest (models/manifest.json and models.manifests) and swap changed models in between batches, sha256-checked (0: only on SIGHUP)' },
-  'canary.model': { kind: 'string', default: '', doc: "manifest id of a candidate regressor that also scores the canary split, its score beside the regressor's on the event (FaceQuality.canary); it decides nothing. Promote: make it models.regressor; roll back: ''. Both take a restart ('': off)" },
-  'canary.fraction': { kind: 'number', default: 0, min: 0, max: 1, doc: 'share of frames in the canary split (chosen by frame id: a redelivered frame stays in or out)' },
-  'canary.cameras': { kind: 'string[]', default: [], doc: 'camera ids or globs whose every frame is in the canary split' },
+  'canary.model': { kind: 'string', default: '', doc: "manifest id of a candidate regressor that also scores the canary split, its score beside the regressor's on the event (FaceQuality.canary); it decides nothing. Promote: make it models.regressor; roll back: '' (both take a restart), or canary.fraction 0 and no canary.cameras on SIGHUP ('': off)" },
+  'canary.fraction': { kind: 'number', default: 0, min: 0, max: 1, doc: 'share of frames in the canary split (chosen by frame id: a redelivered frame stays in or out); reloaded on SIGHUP' },
+  'canary.cameras': { kind: 'string[]', default: [], doc: 'camera ids or globs whose every frame is in the canary split; reloaded on SIGHUP' },
   // 2 × 1 beat 1 × 2 on two cores with the own regressor: +13–15 % frames/s, −3–7 % CPU per frame
   // (BENCHMARKS.md, 2026-12-05): two batches side by side, no hand-offs between ORT's threads. For an
   // iResNet-100-size regressor, two bare sessions at once cost −3 to +9 % CPU per image against one

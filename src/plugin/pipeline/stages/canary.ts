@@ -37,22 +37,23 @@ export class CanaryStage implements Stage {
   readonly counts = { scored: 0, failed: 0 };
   readonly comparison: CanaryComparison;
   readonly #scorer: RegressScorer;
-  readonly #fraction: number;
-  readonly #cameras: ({ id: string; regex: RegExp | null })[];
+  #split!: { fraction: number; cameras: { id: string; regex: RegExp | null }[] };
 
   constructor(scorer: RegressScorer, split: CanarySplit, windowSize: number) {
     this.#scorer = scorer;
-    this.#fraction = split.fraction;
-    this.#cameras = split.cameras.map((id) => ({ id, regex: globRegex(id) }));
+    this.setSplit(split);
     this.comparison = new CanaryComparison(windowSize);
   }
 
-  selects(f: Frame): boolean {
-    return this.#cameras.some((c) => (c.regex ? c.regex.test(f.cameraId) : c.id === f.cameraId)) || splitPoint(f.id) < this.#fraction;
+  /** A reload (SIGHUP): the next batch uses the new split; fraction 0 and no cameras roll the canary back. */
+  setSplit(split: CanarySplit): void {
+    this.#split = { fraction: split.fraction, cameras: split.cameras.map((id) => ({ id, regex: globRegex(id) })) };
   }
 
   async process(frames: Frame[]): Promise<Frame[]> {
-    const chosen = frames.filter((f) => !f.error && f.aligned && f.regression && f.rule && this.selects(f));
+    const { fraction, cameras } = this.#split;
+    const selects = (f: Frame) => cameras.some((c) => (c.regex ? c.regex.test(f.cameraId) : c.id === f.cameraId)) || splitPoint(f.id) < fraction;
+    const chosen = frames.filter((f) => !f.error && f.aligned && f.regression && f.rule && selects(f));
     const pairs: CanaryPair[] = [];
     await Promise.all(chosen.map(async (f) => {
       try {

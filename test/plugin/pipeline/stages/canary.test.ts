@@ -33,4 +33,15 @@ describe('CanaryStage', () => {
     expect(s).toMatchObject({ count: 2, agreement: 0.5, candidate: { median: 0.7, acceptRate: 1 }, regressor: { acceptRate: 0.5 } });
     expect(s.medianShift).toBeCloseTo(0.7 - 0.575, 9);
   });
+
+  it('setSplit should apply from the next batch: fraction 0 and no cameras roll the canary back', async () => {
+    const scorer = { score: async () => ({ score: 0.7, modelId: 'cand', modelVersion: '2' }) } as unknown as RegressScorer;
+    const stage = new CanaryStage(scorer, { fraction: 1, cameras: [] }, 10);
+    const first = [frame('a', 'x', 0.5)];
+    await stage.process(first);
+    stage.setSplit({ fraction: 0, cameras: [] });
+    const second = [frame('b', 'x', 0.5)];
+    await stage.process(second);
+    expect([first[0].canary?.score, second[0].canary]).toEqual([0.7, undefined]);
+  });
 });
