@@ -21,10 +21,15 @@ export interface CommandSpec {
   args?: string;
   summary: string;
   options: readonly OptionSpec[];
-  /** A development tool (src/tools): in a source checkout, not in the package or the images. */
-  tool?: boolean;
-  /** The implementation, loaded only when the command runs (so `score` starts fast, and tools may be absent). */
-  load: () => Promise<CommandFn>;
+  /** A development tool's module, by path under src/: in a source checkout, not in the package or the images. */
+  tool?: string;
+  /** The product command's implementation, loaded only when it runs (so `score` starts fast). */
+  load?: () => Promise<CommandFn>;
+}
+
+/** The command's implementation, loaded when it runs (a tool by its path, and it may be absent). */
+export function loadCommand(spec: CommandSpec): Promise<CommandFn> {
+  return spec.tool ? toolCommand(spec.name, spec.tool) : spec.load!();
 }
 
 const config: OptionSpec = { flags: '--config <file>', help: 'YAML config file (keys: docs/configuration.md); without it the defaults' };
@@ -67,21 +72,19 @@ export const COMMANDS: readonly CommandSpec[] = [
   { name: 'serve', summary: 'HTTP scoring: POST /score with an image body → JSON result or coded error', options: [config], load: async () => (await import('./serve.js')).default },
   { name: 'config-doc', summary: 'print every config key with its default (docs/configuration.md)', options: [], load: async () => (await import('./config-doc.js')).default },
   {
-    name: 'demo', tool: true, summary: 'local broker + camera-like stream + gate + escalation, with a live table',
+    name: 'demo', tool: 'tools/demo/command.js', summary: 'local broker + camera-like stream + gate + escalation, with a live table',
     options: [
       { flags: '--frames <n>', help: 'crops to stream (default 240)' },
       { flags: '--rate <per-second>', help: 'frames produced per second (default 40)' },
       { flags: '--keep-broker', help: 'leave the local broker the demo started running' },
     ],
-    load: () => toolCommand('demo', 'tools/demo/command.js'),
   },
   {
-    name: 'evaluate', tool: true, summary: 'EDC / pAUC of quality scorers on a labelled face set (docs/evaluation.md)',
+    name: 'evaluate', tool: 'plugin/cli/evaluate.js', summary: 'EDC / pAUC of quality scorers on a labelled face set (docs/evaluation.md)',
     options: [...evalFlags, { flags: '--out <dir>', help: 'where edc.{json,md,svg,png} go (default .cache/eval-results/<set>)' }],
-    load: () => toolCommand('evaluate', 'plugin/cli/evaluate.js'),
   },
   {
-    name: 'calibrate', tool: true, summary: 'accept/reject thresholds from evidence, as a config snippet',
+    name: 'calibrate', tool: 'plugin/cli/calibrate.js', summary: 'accept/reject thresholds from evidence, as a config snippet',
     options: [
       ...evalFlags,
       { flags: '--target-discard <fraction>', help: 'share of frames to reject (one of this and --target-fnmr)' },
@@ -89,10 +92,9 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '--escalation-budget <fraction>', help: 'share of frames to send to full DifFIQA (the borderline band)' },
       { flags: '--per-camera [file]', help: 'also a cameras: section calibrated per camera, from a "file camera" list (default <data>/camera.txt)' },
     ],
-    load: () => toolCommand('calibrate', 'plugin/cli/calibrate.js'),
   },
   {
-    name: 'build-dataset', tool: true, summary: "aligned training crops with the product's own alignment",
+    name: 'build-dataset', tool: 'tools/datasets/build-command.js', summary: "aligned training crops with the product's own alignment",
     options: [
       { flags: '--data <dir>', help: 'face set to align (required)' },
       { flags: '--out <dir>', help: 'output folder (default .cache/datasets/lfw-aligned)' },
@@ -100,10 +102,9 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '--every <k>', help: 'every K-th image only' },
       config,
     ],
-    load: () => toolCommand('build-dataset', 'tools/datasets/build-command.js'),
   },
   {
-    name: 'label', tool: true, summary: 'full-DifFIQA labels for a build-dataset folder',
+    name: 'label', tool: 'tools/datasets/label-command.js', summary: 'full-DifFIQA labels for a build-dataset folder',
     options: [
       { flags: '--dataset <dir>', help: 'a folder with faces.u8 from build-dataset (required)' },
       { flags: '--faces <file>', help: 'the faces file, when not <dataset>/faces.u8' },
@@ -115,10 +116,9 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '--start <i>', help: 'first face index' },
       config,
     ],
-    load: () => toolCommand('label', 'tools/datasets/label-command.js'),
   },
   {
-    name: 'bench', tool: true, summary: 'benchmarks: JSON + markdown under bench/results (BENCHMARKS.md)',
+    name: 'bench', tool: 'tools/bench/command.js', summary: 'benchmarks: JSON + markdown under bench/results (BENCHMARKS.md)',
     options: [
       { flags: '--quick', help: 'short runs' },
       { flags: '--prep', help: 'the preparation benchmark only' },
@@ -127,7 +127,6 @@ export const COMMANDS: readonly CommandSpec[] = [
       { flags: '--profile <dir>', help: 'write CPU profiles there' },
       config,
     ],
-    load: () => toolCommand('bench', 'tools/bench/command.js'),
   },
 ];
 

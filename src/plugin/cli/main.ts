@@ -1,5 +1,6 @@
 import { CommanderError } from 'commander';
 import { toGateError } from '../core/errors.js';
+import { loadCommand } from './commands.js';
 import { buildProgram } from './program.js';
 import { EXIT } from './exit.js';
 
@@ -13,7 +14,7 @@ export async function main(argv: string[]): Promise<number> {
   let command = '';
   const program = buildProgram(async (spec, p) => {
     command = spec.name;
-    const run = await spec.load();
+    const run = await loadCommand(spec);
     code = await run(p);
   });
   if (argv.length === 0) {
