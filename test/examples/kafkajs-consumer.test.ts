@@ -44,7 +44,7 @@ describe('example: own kafkajs consumer', () => {
     } finally {
       await reader.disconnect();
     }
-    for (const p of people) expect(verdicts.get(p)).toMatchObject({ model: 'diffiqa-r-own', decision: expect.stringMatching(/^(ACCEPT|REJECT|BORDERLINE)$/), score: expect.any(Number) });
+    for (const p of people) expect(verdicts.get(p)).toMatchObject({ model: 'ediffiqa-t-own', decision: expect.stringMatching(/^(ACCEPT|REJECT|BORDERLINE)$/), score: expect.any(Number) });
     expect(verdicts.get('garbage')).toMatchObject({ reason: 'INPUT_IMAGE_FORMAT' });
 
     await example.stop();

@@ -33,7 +33,7 @@ afterAll(async () => { if (dir) await rm(dir, { recursive: true, force: true });
 describe('npm package', () => {
   it('npm pack should ship the product, its schemas and own models, and no tools, tests or sources', () => {
     expect(files).toEqual(expect.arrayContaining([
-      'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/plugin/cli/bin.js', 'src/schemas/FaceCrop.avsc', 'models/manifest.json', 'models/own/diffiqa-r-own.onnx',
+      'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/plugin/cli/bin.js', 'src/schemas/FaceCrop.avsc', 'models/manifest.json', 'models/own/diffiqa-r-own.onnx', 'models/own/ediffiqa-t-own.onnx',
     ]));
     expect(files.filter((f) => f.startsWith('dist/src/tools/') || f.startsWith('test/') || (f.startsWith('src/') && f.endsWith('.ts')))).toEqual([]);
     // Only the build of today's sources: a stale dist/ (a moved folder's old output) would ship too.
@@ -82,7 +82,7 @@ console.log(JSON.stringify({ score: r.score, model: r.inline?.modelId, deep }));
 `);
     const out = JSON.parse(run(process.execPath, ['run.mjs'], dir).trim().split('\n').pop()!) as { score: number; model: string; deep: string };
     expect(Number.isFinite(out.score)).toBe(true);
-    expect(out.model).toBe('diffiqa-r-own');
+    expect(out.model).toBe('ediffiqa-t-own');
     expect(out.deep).toBe('ERR_PACKAGE_PATH_NOT_EXPORTED');
     expect((await readdir(path.join(dir, 'node_modules', 'diffiqa-gate', 'dist', 'src'))).sort()).toEqual(['index.d.ts', 'index.js', 'plugin', 'schemas']);
   });

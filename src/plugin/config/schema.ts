@@ -27,7 +27,9 @@ export const schema = {
   'kafka.sessionTimeoutMs': { kind: 'integer', default: 30_000, min: 6000, doc: 'consumer session timeout' },
   'registry.type': { kind: 'enum', values: ['embedded', 'http'], default: 'embedded', doc: 'embedded: fixed ids of the bundled schemas; http: a Confluent-compatible registry' },
   'registry.url': { kind: 'string', default: '', doc: 'schema registry URL when registry.type is http' },
-  'models.regressor': { kind: 'string', default: 'diffiqa-r-own', doc: 'manifest id of the inline regressor' },
+  // eDifFIQA-T on the project's MobileFaceNet: ahead of diffiqa-r-own, sharpness and face size on
+  // celeba-wild under both FR models (docs/evaluation.md); diffiqa-r-own stays selectable.
+  'models.regressor': { kind: 'string', default: 'ediffiqa-t-own', doc: 'manifest id of the inline regressor' },
   'models.embedder': { kind: 'string', default: 'mobilefacenet-dyn', doc: 'manifest id of the FR embedder' },
   'models.detector': { kind: 'string', default: 'retinaface-mnet025', doc: 'manifest id of the face detector' },
   'models.denoiser': { kind: 'string', default: 'diffiqa-unet-own', doc: 'manifest id of the diffusion denoiser' },
@@ -47,10 +49,11 @@ export const schema = {
   'inference.maxBatch': { kind: 'integer', default: 16, min: 1, max: 1024, doc: 'micro-batch size' },
   'inference.maxDelayMs': { kind: 'number', default: 0, min: 0, max: 10_000, doc: 'longest wait for a batch to fill, from its oldest frame\'s arrival. 0: a free worker takes what is queued at once, and batches fill while the workers are busy (on CPU, lower latency at the same saturation throughput, see BENCHMARKS.md); a few ms on GPUs, where a fuller batch costs little more than a small one' },
   'inference.maxQueue': { kind: 'integer', default: 128, min: 1, doc: 'queued items before partitions are paused' },
-  // Defaults from `calibrate --data ../shared/data/celeba-wild --scorer diffiqa-r-own --target-discard 0.1
-  // --escalation-budget 0.1` (docs/evaluation.md): ~10 % rejected, ~10 % escalated. Recalibrate per site.
-  'gate.accept': { kind: 'number', default: 0.819, doc: 'regressor score >= accept: ACCEPT (default calibrated for diffiqa-r-own)' },
-  'gate.reject': { kind: 'number', default: 0.788, doc: 'regressor score < reject: REJECT; between: BORDERLINE (escalated)' },
+  // Defaults from `calibrate --data ../shared/data/celeba-wild --scorer ediffiqa-t-own --target-discard 0.1
+  // --escalation-budget 0.1` (docs/evaluation.md): ~10 % rejected, ~10 % escalated. Recalibrate per site
+  // and per model (diffiqa-r-own's were 0.819 / 0.788).
+  'gate.accept': { kind: 'number', default: 0.723, doc: 'regressor score >= accept: ACCEPT (default calibrated for ediffiqa-t-own)' },
+  'gate.reject': { kind: 'number', default: 0.656, doc: 'regressor score < reject: REJECT; between: BORDERLINE (escalated)' },
   'gate.inFlightPerPartition': { kind: 'integer', default: 32, min: 1, max: 10_000, doc: 'messages of one partition in the pipeline at once' },
   'gate.retryBudgetMs': { kind: 'integer', default: 120_000, min: 1000, doc: 'how long one publish or commit may keep failing with retriable errors (broker away) before the gate stops with exit 4 instead of retrying for good' },
   'gate.partitionsConcurrently': { kind: 'integer', default: 8, min: 1, max: 1024, doc: 'partitions processed at once (their frames share batches)' },
@@ -64,10 +67,11 @@ export const schema = {
   'delivery.mode': { kind: 'enum', values: ['at_least_once', 'exactly_once'], default: 'at_least_once', doc: 'delivery guarantee' },
   'shutdown.deadlineMs': { kind: 'integer', default: 20_000, min: 100, doc: 'drain deadline on SIGTERM' },
   'escalation.groupId': { kind: 'string', default: 'diffiqa-escalation', doc: 'consumer group of the escalation stage' },
-  // Full DifFIQA scores q on its own scale; diffiqa-r-own predicts (q − 0.7116)/0.2647, so the
-  // midpoint of the gate's band (0.8005) maps to q ≈ 0.923. accept = reject: the final call is never borderline.
-  'escalation.accept': { kind: 'number', default: 0.923, doc: 'full-DifFIQA score q >= accept: ACCEPT' },
-  'escalation.reject': { kind: 'number', default: 0.923, doc: 'full-DifFIQA score q < reject: REJECT (between: BORDERLINE)' },
+  // Full DifFIQA scores q on its own scale: the median q (3 repeats) of the 298 celeba-wild faces in the
+  // gate's default band, so escalation accepts about as many borderline frames as the band's midpoint
+  // would, but chooses which by full DifFIQA. accept = reject: the final call is never borderline.
+  'escalation.accept': { kind: 'number', default: 0.921, doc: 'full-DifFIQA score q >= accept: ACCEPT' },
+  'escalation.reject': { kind: 'number', default: 0.921, doc: 'full-DifFIQA score q < reject: REJECT (between: BORDERLINE)' },
   'escalation.repeats': { kind: 'integer', default: 10, min: 1, max: 100, doc: 'perturbation repeats (paper: 10)' },
   // Full DifFIQA is ~100× the regressor's cost: small chunks keep commits and heartbeats frequent.
   'escalation.inFlightPerPartition': { kind: 'integer', default: 4, min: 1, max: 10_000, doc: 'escalation requests of one partition in the stage at once' },

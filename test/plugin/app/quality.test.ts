@@ -15,7 +15,7 @@ describe('quality scorer', () => {
     expect(results.map((r) => r.id)).toEqual(['0', 'broken', 'b']);
     for (const r of [results[0], results[2]]) {
       expect(Number.isFinite(r.score)).toBe(true);
-      expect(r.inline?.modelId).toBe('diffiqa-r-own');
+      expect(r.inline?.modelId).toBe('ediffiqa-t-own');
       expect(['ACCEPT', 'REJECT', 'BORDERLINE']).toContain(r.decision);
       expect(r.full).toBeUndefined();
     }

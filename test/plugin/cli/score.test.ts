@@ -32,7 +32,7 @@ describe('score command', () => {
     expect(rows.map((r) => path.basename(r.file))).toEqual(['a.jpg', 'b.jpg', 'c.jpg', 'd.png', 'notes.txt', 'gone.jpg']);
     for (const r of rows.slice(0, 2)) {
       expect(Number.isFinite(r.score)).toBe(true);
-      expect(r.model).toMatch(/^diffiqa-r-own@/);
+      expect(r.model).toMatch(/^ediffiqa-t-own@/);
       expect(r.latencyMs).toBeGreaterThan(0);
       expect(r).not.toHaveProperty('ms');
     }

@@ -18,7 +18,7 @@ describe('createScoreServer', () => {
     const server = createScoreServer(scorer, { maxBytes: 4_000_000, maxInFlight: 8 });
     const res = await post(server, jpeg, { 'x-frame-id': 'cam-1/42' });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ id: 'cam-1/42', score: expect.any(Number), decision: expect.stringMatching(/^(ACCEPT|REJECT|BORDERLINE)$/), inline: { modelId: 'diffiqa-r-own' } });
+    expect(res.json()).toMatchObject({ id: 'cam-1/42', score: expect.any(Number), decision: expect.stringMatching(/^(ACCEPT|REJECT|BORDERLINE)$/), inline: { modelId: 'ediffiqa-t-own' } });
     await server.close();
   });
 
