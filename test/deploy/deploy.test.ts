@@ -1,8 +1,9 @@
 /**
  * Checks of the deployment artefacts that need no Docker, Kubernetes or GPU: the files parse,
  * point at files that exist, agree with the product's config schema and with the metric names
- * the telemetry code really exports. deploy/validate.sh runs the external tools (helm,
- * kubeconform, hadolint, promtool) when they are installed.
+ * the telemetry code really exports. The chart is also rendered by helm (from .cache/tools/bin,
+ * which `deploy/validate.sh --install` fills, or PATH; missing helm fails, it does not skip);
+ * deploy/validate.sh runs the other external tools (kubeconform, hadolint, promtool, compose).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { buildConfig } from '../../src/plugin/config/load.js';
 import { packageRoot } from '../../src/plugin/core/paths.js';
 
@@ -305,5 +306,42 @@ describe('helm templates (without helm)', () => {
     expect(depth, `${file}: unclosed blocks`).toBe(0);
     const defined = new Set(files.flatMap((f) => [...readFileSync(path.join(dir, f), 'utf8').matchAll(/define "([^"]+)"/g)].map((m) => m[1])));
     for (const [, name] of text.matchAll(/(?:include|template) "([^"]+)"/g)) expect(defined.has(name), `${file}: ${name}`).toBe(true);
+  });
+});
+
+/** helm as deploy/validate.sh finds it: .cache/tools/bin (validate.sh --install), then PATH. */
+function helmBin(): string {
+  const cached = path.join(root, '.cache/tools/bin/helm');
+  if (existsSync(cached)) return cached;
+  const found = spawnSync('sh', ['-c', 'command -v helm'], { encoding: 'utf8' }).stdout.trim();
+  if (!found) throw new Error('helm is missing: deploy/validate.sh --install builds it into .cache/tools/bin (Go module proxy), or put helm v3 on PATH');
+  return found;
+}
+
+describe('helm template (rendered by helm)', () => {
+  const chart = 'deploy/helm/diffiqa-gate';
+  const render = (...sets: string[]) => {
+    const r = spawnSync(helmBin(), ['template', 'd', chart, '--kube-version', '1.33.0', ...sets.flatMap((s) => ['--set', s])], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    return parseAllDocuments(r.stdout).map((d) => d.toJS() as Obj & { kind: string; data?: Record<string, string>; spec?: Obj }).filter(Boolean);
+  };
+
+  it('the rendered configs should leave the thresholds to the calibrated defaults, and the rules and dashboard be the shared files', () => {
+    const docs = render('prometheusRule.enabled=true', 'grafanaDashboard.enabled=true', 'serviceMonitor.enabled=true');
+    const defaults = buildConfig({}, {});
+    const configs = docs.filter((d) => d.kind === 'ConfigMap' && d.data?.['gate.yaml']).flatMap((d) => ['gate.yaml', 'escalation.yaml'].map((k) => parseYaml(d.data![k]) as Obj));
+    expect(configs).toHaveLength(2);
+    for (const c of configs) {
+      const cfg = buildConfig(c, {});
+      for (const k of ['gate.accept', 'gate.reject', 'escalation.accept', 'escalation.reject'] as const) {
+        expect(has(c, k.split('.')), k).toBe(false);
+        expect(cfg.get(k), k).toBe(defaults.get(k));
+      }
+    }
+    const rule = docs.find((d) => d.kind === 'PrometheusRule')!;
+    expect(rule.spec).toEqual(yaml(`${chart}/files/prometheus-rules.yml`));
+    const dashboard = docs.find((d) => d.kind === 'ConfigMap' && d.data?.['diffiqa-gate.json'])!;
+    expect(JSON.parse(dashboard.data!['diffiqa-gate.json'])).toEqual(JSON.parse(read(`${chart}/files/diffiqa-gate.json`)));
+    expect(render().map((d) => d.kind)).not.toContain('PrometheusRule');
   });
 });
