@@ -72,7 +72,7 @@ func main() {
 }
 GO
   (cd "$dir" && { [[ -f go.mod ]] || go mod init compose-check; } \
-    && GOPATH="$TOOLS/go" GOFLAGS=-modcacherw go get github.com/compose-spec/compose-go/v2/cli@latest \
+    && GOPATH="$TOOLS/go" GOFLAGS=-modcacherw go get github.com/compose-spec/compose-go/v2/cli@v2.16.0 \
     && GOPATH="$TOOLS/go" GOFLAGS=-modcacherw go mod tidy \
     && GOPATH="$TOOLS/go" GOFLAGS=-modcacherw go build -o "$TOOLS/bin/compose-check" .)
 }
@@ -136,7 +136,10 @@ helm_checks() {
     [[ -s "$f" ]] || continue
     check "kubeconform -strict $(basename "$f") (CRDs skipped)" "$kc" -strict -summary -kubernetes-version "$KUBE_VERSION" "${loc[@]}" -ignore-missing-schemas "$f"
   done
-  skip "ServiceMonitor / ScaledObject schemas" "CRD schemas not available offline"
+  # Not a missing tool but a known gap: the operators' CRD schemas are not packaged offline. The
+  # PrometheusRule's rules are promtool-checked as files/prometheus-rules.yml, and test/deploy checks
+  # the rendered PrometheusRule and dashboard ConfigMap carry those files.
+  echo "not run  ServiceMonitor / PrometheusRule / ScaledObject schemas (CRD schemas not available offline)"
 }
 
 lint_checks() {
