@@ -10,7 +10,11 @@ import type { BenchContext } from './context.js';
 import { writeAlignedPngs, type BenchFace } from './faces.js';
 import { runPythonJson } from './python.js';
 
-export const OWN_REGRESSOR = 'diffiqa-r-own';
+/** The gate's default inline model first, then the earlier one, so one run compares their cost. */
+export const OWN_REGRESSORS: readonly (readonly [string, string])[] = [
+  ['ediffiqa-t-own', "the project's eDifFIQA-T, the default"],
+  ['diffiqa-r-own', "the project's own DifFIQA(R)"],
+];
 export const OWN_DENOISER = 'diffiqa-unet-own';
 export const FIXTURE_REGRESSOR = 'tiny-regressor';
 export const FIXTURE_DENOISER = 'fixture-tiny-denoiser';
@@ -75,13 +79,18 @@ export async function unusable(rt: ModelRuntime, id: string): Promise<string | u
   }
 }
 
-/** The project's own regressor when it resolves, else the test fixture (said in a note). */
-export async function smallRegressor(ctx: BenchContext, rt: ModelRuntime): Promise<BenchModel> {
-  const why = await unusable(rt, OWN_REGRESSOR);
-  if (!why) return { id: OWN_REGRESSOR, label: `${OWN_REGRESSOR} (the project's own DifFIQA(R))` };
-  const note = `${OWN_REGRESSOR} does not resolve (${why}); the test fixture ${FIXTURE_REGRESSOR} (3 convs + linear, untrained) stands in`;
+/** The project's own inline models that resolve (the default first), else the test fixture (said in a note). */
+export async function smallRegressors(ctx: BenchContext, rt: ModelRuntime): Promise<BenchModel[]> {
+  const found: BenchModel[] = [];
+  for (const [id, label] of OWN_REGRESSORS) {
+    const why = await unusable(rt, id);
+    if (!why) found.push({ id, label: `${id} (${label})` });
+    else ctx.notes.push(`${id} does not resolve (${why})`);
+  }
+  if (found.length) return found;
+  const note = `no own regressor resolves; the test fixture ${FIXTURE_REGRESSOR} (3 convs + linear, untrained) stands in`;
   ctx.notes.push(note);
-  return { id: FIXTURE_REGRESSOR, label: `${FIXTURE_REGRESSOR} (fixture)`, note, peer: { model: 'tiny-regressor' } };
+  return [{ id: FIXTURE_REGRESSOR, label: `${FIXTURE_REGRESSOR} (fixture)`, note, peer: { model: 'tiny-regressor' } }];
 }
 
 /** iResNet-100 + Linear with random weights, exported by the project's exporter (minutes, once). */

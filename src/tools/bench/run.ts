@@ -12,7 +12,7 @@ import { benchFullDifFIQA } from './diffusion.js';
 import { runGate } from './e2e.js';
 import { transportFrom } from './transport.js';
 import { loadBenchFaces, type BenchFace } from './faces.js';
-import { isIResNet, randomIResNet, randomIResNetInt8, smallRegressor, writeBenchManifest, type BenchModel } from './models.js';
+import { isIResNet, randomIResNet, randomIResNetInt8, smallRegressors, writeBenchManifest, type BenchModel } from './models.js';
 import { overheadFrom } from './overhead.js';
 import { benchPeer, type PeerOptions } from './peer.js';
 import { benchPrep } from './prep.js';
@@ -89,7 +89,7 @@ export async function runBench(o: BenchOptions): Promise<BenchOutput> {
 
   // Section 1 must work: everything after it needs the faces.
   let faces: BenchFace[];
-  let small: BenchModel | undefined;
+  let small: BenchModel[] | undefined;
   const rt = benchRuntime(ctx);
   try {
     ctx.log('[prep] loading models and LFW faces…');
@@ -99,7 +99,7 @@ export async function runBench(o: BenchOptions): Promise<BenchOutput> {
     // The peer scores more images than the preparation timings need; load them once.
     faces = await loadBenchFaces(rt, o.cfg, ctx.sharedDir, workDir, o.prepOnly ? ctx.sizes.images : Math.max(ctx.sizes.images, ctx.sizes.peerImages));
     report.prep = await benchPrep(rt, o.cfg, faces.slice(0, ctx.sizes.images), { repeats: ctx.sizes.repeats, batches: ctx.sizes.batches, embedderId });
-    if (!o.prepOnly) small = await smallRegressor(ctx, rt);
+    if (!o.prepOnly) small = await smallRegressors(ctx, rt);
   } finally {
     await rt.close();
   }
@@ -139,8 +139,8 @@ function planFor(ctx: BenchContext, m: BenchModel): Plan {
   };
 }
 
-async function runSections(ctx: BenchContext, report: BenchReport, faces: BenchFace[], small: BenchModel, want: Set<BenchSection>): Promise<void> {
-  const models: BenchModel[] = [small];
+async function runSections(ctx: BenchContext, report: BenchReport, faces: BenchFace[], small: BenchModel[], want: Set<BenchSection>): Promise<void> {
+  const models: BenchModel[] = [...small];
   if (!ctx.quick) {
     const big = await section(report, 'export', ctx, () => randomIResNet(ctx));
     if (big) {
