@@ -47,6 +47,12 @@ describe('npm package', () => {
     expect(r.stderr).toContain(`[USAGE] "${tool}" is a development tool, not part of this installation`);
   });
 
+  it('the installed CLI should print its help (commander, a dependency of the package) listing the product commands', () => {
+    const r = spawnSync(process.execPath, [path.join(dir, 'node_modules', 'diffiqa-gate', 'dist', 'src', 'plugin', 'cli', 'bin.js'), '--help'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    for (const c of ['score', 'run', 'escalate', 'serve', 'config-doc']) expect(r.stdout).toContain(`  ${c} `);
+  });
+
   it('import from diffiqa-gate should type-check with the shipped declarations', async () => {
     await writeFile(path.join(dir, 'use.ts'), `
 import { createMemoryClient, createQualityScorer, errorCodes, GateError, startGate, type Frame, type QualityResult, type Stage } from 'diffiqa-gate';
