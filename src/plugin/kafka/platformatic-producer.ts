@@ -1,0 +1,176 @@
+import { Admin, FindCoordinatorKeyTypes, ProduceAcks, Producer, type Consumer, type Message } from '@platformatic/kafka';
+import { GateError } from '../core/errors.js';
+import type { KafkaLogger } from './kafkajs-support.js';
+import { parseOffset } from './offsets.js';
+import { hasApiId, toKafkaGateError, toMessage } from './platformatic-support.js';
+import type { OutRecord, ProducerPort, TransactionOffsets } from './port.js';
+
+export interface PlatformaticConnection {
+  clientId: string;
+  brokers: string[];
+  connectionTimeoutMs?: number;
+}
+
+/**
+ * One idempotent producer, replaced after a failed send, as with kafkajs: a fresh producer id
+ * keeps a later batch from reusing the sequence numbers of a write that may have landed.
+ */
+class Slot {
+  readonly #make: () => Producer;
+  #producer?: Producer;
+
+  constructor(make: () => Producer) {
+    this.#make = make;
+  }
+
+  get(): Producer {
+    this.#producer ??= this.#make();
+    return this.#producer;
+  }
+
+  discard(p: Producer): void {
+    if (this.#producer === p) this.#producer = undefined;
+    p.close().catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    const p = this.#producer;
+    this.#producer = undefined;
+    await p?.close();
+  }
+}
+
+export class PlatformaticProducer implements ProducerPort {
+  protected readonly conn: PlatformaticConnection;
+  protected readonly logger?: KafkaLogger;
+  protected closed = false;
+  readonly #slot: Slot;
+
+  constructor(conn: PlatformaticConnection, logger?: KafkaLogger) {
+    this.conn = conn;
+    this.logger = logger;
+    this.#slot = new Slot(() => this.make());
+  }
+
+  async connect(): Promise<void> {
+    this.assertOpen();
+    const p = this.#slot.get();
+    try {
+      await p.metadata({ topics: [] });
+    } catch (err) {
+      this.#slot.discard(p);
+      throw toKafkaGateError(err, 'KAFKA_NETWORK', 'producer could not connect');
+    }
+  }
+
+  async send(records: OutRecord[]): Promise<void> {
+    this.assertOpen();
+    if (records.length === 0) return;
+    const p = this.#slot.get();
+    try {
+      await p.send({ messages: records.map(toMessage) });
+    } catch (err) {
+      this.#slot.discard(p);
+      throw toKafkaGateError(err, 'KAFKA_PRODUCE', `send of ${records.length} records failed`);
+    }
+  }
+
+  async disconnect(): Promise<void> {
+    this.closed = true;
+    await this.#slot.close();
+  }
+
+  protected make(transactionalId?: string): Producer {
+    return new Producer({
+      clientId: this.conn.clientId,
+      bootstrapBrokers: this.conn.brokers,
+      connectTimeout: this.conn.connectionTimeoutMs ?? 3000,
+      idempotent: true,
+      acks: ProduceAcks.ALL,
+      transactionalId,
+      // "No producer yet" for InitProducerId (KIP-360): platformatic's default 0/0 claims producer 0,
+      // which a Kafka 4 broker answers with PRODUCER_FENCED for a transactional id it has not seen.
+      ...(transactionalId !== undefined ? { producerId: -1n, producerEpoch: -1 } : {}),
+      autocreateTopics: false,
+      retries: 5,
+    });
+  }
+
+  protected assertOpen(): void {
+    if (this.closed) throw new GateError('KAFKA_PRODUCE', 'producer is disconnected', { canRetry: false });
+  }
+}
+
+/**
+ * One transactional id per input partition, as with kafkajs: the offsets go through
+ * TxnOffsetCommit without the consumer's generation (generation -1, no member id), so the
+ * transactional id is what fences a zombie; `offsets.confirm()` is asked before the producer is
+ * touched and right before the commit (see kafkajs-producer.ts for the reasoning).
+ */
+export class PlatformaticTransactionalProducer extends PlatformaticProducer {
+  readonly #prefix: string;
+  readonly #slots = new Map<string, { slot: Slot; queue: Promise<void> }>();
+  readonly #coordinators = new Map<string, number>();
+  #admin?: Admin;
+
+  constructor(conn: PlatformaticConnection, transactionalIdPrefix: string, logger?: KafkaLogger) {
+    super(conn, logger);
+    this.#prefix = transactionalIdPrefix;
+  }
+
+  sendInTransaction(records: OutRecord[], offsets: TransactionOffsets): Promise<void> {
+    this.assertOpen();
+    parseOffset(offsets.offset);
+    const id = `${this.#prefix}${offsets.topic}-${offsets.partition}`;
+    let entry = this.#slots.get(id);
+    if (!entry) this.#slots.set(id, (entry = { slot: new Slot(() => this.make(id)), queue: Promise.resolve() }));
+    const { slot } = entry;
+    const run = entry.queue.then(() => this.#transact(slot, records, offsets));
+    entry.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  override async disconnect(): Promise<void> {
+    await super.disconnect();
+    await Promise.all([...this.#slots.values()].map(async ({ slot, queue }) => {
+      await queue;
+      await slot.close();
+    }));
+    await this.#admin?.close();
+  }
+
+  async #coordinator(groupId: string): Promise<number> {
+    const known = this.#coordinators.get(groupId);
+    if (known !== undefined) return known;
+    this.#admin ??= new Admin({ clientId: this.conn.clientId, bootstrapBrokers: this.conn.brokers, connectTimeout: this.conn.connectionTimeoutMs ?? 3000, retries: 5 });
+    const [found] = await this.#admin.findCoordinator({ keyType: FindCoordinatorKeyTypes.GROUP, keys: [groupId] });
+    this.#coordinators.set(groupId, found.nodeId);
+    return found.nodeId;
+  }
+
+  async #transact(slot: Slot, records: OutRecord[], offsets: TransactionOffsets): Promise<void> {
+    const what = `${offsets.topic}[${offsets.partition}]`;
+    const confirm = async (): Promise<void> => {
+      if (offsets.confirm && !(await offsets.confirm())) throw new GateError('KAFKA_FENCED', `${what} is no longer this member's: its transaction is not committed`);
+    };
+    await confirm();
+    const producer = slot.get();
+    let txn;
+    try {
+      const coordinatorId = await this.#coordinator(offsets.groupId);
+      txn = await producer.beginTransaction();
+      if (records.length > 0) await txn.send({ messages: records.map(toMessage) });
+      // addConsumer reads only the group id; addOffset reads topic, partition, offset and the group's coordinator.
+      await txn.addConsumer({ groupId: offsets.groupId } as unknown as Consumer);
+      const consumer = { groupId: offsets.groupId, generationId: -1, memberId: '', coordinatorId };
+      await txn.addOffset({ topic: offsets.topic, partition: offsets.partition, offset: BigInt(offsets.offset), metadata: { consumer } } as unknown as Message);
+      await confirm();
+      await txn.commit();
+    } catch (err) {
+      if (hasApiId(err, 'NOT_COORDINATOR') || hasApiId(err, 'COORDINATOR_NOT_AVAILABLE')) this.#coordinators.delete(offsets.groupId);
+      if (txn && !txn.completed) await txn.abort().catch((abortErr: unknown) => this.logger?.warn({ component: 'kafka', err: abortErr }, 'transaction abort failed'));
+      slot.discard(producer);
+      throw toKafkaGateError(err, 'KAFKA_PRODUCE', `transaction for ${what} failed`);
+    }
+  }
+}
