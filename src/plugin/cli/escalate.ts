@@ -1,7 +1,7 @@
 import { loadConfigFile } from '../config/load.js';
 import { createLogger } from '../core/log.js';
 import { startEscalation } from '../app/escalation-app.js';
-import { createKafkajsClient } from '../kafka/kafkajs.js';
+import { createKafkaClient } from '../kafka/client.js';
 import { startTelemetry } from '../telemetry/telemetry.js';
 import { flagString, type Parsed } from './args.js';
 import { serve } from './lifecycle.js';
@@ -13,7 +13,7 @@ export default async function escalate(p: Parsed): Promise<number> {
   const cfg = loadConfigFile(file);
   const log = createLogger(cfg.get('log.level'));
   logStartup(log, cfg, { role: 'escalation', configFile: file });
-  const client = createKafkajsClient({ brokers: cfg.get('kafka.brokers'), clientId: `${cfg.get('kafka.clientId')}-escalation`, logger: log });
+  const client = createKafkaClient(cfg.get('kafka.client'), { brokers: cfg.get('kafka.brokers'), clientId: `${cfg.get('kafka.clientId')}-escalation`, logger: log });
   // Before the app: /healthz answers (and /readyz says why not) while models load.
   const telemetry = await startTelemetry(cfg, { role: 'escalation', client, log });
   return serve('escalate', log, async () => {

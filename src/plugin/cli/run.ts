@@ -2,7 +2,7 @@ import { loadConfigFile } from '../config/load.js';
 import { createLogger } from '../core/log.js';
 import { missingNodeFlags } from '../core/node-flags.js';
 import { startGate } from '../app/gate-app.js';
-import { createKafkajsClient } from '../kafka/kafkajs.js';
+import { createKafkaClient } from '../kafka/client.js';
 import { startTelemetry } from '../telemetry/telemetry.js';
 import { flagString, type Parsed } from './args.js';
 import { serve } from './lifecycle.js';
@@ -16,7 +16,7 @@ export default async function run(p: Parsed): Promise<number> {
   logStartup(log, cfg, { role: 'gate', configFile: file });
   const missing = missingNodeFlags();
   if (missing.length) log.warn({ missing }, 'node was started without the gate\'s flags: expect a full garbage collection every few hundred frames at saturation');
-  const client = createKafkajsClient({ brokers: cfg.get('kafka.brokers'), clientId: cfg.get('kafka.clientId'), logger: log });
+  const client = createKafkaClient(cfg.get('kafka.client'), { brokers: cfg.get('kafka.brokers'), clientId: cfg.get('kafka.clientId'), logger: log });
   // Before the app: /healthz answers (and /readyz says why not) while models load.
   const telemetry = await startTelemetry(cfg, { role: 'gate', client, log });
   return serve('run', log, async () => {

@@ -17,6 +17,7 @@ export interface KeySpec {
 export const schema = {
   'kafka.brokers': { kind: 'string[]', default: ['127.0.0.1:9092'], min: 1, doc: 'bootstrap servers' },
   'kafka.clientId': { kind: 'string', default: 'diffiqa-gate', doc: 'Kafka client id' },
+  'kafka.client': { kind: 'enum', values: ['kafkajs', 'platformatic'], default: 'kafkajs', doc: 'Kafka client library behind the adapter port: kafkajs, or @platformatic/kafka (exactly_once included; src/plugin/kafka/platformatic.ts says where the two differ)' },
   'kafka.groupId': { kind: 'string', default: 'diffiqa-gate', doc: 'consumer group of the gate' },
   'kafka.inputTopic': { kind: 'string', default: 'face-crops', doc: 'FaceCrop input topic' },
   'kafka.outputTopic': { kind: 'string', default: 'face-quality', doc: 'FaceQuality output topic' },
