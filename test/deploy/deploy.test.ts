@@ -345,3 +345,11 @@ describe('helm template (rendered by helm)', () => {
     expect(render().map((d) => d.kind)).not.toContain('PrometheusRule');
   });
 });
+
+describe('deploy/validate.sh', () => {
+  it('validate.sh should run every static check and pass, nothing skipped (tools: deploy/validate.sh --install)', () => {
+    const r = spawnSync('bash', ['deploy/validate.sh'], { cwd: root, encoding: 'utf8', timeout: 300_000 });
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout).toMatch(/^ran \d+, failed 0, skipped 0$/m);
+  }, 300_000);
+});
