@@ -74,3 +74,22 @@ def to_imagenet(img_u8: np.ndarray) -> np.ndarray:
 def write_json(path: Path, obj) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=1) + '\n')
+
+
+def onnx_score_diff(model, onnx_path: Path, probe_scale: float = 1.0, probe_shift: float = 0.0) -> float | None:
+    """Max |ONNX - PyTorch| of a quality model (`input` [N,3,112,112] -> `score` [N,1]) at two batch
+    sizes, so that the batch axis is known to be really dynamic; None when a shape is wrong.
+    Probes: seeded uniform [0,1) noise, times `probe_scale` plus `probe_shift`."""
+    import onnxruntime as ort
+    import torch
+    sess = ort.InferenceSession(str(onnx_path), providers=['CPUExecutionProvider'])
+    diff = 0.0
+    for n in (3, 1):
+        probe = torch.rand(n, 3, 112, 112, generator=torch.Generator().manual_seed(n)) * probe_scale + probe_shift
+        with torch.no_grad():
+            want = model(probe).numpy()
+        got = sess.run(['score'], {'input': probe.numpy()})[0]
+        if got.shape != (n, 1):
+            return None
+        diff = max(diff, float(np.abs(got - want).max()))
+    return diff

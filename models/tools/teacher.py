@@ -140,7 +140,7 @@ def distill_loss(heads: DistillHeads, f: torch.Tensor, scaled: torch.Tensor, mir
 
 def probe(data: Path, labels: Path, mirror: Path) -> dict:
     """How well each teacher target ranks the labelled faces' full-DifFIQA labels (held-out split)."""
-    from tools.train_regressor import Dataset
+    from tools.regset_data import Dataset
     ds = Dataset(data, labels)
     table = cached_targets(data, ds.faces, np.concatenate([ds.train, ds.heldout]), mirror)
     kinds = np.array([it.get('kind') for it in json.loads((data / 'index.json').read_text())['items']])

@@ -40,11 +40,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tools.common import MOBILEFACENET_PT_SHA256, REPO_ROOT, cache_dir, require_sha256, sha256_file, shared_dir
+from tools.common import (MOBILEFACENET_PT_SHA256, REPO_ROOT, cache_dir, onnx_score_diff, require_sha256, sha256_file,
+                          shared_dir)
 from tools.ediffiqa_own import EDifFIQAOwn, QualityOnly
 from tools.stats import pearson, spearman
 from tools.train_denoiser import load_faces, save_checkpoint
-from tools.train_regressor import batch_indices, load_items, load_labels
+from tools.regset_data import batch_indices, load_items, load_labels
 
 MODEL_ID = 'ediffiqa-t-own'
 LICENCE = 'Apache-2.0 (backbone: foamliu MobileFaceNet, Apache-2.0; fine-tuned on LFW: research use only)'
@@ -305,7 +306,6 @@ def manifest_entry(onnx_path: Path, sha256: str, version: str) -> dict:
 
 
 def export(weights: Path, onnx_path: Path) -> int:
-    import onnxruntime as ort
     ck = torch.load(weights, map_location='cpu', weights_only=False)
     model = EDifFIQAOwn(ck['frozen_blocks'])
     model.load_state_dict(ck['model'])
@@ -314,17 +314,10 @@ def export(weights: Path, onnx_path: Path) -> int:
     torch.onnx.export(wrapped, (torch.zeros(2, 3, 112, 112),), str(onnx_path), input_names=['input'],
                       output_names=['score'], dynamic_axes={'input': {0: 'N'}, 'score': {0: 'N'}},
                       opset_version=17, do_constant_folding=True, dynamo=False)
-    sess = ort.InferenceSession(str(onnx_path), providers=['CPUExecutionProvider'])
-    diff = 0.0
-    for n in (3, 1):                          # two batch sizes: the batch axis must really be dynamic
-        probe = torch.randn(n, 3, 112, 112, generator=torch.Generator().manual_seed(n))
-        with torch.no_grad():
-            want = wrapped(probe).numpy()
-        got = sess.run(['score'], {'input': probe.numpy()})[0]
-        if got.shape != (n, 1):
-            print(f'error: onnx output shape {got.shape} for a batch of {n}', file=sys.stderr)
-            return 1
-        diff = max(diff, float(np.abs(got - want).max()))
+    diff = onnx_score_diff(wrapped, onnx_path, 4.0, -2.0)
+    if diff is None:
+        print(f'error: onnx output shape is not [N,1] for batches of 3 and 1', file=sys.stderr)
+        return 1
     sha = sha256_file(onnx_path)
     entry = manifest_entry(onnx_path, sha, f'own-{datetime.now(timezone.utc):%Y%m%d}-{ck["step"]}')
     print(f'{onnx_path}: step {ck["step"]}, {onnx_path.stat().st_size / 1e6:.2f} MB, max |onnx - torch| {diff:.2g}')

@@ -47,74 +47,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tools.common import REPO_ROOT, cache_dir, sha256_file, shared_dir
+from tools.common import REPO_ROOT, cache_dir, onnx_score_diff, sha256_file, shared_dir
 from tools.stats import pearson, spearman
 from tools.teacher import DistillHeads, DistillPool, cached_targets, distill_loss, norm_scale, scaled_targets
 from tools.regressor_arch import FlipAverage, QualityRegressor, RegressorConfig, count_flops, count_params
-from tools.train_denoiser import load_faces, save_checkpoint, to_unit
+from tools.regset_data import Dataset, batch_indices, load_items, load_labels  # noqa: F401 (re-exported for the tools' callers)
+from tools.train_denoiser import save_checkpoint, to_unit
 
 MODEL_ID = 'diffiqa-r-own'
 LICENCE = 'Apache-2.0 (weights trained on LFW: research use only)'
 MAX_ONNX_BYTES = 10 * 1024 * 1024
 
 
-# ---- data -------------------------------------------------------------------------------------
-
-def load_items(data: Path, count: int) -> list[dict]:
-    items = json.loads((data / 'index.json').read_text()).get('items')
-    if not items or len(items) != count:
-        raise ValueError(f'{data / "index.json"}: needs `items` with one split per face '
-                         '(build it with tools.make_regset)')
-    return items
-
-
-def load_labels(path: Path, count: int) -> np.ndarray:
-    """Scores by face index, NaN where a face has no (finite) label; a later line wins."""
-    scores = np.full(count, np.nan)
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        rec = json.loads(line)
-        i = int(rec['i'])
-        if not 0 <= i < count:
-            raise ValueError(f'{path}:{n}: face index {i} outside 0..{count - 1}')
-        s = rec.get('score')
-        scores[i] = float(s) if isinstance(s, (int, float)) else np.nan
-    return scores
-
-
-class Dataset:
-    def __init__(self, data: Path, labels: Path):
-        faces = load_faces(data)
-        self.faces = np.array(faces)                        # ~45 MB for 1200 faces: keep in memory
-        items = load_items(data, len(faces))
-        splits = [it['split'] for it in items]
-        # Every held-out identity, labelled or not: faces of these must not reach training in any form.
-        self.heldout_identities = {it.get('identity') for it in items if it['split'] == 'heldout'}
-        self.scores = load_labels(labels, len(faces))
-        ok = np.isfinite(self.scores)
-        self.train = np.flatnonzero(ok & (np.array(splits) == 'train'))
-        self.heldout = np.flatnonzero(ok & (np.array(splits) == 'heldout'))
-        self.unlabelled = int((~ok).sum())
-        if len(self.train) < 2:
-            raise ValueError(f'{labels}: only {len(self.train)} labelled train faces')
-
-    def train_range(self) -> tuple[float, float]:
-        s = self.scores[self.train]
-        lo, hi = float(s.min()), float(s.max())
-        if not hi > lo:
-            raise ValueError(f'train labels are all {lo}: nothing to learn')
-        return lo, hi
-
-
-def batch_indices(train: np.ndarray, step: int, batch: int, seed: int) -> np.ndarray:
-    """The `batch` train faces of `step`: consecutive slices of per-epoch permutations."""
-    n = len(train)
-    pos = np.arange(step * batch, (step + 1) * batch)
-    epochs, within = np.divmod(pos, n)
-    perms = {int(e): np.random.default_rng([seed, 1, int(e)]).permutation(n) for e in np.unique(epochs)}
-    return train[[perms[int(e)][k] for e, k in zip(epochs, within)]]
-
+# ---- training ---------------------------------------------------------------------------------
 
 def augment(faces_u8: np.ndarray, rng: np.random.Generator, shift: int) -> tuple[np.ndarray, np.ndarray]:
     """Randomly mirrored and shifted copies, and which of them were mirrored."""
@@ -132,8 +77,6 @@ def augment(faces_u8: np.ndarray, rng: np.random.Generator, shift: int) -> tuple
         out[j] = img
     return out, mirrored
 
-
-# ---- training ---------------------------------------------------------------------------------
 
 def ema_decay(step: int, decay: float) -> float:
     return min(decay, 1 - (1 + step) ** (-2 / 3))
@@ -375,7 +318,6 @@ def model_card(ckpt: dict, model: QualityRegressor | FlipAverage, entry: dict, e
 
 def export(ckpt_path: Path, onnx_path: Path, flip_average: bool = False) -> int:
     import onnx
-    import onnxruntime as ort
     ckpt = torch.load(ckpt_path, map_location='cpu', weights_only=False)
     net = QualityRegressor(RegressorConfig.from_dict(ckpt['config']))
     net.load_state_dict(ckpt['ema'])
@@ -393,17 +335,10 @@ def export(ckpt_path: Path, onnx_path: Path, flip_average: bool = False) -> int:
     if size > MAX_ONNX_BYTES:
         print(f'error: {onnx_path} is {size} bytes, above {MAX_ONNX_BYTES}', file=sys.stderr)
         return 1
-    sess = ort.InferenceSession(str(onnx_path), providers=['CPUExecutionProvider'])
-    diff = 0.0
-    for n in (3, 1):                          # two batch sizes: the batch axis must really be dynamic
-        probe = torch.rand(n, 3, 112, 112, generator=torch.Generator().manual_seed(n)) * 2 - 1
-        with torch.no_grad():
-            want = model(probe).numpy()
-        got = sess.run(['score'], {'input': probe.numpy()})[0]
-        if got.shape != (n, 1):
-            print(f'error: onnx output shape {got.shape} for a batch of {n}', file=sys.stderr)
-            return 1
-        diff = max(diff, float(np.abs(got - want).max()))
+    diff = onnx_score_diff(model, onnx_path, 2.0, -1.0)
+    if diff is None:
+        print(f'error: onnx output shape is not [N,1] for batches of 3 and 1', file=sys.stderr)
+        return 1
     sha = sha256_file(onnx_path)
     version = f'own-{datetime.now(timezone.utc):%Y%m%d}-{ckpt["step"]}'
     entry = manifest_entry(onnx_path, sha, version)
