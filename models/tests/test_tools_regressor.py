@@ -350,3 +350,19 @@ def test_distill_data_should_add_unlabelled_faces_but_none_of_a_held_out_identit
     assert train_regressor.main(['--out', str(out), '--export', str(onnx_path), '--threads', '1', '--flip-average']) == 0
     assert 'Held-out (identity-disjoint' in onnx_path.with_suffix('.md').read_text()
     assert f'also on {kept} unlabelled faces' in onnx_path.with_suffix('.md').read_text()
+
+
+def test_make_regset_hash_split_should_follow_the_project_rule_and_extend_should_never_add_held_out_identities(tmp_path):
+    from tools.splits import heldout
+    src = _source(tmp_path / 'src', count=60)
+    index = json.loads((src / 'index.json').read_text())
+    index['identities'] = [f'person_{i % 30}' for i in range(60)]         # 30 names, some held out by the rule
+    (src / 'index.json').write_text(json.dumps(index))
+    out = tmp_path / 'set'
+    assert make_regset.main(['--data', str(src), '--out', str(out), '--count', '20', '--seed', '2', '--split-rule', 'hash']) == 0
+    assert make_regset.main(['--data', str(src), '--out', str(out), '--extend', '20']) == 0
+    items = json.loads((out / 'index.json').read_text())['items']
+    assert any(it['split'] == 'heldout' for it in items[:20])
+    for it in items[:20]:
+        assert it['split'] == ('heldout' if heldout(it['identity']) else 'train')
+    assert all(not heldout(it['identity']) and it['split'] == 'train' for it in items[20:])

@@ -125,3 +125,32 @@ def test_cached_frozen_layers_should_give_the_loss_of_the_whole_network(mirror, 
     assert float(cached) == pytest.approx(float(whole), abs=2e-3)             # float16 cache
     assert [p.requires_grad for p in model.base_model.conv1.parameters()] == [False] * 3
     assert any(p.requires_grad for p in model.base_model.conv2.parameters())
+
+
+def test_optimised_target_should_lower_a_far_face_clamp_at_zero_and_keep_q_without_a_centre():
+    feat = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, 1.0]])
+    centre = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
+    q = torch.tensor([0.8, 0.8, 0.3, 0.8])
+    has = torch.tensor([True, True, True, False])
+    t = train_ediffiqa.optimised_target(feat, q, centre, has, eps=0.5)
+    assert t.tolist() == pytest.approx([0.8, 0.3, 0.0, 0.8])      # cos 1: q; cos 0: q - 0.5; cos -1: clamped; no centre: q
+
+
+def test_frozen_layers_should_keep_the_pretrained_weights_and_statistics_through_training(mirror, tmp_path):
+    data = _set(tmp_path)
+    labels = _fake_labels(data)
+    out = tmp_path / 'run'
+    assert train_ediffiqa.main(_args(data, labels, out, mirror, 2)) == 0
+    assert train_ediffiqa.main(_args(data, labels, out, mirror, 3)) == 0          # a resume too
+    pristine = train_ediffiqa.pretrained(mirror, 12)
+    trained = EDifFIQAOwn(12)
+    trained.load_state_dict(torch.load(out / 'weights.pt', weights_only=False)['model'])
+    for a, b in zip(pristine.frozen_modules(), trained.frozen_modules()):
+        for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+            assert torch.equal(x, y), name
+    # The mirror column of the teacher is the embedding of the mirrored face.
+    emb = np.fromfile(data / 'fr-embeddings.f32', np.float32).reshape(-1, 2, 128)
+    faces = np.fromfile(data / 'faces.u8', np.uint8).reshape(-1, 112, 112, 3)
+    with torch.no_grad():
+        want = pristine.eval().base_model(train_ediffiqa.to_imagenet(faces[:2, :, ::-1])).numpy()
+    assert np.allclose(emb[:2, 1], want, atol=1e-4)

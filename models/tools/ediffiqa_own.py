@@ -49,6 +49,7 @@ class EDifFIQAOwn(nn.Module):
 
     def freeze(self) -> None:
         for m in self.frozen_modules():
+            m.eval()
             for p in m.parameters():
                 p.requires_grad_(False)
 

@@ -4,7 +4,7 @@ by index: the form the repository keeps, so a new machine rebuilds the set and r
 recomputing hours of full DifFIQA.
 
     PYTHONPATH=models python -m tools.label_ids --data .cache/datasets/trainset \
-        --out models/own/labels/trainset-diffiqa.jsonl a.jsonl b.jsonl --note "diffiqa-unet-own, 1 repeat"
+        --out models/own/labels/trainset-diffiqa.jsonl a.jsonl b.jsonl
 """
 from __future__ import annotations
 

@@ -212,7 +212,10 @@ def extend(data: Path, out: Path, add: int) -> dict:
     old = json.loads((out / 'index.json').read_text())
     count, seed, clean_prob = int(old['count']), int(old['seed']), float(old['cleanProbability'])
     used = {it['source'] for it in old['items']}
+    by_rule = old.get('splitRule') == 'hash'
     held = {it['identity'] for it in old['items'] if it['split'] == 'heldout'}
+    if by_rule:        # the project-wide rule holds for identities the set has not met yet too
+        held |= {name for name in index['identities'] if splits.heldout(name)}
     # Sources of held-out identities are left out: the held-out faces stay exactly those scored before.
     free = np.array([i for i in range(total) if i not in used and index['identities'][i] not in held])
     if not 0 < add <= len(free):

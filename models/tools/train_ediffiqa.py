@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import sys
 import time
@@ -74,9 +75,10 @@ def fr_embeddings(data: Path, faces: np.ndarray, wanted: np.ndarray, mirror: Pat
     image (NaN elsewhere), cached in <data>/fr-embeddings.f32; only faces missing there are computed,
     so labelling more faces later costs only their embeddings."""
     path = data / 'fr-embeddings.f32'
+    key_path = path.with_suffix('.key')
     n = len(faces)
     out = np.full((n, 2, 128), np.nan, np.float32)
-    if path.is_file() and path.stat().st_size == out.nbytes:
+    if path.is_file() and path.stat().st_size == out.nbytes and key_path.is_file() and key_path.read_text() == faces_key(data):
         out = np.fromfile(path, np.float32).reshape(n, 2, 128)
     todo = [int(i) for i in wanted if np.isnan(out[i, 0, 0])]
     if not todo:
@@ -91,6 +93,7 @@ def fr_embeddings(data: Path, faces: np.ndarray, wanted: np.ndarray, mirror: Pat
     tmp = path.with_suffix('.tmp')
     out.tofile(tmp)
     tmp.replace(path)
+    key_path.write_text(faces_key(data))
     return out
 
 
@@ -99,15 +102,18 @@ def prefix_features(data: Path, faces: np.ndarray, wanted: np.ndarray, model: ED
     """[N, 2, C, H, W] float16 memmap: the frozen layers' output for every `wanted` face and its
     mirror, cached in <data>/prefix-<blocks>.f16 with a .done list, so a step runs only the
     trainable rest of the network (float16: half the memory; the rest is trained on exactly these)."""
+    model.eval()        # before any pass: in train mode even a shape probe would move the frozen BN statistics
     shape = tuple(model.prefix(torch.zeros(1, 3, 112, 112)).shape[1:])
     path = data / f'prefix-{model.frozen_blocks}.f16'
     done_path = path.with_suffix('.done.json')
+    key = {'faces': faces_key(data), 'frozen': frozen_key(model)}
     n = len(faces)
-    mode = 'r+' if path.is_file() and path.stat().st_size == n * 2 * int(np.prod(shape)) * 2 else 'w+'
+    fits = path.is_file() and path.stat().st_size == n * 2 * int(np.prod(shape)) * 2
+    record = json.loads(done_path.read_text()) if fits and done_path.is_file() else {}
+    mode = 'r+' if record.get('key') == key else 'w+'
     cache = np.memmap(path, np.float16, mode, shape=(n, 2, *shape))
-    done = set(json.loads(done_path.read_text())) if mode == 'r+' and done_path.is_file() else set()
+    done = set(record.get('done', [])) if mode == 'r+' else set()
     todo = [int(i) for i in wanted if int(i) not in done]
-    model.eval()
     for k in range(0, len(todo), batch):
         idx = todo[k:k + batch]
         chunk = np.stack([faces[i] for i in idx])
@@ -116,8 +122,22 @@ def prefix_features(data: Path, faces: np.ndarray, wanted: np.ndarray, model: ED
         print(f'frozen-layer features {min(k + batch, len(todo))}/{len(todo)}', flush=True)
     if todo:
         cache.flush()
-        done_path.write_text(json.dumps(sorted(done | set(todo))))
+        done_path.write_text(json.dumps({'key': key, 'done': sorted(done | set(todo))}))
     return cache
+
+
+def faces_key(data: Path) -> str:
+    """What the caches were computed from: faces.u8's size and modification time (a rebuilt set changes both)."""
+    st = (data / 'faces.u8').stat()
+    return f'{st.st_size}:{st.st_mtime_ns}'
+
+
+def frozen_key(model: EDifFIQAOwn) -> str:
+    h = hashlib.sha256()
+    for m in model.frozen_modules():
+        for t in m.state_dict().values():
+            h.update(t.detach().cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def identity_centres(identities: list[str], train: np.ndarray, q: np.ndarray, emb: np.ndarray,
@@ -179,6 +199,14 @@ class TrainSet:
 
 # ---- training -----------------------------------------------------------------------------------
 
+@torch.no_grad()
+def optimised_target(feat: torch.Tensor, q: torch.Tensor, centre: torch.Tensor, has: torch.Tensor, eps: float) -> torch.Tensor:
+    """eDifFIQA's label optimisation: clamp(q - eps (1 - cos(feature, identity centre)), 0, 1), without
+    gradient; q itself for a face whose identity has no centre."""
+    cos_c = F.cosine_similarity(feat, centre, dim=1)
+    return torch.where(has, (q - eps * (1 - cos_c)).clamp(0, 1), q)
+
+
 def step_loss(model: EDifFIQAOwn, ds: TrainSet, idx: np.ndarray, rng: np.random.Generator,
               eps: float, theta: float, prefix: np.ndarray | None = None) -> tuple[torch.Tensor, dict]:
     """The recipe's loss on one batch; `prefix` (from prefix_features) spares the frozen layers."""
@@ -193,9 +221,7 @@ def step_loss(model: EDifFIQAOwn, ds: TrainSet, idx: np.ndarray, rng: np.random.
     q = torch.from_numpy(ds.q[idx].astype(np.float32))
     centre = torch.from_numpy(ds.centres[idx])
     has = torch.from_numpy(ds.has_centre[idx])
-    with torch.no_grad():
-        cos_c = F.cosine_similarity(feat, centre, dim=1)
-        target = torch.where(has, (q - eps * (1 - cos_c)).clamp(0, 1), q)
+    target = optimised_target(feat, q, centre, has, eps)
     rc = (1 - F.cosine_similarity(feat, teacher, dim=1)).mean()
     l1 = (qhat[:, 0] - target).abs().mean()
     return theta * rc + (1 - theta) * l1, {'rc': float(rc), 'l1': float(l1)}
