@@ -28,8 +28,8 @@ export const schema = {
   'kafka.sessionTimeoutMs': { kind: 'integer', default: 30_000, min: 6000, doc: 'consumer session timeout' },
   'registry.type': { kind: 'enum', values: ['embedded', 'http'], default: 'embedded', doc: 'embedded: fixed ids of the bundled schemas; http: a Confluent-compatible registry' },
   'registry.url': { kind: 'string', default: '', doc: 'schema registry URL when registry.type is http' },
-  // eDifFIQA-T on the project's MobileFaceNet: ahead of diffiqa-r-own, sharpness and face size on
-  // celeba-wild under both FR models (docs/evaluation.md); diffiqa-r-own stays selectable.
+  // eDifFIQA-T on the project's MobileFaceNet: ahead of sharpness and face size on every set under both
+  // FR models, and of diffiqa-r-own at pAUC@0.2 (docs/evaluation.md); diffiqa-r-own stays selectable.
   'models.regressor': { kind: 'string', default: 'ediffiqa-t-own', doc: 'manifest id of the inline regressor' },
   'models.embedder': { kind: 'string', default: 'mobilefacenet-dyn', doc: 'manifest id of the FR embedder' },
   'models.detector': { kind: 'string', default: 'retinaface-mnet025', doc: 'manifest id of the face detector' },
