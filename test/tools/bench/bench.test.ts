@@ -56,13 +56,13 @@ describe('runBench', () => {
     expect(markdown).toContain(`embed ${prep.embedderId} via pool, batch 32`);
   }, 240_000);
 
-  it('runBench with only bare should time the inline regressor and run no other section', async () => {
+  it('runBench with only bare should time the own inline models, the default first, and run no other section', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'diffiqa-bench-only-'));
     try {
       const cfg = buildConfig({}, {}, { 'models.mirror': sharedDir() });
       const { report, markdown } = await runBench({ quick: true, prepOnly: false, only: ['bare'], outDir: dir, cfg, command: 'vitest', log: () => {} });
       expect(report.errors).toEqual({});
-      expect(report.bare?.map((b) => b.modelId)).toEqual([cfg.get('models.regressor')]);
+      expect(report.bare?.map((b) => b.modelId)).toEqual([cfg.get('models.regressor'), 'diffiqa-r-own']);
       positive('bare[0].bare[0].msPerImage', report.bare![0].bare[0].msPerImage);
       expect(report.overhead).toBeUndefined();
       expect(report.peer).toEqual([]);
