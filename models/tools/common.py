@@ -93,3 +93,19 @@ def onnx_score_diff(model, onnx_path: Path, probe_scale: float = 1.0, probe_shif
             return None
         diff = max(diff, float(np.abs(got - want).max()))
     return diff
+
+
+def regressor_manifest_entry(model_id: str, onnx_path: Path, sha256: str, version: str, licence: str,
+                             mean=IMAGENET_MEAN, std=IMAGENET_STD) -> dict:
+    """The models/manifest.json entry of an exported quality model (`input` -> `score` [N,1])."""
+    try:
+        bundled = onnx_path.resolve().relative_to(REPO_ROOT).as_posix()
+    except ValueError:                       # exported outside the repository (tests, experiments)
+        bundled = None
+    return {
+        'id': model_id, 'version': version, 'role': 'regressor', 'file': onnx_path.name, 'sha256': sha256,
+        **({'bundledPath': bundled} if bundled else {}), 'url': None,
+        'input': {'name': 'input', 'layout': 'NCHW', 'shape': [1, 3, 112, 112], 'colorOrder': 'RGB'},
+        'outputs': ['score'], 'batch': 'dynamic',
+        'normalisation': {'mean': list(mean), 'std': list(std)}, 'licence': licence,
+    }

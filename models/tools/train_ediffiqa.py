@@ -41,8 +41,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tools.common import (MOBILEFACENET_PT_SHA256, REPO_ROOT, cache_dir, onnx_score_diff, require_sha256, sha256_file,
-                          shared_dir)
+from tools.build_embedder import load_mobilefacenet
+from tools.common import (IMAGENET_MEAN, IMAGENET_STD, REPO_ROOT, cache_dir, onnx_score_diff, regressor_manifest_entry,
+                          sha256_file, shared_dir)
 from tools.ediffiqa_own import EDifFIQAOwn, QualityOnly
 from tools.stats import pearson, spearman
 from tools.train_denoiser import load_faces, save_checkpoint
@@ -50,8 +51,8 @@ from tools.regset_data import batch_indices, load_items, load_labels
 
 MODEL_ID = 'ediffiqa-t-own'
 LICENCE = 'Apache-2.0 (backbone: foamliu MobileFaceNet, Apache-2.0; fine-tuned on LFW: research use only)'
-MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
-STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+STD = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
 
 
 def to_imagenet(batch_u8: np.ndarray) -> torch.Tensor:
@@ -60,11 +61,18 @@ def to_imagenet(batch_u8: np.ndarray) -> torch.Tensor:
 
 
 def pretrained(mirror: Path, frozen_blocks: int) -> EDifFIQAOwn:
-    pt = mirror / 'models' / 'mobilefacenet.pt'
-    require_sha256(pt, MOBILEFACENET_PT_SHA256)
     model = EDifFIQAOwn(frozen_blocks)
-    model.base_model.load_state_dict(torch.load(pt, map_location='cpu', weights_only=True), strict=True)
+    model.base_model.load_state_dict(load_mobilefacenet(mirror).state_dict(), strict=True)
     return model
+
+
+def both_sides(fn, faces: np.ndarray, todo: list[int], batch: int, what: str):
+    """Yields (indices, fn(faces), fn(mirrored faces)) over `todo` in batches, with a progress line each."""
+    for k in range(0, len(todo), batch):
+        idx = todo[k:k + batch]
+        chunk = np.stack([faces[i] for i in idx])
+        yield idx, fn(to_imagenet(chunk)).numpy(), fn(to_imagenet(chunk[:, :, ::-1])).numpy()
+        print(f'{what} {min(k + batch, len(todo))}/{len(todo)}', flush=True)
 
 
 # ---- teacher data -------------------------------------------------------------------------------
@@ -84,12 +92,8 @@ def fr_embeddings(data: Path, faces: np.ndarray, wanted: np.ndarray, mirror: Pat
     if not todo:
         return out
     fr = pretrained(mirror, 0).base_model.eval()
-    for k in range(0, len(todo), batch):
-        idx = todo[k:k + batch]
-        chunk = np.stack([faces[i] for i in idx])
-        out[idx, 0] = fr(to_imagenet(chunk)).numpy()
-        out[idx, 1] = fr(to_imagenet(chunk[:, :, ::-1])).numpy()
-        print(f'teacher embeddings {min(k + batch, len(todo))}/{len(todo)}', flush=True)
+    for idx, plain, mirrored in both_sides(fr, faces, todo, batch, 'teacher embeddings'):
+        out[idx, 0], out[idx, 1] = plain, mirrored
     tmp = path.with_suffix('.tmp')
     out.tofile(tmp)
     tmp.replace(path)
@@ -114,12 +118,8 @@ def prefix_features(data: Path, faces: np.ndarray, wanted: np.ndarray, model: ED
     cache = np.memmap(path, np.float16, mode, shape=(n, 2, *shape))
     done = set(record.get('done', [])) if mode == 'r+' else set()
     todo = [int(i) for i in wanted if int(i) not in done]
-    for k in range(0, len(todo), batch):
-        idx = todo[k:k + batch]
-        chunk = np.stack([faces[i] for i in idx])
-        cache[idx, 0] = model.prefix(to_imagenet(chunk)).numpy().astype(np.float16)
-        cache[idx, 1] = model.prefix(to_imagenet(chunk[:, :, ::-1])).numpy().astype(np.float16)
-        print(f'frozen-layer features {min(k + batch, len(todo))}/{len(todo)}', flush=True)
+    for idx, plain, mirrored in both_sides(model.prefix, faces, todo, batch, 'frozen-layer features'):
+        cache[idx, 0], cache[idx, 1] = plain.astype(np.float16), mirrored.astype(np.float16)
     if todo:
         cache.flush()
         done_path.write_text(json.dumps({'key': key, 'done': sorted(done | set(todo))}))
@@ -317,20 +317,6 @@ def evaluate(args) -> int:
     return 0
 
 
-def manifest_entry(onnx_path: Path, sha256: str, version: str) -> dict:
-    try:
-        bundled = onnx_path.resolve().relative_to(REPO_ROOT).as_posix()
-    except ValueError:
-        bundled = None
-    return {
-        'id': MODEL_ID, 'version': version, 'role': 'regressor', 'file': onnx_path.name, 'sha256': sha256,
-        **({'bundledPath': bundled} if bundled else {}), 'url': None,
-        'input': {'name': 'input', 'layout': 'NCHW', 'shape': [1, 3, 112, 112], 'colorOrder': 'RGB'},
-        'outputs': ['score'], 'batch': 'dynamic',
-        'normalisation': {'mean': [0.485, 0.456, 0.406], 'std': [0.229, 0.224, 0.225]}, 'licence': LICENCE,
-    }
-
-
 def export(weights: Path, onnx_path: Path) -> int:
     ck = torch.load(weights, map_location='cpu', weights_only=False)
     model = EDifFIQAOwn(ck['frozen_blocks'])
@@ -345,7 +331,7 @@ def export(weights: Path, onnx_path: Path) -> int:
         print(f'error: onnx output shape is not [N,1] for batches of 3 and 1', file=sys.stderr)
         return 1
     sha = sha256_file(onnx_path)
-    entry = manifest_entry(onnx_path, sha, f'own-{datetime.now(timezone.utc):%Y%m%d}-{ck["step"]}')
+    entry = regressor_manifest_entry(MODEL_ID, onnx_path, sha, f'own-{datetime.now(timezone.utc):%Y%m%d}-{ck["step"]}', LICENCE)
     print(f'{onnx_path}: step {ck["step"]}, {onnx_path.stat().st_size / 1e6:.2f} MB, max |onnx - torch| {diff:.2g}')
     print(json.dumps(entry, indent=2))
     return 0 if diff < 1e-4 else 1

@@ -47,7 +47,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tools.common import REPO_ROOT, cache_dir, onnx_score_diff, sha256_file, shared_dir
+from tools.common import cache_dir, onnx_score_diff, regressor_manifest_entry, sha256_file, shared_dir
 from tools.stats import pearson, spearman
 from tools.teacher import DistillHeads, DistillPool, cached_targets, distill_loss, norm_scale, scaled_targets
 from tools.regressor_arch import FlipAverage, QualityRegressor, RegressorConfig, count_flops, count_params
@@ -265,17 +265,7 @@ def evaluate_only(args) -> int:
 # ---- export -----------------------------------------------------------------------------------
 
 def manifest_entry(onnx_path: Path, sha256: str, version: str) -> dict:
-    try:
-        bundled = onnx_path.resolve().relative_to(REPO_ROOT).as_posix()
-    except ValueError:                       # exported outside the repository (tests, experiments)
-        bundled = None
-    return {
-        'id': MODEL_ID, 'version': version, 'role': 'regressor', 'file': onnx_path.name, 'sha256': sha256,
-        **({'bundledPath': bundled} if bundled else {}), 'url': None,
-        'input': {'name': 'input', 'layout': 'NCHW', 'shape': [1, 3, 112, 112], 'colorOrder': 'RGB'},
-        'outputs': ['score'], 'batch': 'dynamic',
-        'normalisation': {'mean': [0.5, 0.5, 0.5], 'std': [0.5, 0.5, 0.5]}, 'licence': LICENCE,
-    }
+    return regressor_manifest_entry(MODEL_ID, onnx_path, sha256, version, LICENCE, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 
 
 def model_card(ckpt: dict, model: QualityRegressor | FlipAverage, entry: dict, ev: dict | None) -> str:
