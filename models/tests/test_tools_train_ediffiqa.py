@@ -154,3 +154,22 @@ def test_frozen_layers_should_keep_the_pretrained_weights_and_statistics_through
     with torch.no_grad():
         want = pristine.eval().base_model(train_ediffiqa.to_imagenet(faces[:2, :, ::-1])).numpy()
     assert np.allclose(emb[:2, 1], want, atol=1e-4)
+
+
+def test_validation_identities_should_stay_out_of_training_and_be_reported_by_eval(mirror, tmp_path):
+    data = _set(tmp_path, count=40)
+    labels = _fake_labels(data)
+    ds = train_ediffiqa.TrainSet(data, labels, mirror, 0.2, 1, 0.5)
+    name = lambda i: ds.items[i]['identity']
+    assert len(ds.val) and len(ds.train)
+    assert not {name(i) for i in ds.val} & {name(i) for i in ds.train}
+    # Centres come from training faces only: a validation face never gets one.
+    assert not ds.has_centre[ds.val].any()
+    out = tmp_path / 'run'
+    assert train_ediffiqa.main(_args(data, labels, out, mirror, 1) + ['--val-fraction', '0.5']) == 0
+    assert train_ediffiqa.main(['--data', str(data), '--labels', str(labels), '--out', str(out),
+                                '--mirror', str(mirror), '--eval']) == 0
+    result = json.loads((out / 'eval.json').read_text())
+    assert result['trained_on_validation'] is False
+    assert result['validation']['count'] == len(ds.val)
+    assert set(result['validation']['pauc']) == {'model', 'embedding-norm', 'labels', 'random', 'floor'}

@@ -11,3 +11,9 @@ import hashlib
 
 def heldout(identity: str) -> bool:
     return int(hashlib.sha256(identity.encode('utf-8')).hexdigest(), 16) % 5 == 0
+
+
+def validation(identity: str, fraction: float) -> bool:
+    """Among the identities models may see: the ones a trainer keeps back to choose checkpoints and
+    settings (a rule on the name again, independent of `heldout`)."""
+    return int(hashlib.sha256(f'validation:{identity}'.encode('utf-8')).hexdigest(), 16) % 1000 < round(fraction * 1000)

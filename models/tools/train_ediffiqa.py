@@ -44,7 +44,9 @@ import torch.nn.functional as F
 from tools.build_embedder import load_mobilefacenet
 from tools.common import (IMAGENET_MEAN, IMAGENET_STD, REPO_ROOT, cache_dir, onnx_score_diff, regressor_manifest_entry,
                           sha256_file, shared_dir)
+from tools.edc import edc_table
 from tools.ediffiqa_own import EDifFIQAOwn, QualityOnly
+from tools.splits import validation
 from tools.stats import pearson, spearman
 from tools.train_denoiser import load_faces, save_checkpoint
 from tools.regset_data import batch_indices, load_items, load_labels
@@ -114,6 +116,7 @@ def prefix_features(data: Path, faces: np.ndarray, wanted: np.ndarray, model: ED
     n = len(faces)
     fits = path.is_file() and path.stat().st_size == n * 2 * int(np.prod(shape)) * 2
     record = json.loads(done_path.read_text()) if fits and done_path.is_file() else {}
+    record = record if isinstance(record, dict) else {}     # an older cache's bare list carries no key: redo
     mode = 'r+' if record.get('key') == key else 'w+'
     cache = np.memmap(path, np.float16, mode, shape=(n, 2, *shape))
     done = set(record.get('done', [])) if mode == 'r+' else set()
@@ -177,7 +180,7 @@ def crop_id(item: dict) -> str:
 
 
 class TrainSet:
-    def __init__(self, data: Path, labels: Path, mirror: Path, beta: float, centre_min: int):
+    def __init__(self, data: Path, labels: Path, mirror: Path, beta: float, centre_min: int, val_fraction: float = 0.0):
         faces = load_faces(data)
         self.items = load_items(data, len(faces))
         check_ids(labels, self.items)
@@ -185,14 +188,16 @@ class TrainSet:
         raw = load_labels(labels, len(faces))
         split = np.array([it['split'] for it in self.items])
         ok = np.isfinite(raw)
-        self.train = np.flatnonzero(ok & (split == 'train'))
+        val = np.array([validation(it['identity'], val_fraction) for it in self.items])
+        self.train = np.flatnonzero(ok & (split == 'train') & ~val)
+        self.val = np.flatnonzero(ok & (split == 'train') & val)
         self.heldout = np.flatnonzero(ok & (split == 'heldout'))
         if len(self.train) < 2:
             raise ValueError(f'{labels}: only {len(self.train)} labelled train faces')
         self.lo, self.hi = float(raw[self.train].min()), float(raw[self.train].max())
         self.raw = raw
         self.q = (raw - self.lo) / (self.hi - self.lo)
-        self.emb = fr_embeddings(data, faces, np.concatenate([self.train, self.heldout]), mirror)
+        self.emb = fr_embeddings(data, faces, np.concatenate([self.train, self.val, self.heldout]), mirror)
         ids = [it['identity'] for it in self.items]
         self.centres, self.has_centre = identity_centres(ids, self.train, self.q, self.emb, beta, centre_min)
 
@@ -231,7 +236,7 @@ def train(args) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(args.threads)
-    ds = TrainSet(args.data, args.labels, args.mirror, args.beta, args.centre_min)
+    ds = TrainSet(args.data, args.labels, args.mirror, args.beta, args.centre_min, args.val_fraction)
     model = pretrained(args.mirror, args.freeze)
     model.freeze()
     head = list(model.mlp.parameters())
@@ -249,12 +254,12 @@ def train(args) -> int:
         lineage = ck.get('lineage', []) + [{'steps': ck['step'], 'train_count': ck.get('train_count')}]
         print(f'initialised from {args.init_from} (step {ck["step"]}); optimiser state starts afresh')
     prefix = prefix_features(args.data, ds.faces, ds.train, model)
-    print(json.dumps({'train': len(ds.train), 'heldout': len(ds.heldout), 'with_centre': int(ds.has_centre[ds.train].sum()),
+    print(json.dumps({'train': len(ds.train), 'validation': len(ds.val), 'heldout': len(ds.heldout), 'with_centre': int(ds.has_centre[ds.train].sum()),
                       'label_min': ds.lo, 'label_max': ds.hi, 'start_step': step}))
 
     def checkpoint() -> None:
         state = {'model': model.state_dict(), 'step': step, 'label_min': ds.lo, 'label_max': ds.hi,
-                 'frozen_blocks': args.freeze, 'train_count': len(ds.train), 'data': str(args.data.name),
+                 'frozen_blocks': args.freeze, 'train_count': len(ds.train), 'val_fraction': args.val_fraction, 'data': str(args.data.name),
                  'lineage': lineage, 'recipe': {'beta': args.beta, 'centre_min': args.centre_min, 'eps': args.eps,
                                                 'theta': args.theta, 'lr_head': args.lr_head,
                                                 'lr_backbone': args.lr_backbone, 'batch': args.batch}}
@@ -301,10 +306,11 @@ def predict(model: EDifFIQAOwn, faces: np.ndarray, batch: int = 64) -> tuple[np.
 
 def evaluate(args) -> int:
     ck = torch.load(args.out / 'weights.pt', map_location='cpu', weights_only=False)
-    ds = TrainSet(args.data, args.labels, args.mirror, args.beta, args.centre_min)
+    ds = TrainSet(args.data, args.labels, args.mirror, args.beta, args.centre_min, ck.get('val_fraction', args.val_fraction))
     model = EDifFIQAOwn(ck['frozen_blocks'])
     model.load_state_dict(ck['model'])
-    result = {'step': ck['step']}
+    # weights from before the validation split saw those identities: their validation row only compares
+    result = {'step': ck['step'], 'trained_on_validation': 'val_fraction' not in ck}
     clean = np.array([it['kind'] == 'clean' for it in ds.items])
     subsets = (('heldout', ds.heldout), ('heldout_unmodified', ds.heldout[clean[ds.heldout]]), ('train', ds.train[:1000]))
     for name, idx in subsets:
@@ -312,9 +318,24 @@ def evaluate(args) -> int:
         rc = float(np.mean(np.sum(feat * ds.emb[idx, 0], 1) / np.linalg.norm(feat, axis=1) / np.linalg.norm(ds.emb[idx, 0], axis=1)))
         result[name] = {'count': int(len(idx)), 'spearman': round(spearman(q, ds.raw[idx]), 4),
                         'pearson': round(pearson(q, ds.raw[idx]), 4), 'fr_cosine': round(rc, 4)}
+    if len(ds.val):
+        result['validation'] = validation_edc(model, ds)
     (args.out / 'eval.json').write_text(json.dumps(result, indent=1) + '\n')
     print(json.dumps(result))
     return 0
+
+
+def validation_edc(model: EDifFIQAOwn, ds: TrainSet) -> dict:
+    """How the model ranks the validation identities' faces for recognition (EDC pAUC with the
+    teacher's similarities), beside the embedding norm and the full-DifFIQA labels it learnt from:
+    the number that chooses settings and checkpoints, LFW only."""
+    idx = ds.val
+    _, q = predict(model, ds.faces[idx])
+    emb = ds.emb[idx, 0]
+    ids = [ds.items[i]['identity'] for i in idx]
+    scores = {'model': q, 'embedding-norm': np.linalg.norm(emb, axis=1), 'labels': ds.raw[idx],
+              'random': np.random.default_rng(0).random(len(idx))}
+    return {'count': int(len(idx)), 'identities': len(set(ids)), **edc_table(emb, ids, scores)}
 
 
 def export(weights: Path, onnx_path: Path) -> int:
@@ -357,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--theta', type=float, default=0.5)
     ap.add_argument('--lr-head', type=float, default=1e-3)
     ap.add_argument('--lr-backbone', type=float, default=1e-4)
+    ap.add_argument('--val-fraction', type=float, default=0.15,
+                    help='share of the train identities kept back to choose settings (tools.splits.validation)')
     ap.add_argument('--eval', action='store_true', help='held-out numbers of <out>/weights.pt')
     ap.add_argument('--export', type=Path, metavar='ONNX', help='export <out>/weights.pt (or --init-from)')
     args = ap.parse_args(argv)
