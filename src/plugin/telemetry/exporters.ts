@@ -1,5 +1,7 @@
 import { ExportResultCode, getNumberFromEnv, getStringFromEnv, type ExportResult } from '@opentelemetry/core';
+import { OTLPMetricExporter as GrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { OTLPMetricExporter, OTLPMetricExporterBase } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
 import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http';
@@ -10,31 +12,32 @@ import { GateError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 
 export type Signal = 'traces' | 'metrics';
-export type OtlpProtocol = 'http/protobuf' | 'http/json';
-
 const PROTOCOLS = ['http/protobuf', 'http/json', 'grpc'] as const;
+export type OtlpProtocol = (typeof PROTOCOLS)[number];
 
 /**
  * OTEL_EXPORTER_OTLP_{TRACES,METRICS}_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL, else the
- * specification's default http/protobuf. grpc needs @opentelemetry/exporter-*-otlp-grpc, which
- * this package does not ship: a configuration error naming the alternatives, not a silent HTTP.
+ * specification's default http/protobuf. An unknown value stops the start: a typo must not
+ * quietly send telemetry somewhere the collector does not listen.
  */
 export function otlpProtocol(signal: Signal): OtlpProtocol {
   const key = `OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_PROTOCOL`;
   const v = getStringFromEnv(key) ?? getStringFromEnv('OTEL_EXPORTER_OTLP_PROTOCOL') ?? 'http/protobuf';
   if (!(PROTOCOLS as readonly string[]).includes(v)) throw new GateError('CONFIG_INVALID', `${key} / OTEL_EXPORTER_OTLP_PROTOCOL: "${v}" is none of ${PROTOCOLS.join(', ')}`);
-  if (v === 'grpc') {
-    throw new GateError('CONFIG_INVALID', 'OTLP over grpc needs @opentelemetry/exporter-trace-otlp-grpc and -metrics-otlp-grpc, which this package does not ship: set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf (collectors take it on port 4318) or http/json');
-  }
   return v as OtlpProtocol;
 }
 
-/** Where OTLP sends a signal, as the exporter will resolve it (for the start-up log line). */
+/**
+ * Where OTLP sends a signal, as the exporter will resolve it (for the start-up log line and the
+ * failure log). gRPC takes the endpoint as is (the service path is in the method, default port
+ * 4317); HTTP appends /v1/<signal> to the base endpoint (default port 4318), a per-signal endpoint is used verbatim.
+ */
 export function otlpEndpoint(signal: Signal): string {
+  const grpc = otlpProtocol(signal) === 'grpc';
   const own = getStringFromEnv(`OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_ENDPOINT`);
   if (own) return own;
-  const base = getStringFromEnv('OTEL_EXPORTER_OTLP_ENDPOINT') ?? 'http://localhost:4318';
-  return `${base.replace(/\/$/, '')}/v1/${signal}`;
+  const base = getStringFromEnv('OTEL_EXPORTER_OTLP_ENDPOINT') ?? (grpc ? 'http://localhost:4317' : 'http://localhost:4318');
+  return grpc ? base : `${base.replace(/\/$/, '')}/v1/${signal}`;
 }
 
 /** OTEL_METRIC_EXPORT_INTERVAL / _TIMEOUT (ms), the SDK defaults 60000 / 30000 otherwise. */
@@ -92,9 +95,22 @@ export class ExportFailures {
   }
 }
 
-/** The OTLP span exporter for the configured protocol, its failures counted. */
+function spanExporterFor(protocol: OtlpProtocol): SpanExporter {
+  if (protocol === 'grpc') return new GrpcTraceExporter();
+  return protocol === 'http/json' ? new OTLPTraceExporter() : new ProtobufSpanExporter();
+}
+
+function metricExporterFor(protocol: OtlpProtocol): PushMetricExporter {
+  if (protocol === 'grpc') return new GrpcMetricExporter();
+  return protocol === 'http/json' ? new OTLPMetricExporter() : new ProtobufMetricExporter();
+}
+
+/**
+ * The OTLP span exporter for the configured protocol, its failures counted. Endpoint, headers,
+ * timeout, compression and (gRPC) TLS come from OTEL_EXPORTER_OTLP_* through the exporter itself.
+ */
 export function otlpSpanExporter(failures: ExportFailures): SpanExporter {
-  const inner: SpanExporter = otlpProtocol('traces') === 'http/json' ? new OTLPTraceExporter() : new ProtobufSpanExporter();
+  const inner = spanExporterFor(otlpProtocol('traces'));
   return {
     export: (spans, cb) => inner.export(spans, failures.watch('traces', cb)),
     shutdown: () => inner.shutdown(),
@@ -104,7 +120,7 @@ export function otlpSpanExporter(failures: ExportFailures): SpanExporter {
 
 /** The OTLP metric exporter for the configured protocol, its failures counted. */
 export function otlpMetricExporter(failures: ExportFailures): PushMetricExporter {
-  const inner: PushMetricExporter = otlpProtocol('metrics') === 'http/json' ? new OTLPMetricExporter() : new ProtobufMetricExporter();
+  const inner = metricExporterFor(otlpProtocol('metrics'));
   return {
     export: (metrics: ResourceMetrics, cb) => inner.export(metrics, failures.watch('metrics', cb)),
     shutdown: () => inner.shutdown(),

@@ -241,7 +241,7 @@ export class Telemetry implements AppHooks {
   }
 }
 
-/** Where a signal goes, e.g. "otlp http/protobuf → http://collector:4318/v1/traces". */
+/** Where a signal goes, e.g. "otlp http/protobuf → http://collector:4318/v1/traces" or "otlp grpc → http://collector:4317". */
 function describeExport(signal: 'traces' | 'metrics', exporters: string[]): string {
   return exporters.map((e) => (e === 'otlp' ? `otlp ${otlpProtocol(signal)} → ${otlpEndpoint(signal)}` : e)).join(', ');
 }

@@ -1,12 +1,15 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resourceFromAttributes } from '@opentelemetry/resources';
+import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ExportFailures, metricExportTiming, otlpProtocol } from '../../../src/plugin/telemetry/exporters.js';
+import { ExportFailures, metricExportTiming, otlpEndpoint, otlpMetricExporter, otlpProtocol } from '../../../src/plugin/telemetry/exporters.js';
 import { createTracerProvider } from '../../../src/plugin/telemetry/tracing.js';
 import type { Logger } from '../../../src/plugin/core/log.js';
+import { grpcReceiver } from './otlp-grpc-receiver.js';
 
-const KEYS = ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_TRACES_EXPORTER', 'OTEL_METRIC_EXPORT_INTERVAL', 'OTEL_METRIC_EXPORT_TIMEOUT', 'OTEL_EXPORTER_OTLP_TIMEOUT'];
+const KEYS = ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', 'OTEL_EXPORTER_OTLP_PROTOCOL',
+  'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', 'OTEL_TRACES_EXPORTER', 'OTEL_METRIC_EXPORT_INTERVAL', 'OTEL_METRIC_EXPORT_TIMEOUT', 'OTEL_EXPORTER_OTLP_TIMEOUT'];
 const saved = Object.fromEntries(KEYS.map((k) => [k, process.env[k]]));
 afterEach(() => { for (const k of KEYS) { if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k]; } });
 
@@ -32,6 +35,14 @@ async function sendSpan(failures: ExportFailures): Promise<void> {
   provider.getTracer('t').startSpan('one').end();
   // A failed export also rejects the flush: what counts here is what the failures saw.
   await provider.forceFlush().catch(() => undefined);
+  await provider.shutdown().catch(() => undefined);
+}
+
+/** One counter exported once through otlpMetricExporter by the SDK's periodic reader (its shutdown collects and exports). */
+async function sendMetric(failures: ExportFailures): Promise<void> {
+  const reader = new PeriodicExportingMetricReader({ exporter: otlpMetricExporter(failures), exportIntervalMillis: 60_000, exportTimeoutMillis: 10_000 });
+  const provider = new MeterProvider({ resource: resourceFromAttributes({ 'service.name': 't' }), readers: [reader] });
+  provider.getMeter('t').createCounter('diffiqa_test_frames').add(3);
   await provider.shutdown().catch(() => undefined);
 }
 
@@ -63,6 +74,53 @@ describe('OTLP exporters', () => {
     expect(warnings).toEqual([expect.objectContaining({ signal: 'traces', endpoint: `${r.url}/v1/traces`, failures: 1, msg: 'OTLP traces export failed' })]);
   }, 20_000);
 
+  it('otlpSpanExporter and otlpMetricExporter should send spans and metrics over grpc to a local OTLP/gRPC receiver', async () => {
+    const r = await grpcReceiver();
+    try {
+      Object.assign(process.env, { OTEL_EXPORTER_OTLP_ENDPOINT: r.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_TRACES_EXPORTER: 'otlp' });
+      const { log, warnings } = memoryLog();
+      const failures = new ExportFailures(log);
+      await sendSpan(failures);
+      await sendMetric(failures);
+      expect(r.got).toEqual([
+        expect.objectContaining({ service: 'traces', names: ['one'] }),
+        expect.objectContaining({ service: 'metrics', names: ['diffiqa_test_frames'] }),
+      ]);
+      expect(failures.counts).toEqual({ traces: 0, metrics: 0 });
+      expect(warnings).toEqual([]);
+    } finally {
+      await r.close();
+    }
+  }, 20_000);
+
+  it('otlpMetricExporter should take OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=grpc over an http/protobuf default', async () => {
+    const r = await grpcReceiver();
+    try {
+      Object.assign(process.env, { OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: r.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'grpc' });
+      const failures = new ExportFailures(memoryLog().log);
+      await sendMetric(failures);
+      expect(r.got.map((g) => g.service)).toEqual(['metrics']);
+      expect(failures.counts.metrics).toBe(0);
+    } finally {
+      await r.close();
+    }
+  }, 20_000);
+
+  it('otlpSpanExporter and otlpMetricExporter should count and log exports to an unreachable grpc endpoint', async () => {
+    const r = await grpcReceiver();
+    await r.close();
+    Object.assign(process.env, { OTEL_EXPORTER_OTLP_ENDPOINT: r.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_TIMEOUT: '2000' });
+    const { log, warnings } = memoryLog();
+    const failures = new ExportFailures(log);
+    await sendSpan(failures);
+    await sendMetric(failures);
+    expect(failures.counts).toEqual({ traces: 1, metrics: 1 });
+    expect(warnings).toEqual([
+      expect.objectContaining({ signal: 'traces', endpoint: r.url, failures: 1, msg: 'OTLP traces export failed' }),
+      expect.objectContaining({ signal: 'metrics', endpoint: r.url, failures: 1, msg: 'OTLP metrics export failed' }),
+    ]);
+  }, 30_000);
+
   it('ExportFailures should log the first failure at once and then at most once an interval, with the count since', () => {
     const { log, warnings } = memoryLog();
     const f = new ExportFailures(log, 60_000);
@@ -71,7 +129,7 @@ describe('OTLP exporters', () => {
     expect(warnings.map((w) => [w.failures, w.total])).toEqual([[1, 1], [6, 7]]);
   });
 
-  it('otlpProtocol should default to http/protobuf, take the per-signal variable first, and refuse grpc with the alternatives', () => {
+  it('otlpProtocol should default to http/protobuf, take the per-signal variable first, take grpc and refuse anything else', () => {
     delete process.env.OTEL_EXPORTER_OTLP_PROTOCOL;
     expect(otlpProtocol('traces')).toBe('http/protobuf');
     process.env.OTEL_EXPORTER_OTLP_PROTOCOL = 'http/json';
@@ -79,9 +137,20 @@ describe('OTLP exporters', () => {
     process.env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL = 'http/protobuf';
     expect(otlpProtocol('traces')).toBe('http/protobuf');
     process.env.OTEL_EXPORTER_OTLP_PROTOCOL = 'grpc';
-    expect(() => otlpProtocol('metrics')).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('http/protobuf') }));
+    expect(otlpProtocol('metrics')).toBe('grpc');
     process.env.OTEL_EXPORTER_OTLP_PROTOCOL = 'udp';
-    expect(() => otlpProtocol('metrics')).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+    expect(() => otlpProtocol('metrics')).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('grpc') }));
+  });
+
+  it('otlpEndpoint should append /v1/<signal> over HTTP only and default to port 4317 for grpc, 4318 for HTTP', () => {
+    delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+    expect(otlpEndpoint('traces')).toBe('http://localhost:4318/v1/traces');
+    process.env.OTEL_EXPORTER_OTLP_PROTOCOL = 'grpc';
+    expect(otlpEndpoint('traces')).toBe('http://localhost:4317');
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = 'http://collector:4317/';
+    expect(otlpEndpoint('metrics')).toBe('http://collector:4317/');
+    Object.assign(process.env, { OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' });
+    expect(otlpEndpoint('metrics')).toBe('http://collector:4318/v1/metrics');
   });
 
   it('metricExportTiming should follow OTEL_METRIC_EXPORT_INTERVAL and _TIMEOUT', () => {
