@@ -9,7 +9,7 @@ import type { KafkaClient } from '../../plugin/kafka/port.js';
 import { createKafkajsClient } from '../../plugin/kafka/kafkajs.js';
 import { createCodec, createRegistry } from '../../plugin/pipeline/codecs.js';
 import { buildDemoCrops } from './cameras.js';
-import { localBrokerRunning, startLocalBroker, stopLocalBroker } from './broker.js';
+import { demoBroker, type DemoBroker } from './broker.js';
 import { publishStream } from './stream.js';
 import { OutcomeWatcher, percentile, renderTable, TABLE_LEGEND } from './watch.js';
 import { runtimeFromConfig } from '../../plugin/app/runtime.js';
@@ -29,17 +29,14 @@ export default async function demo(p: Parsed): Promise<number> {
   const rate = numberFlag(p, 'rate', (v) => Number.isFinite(v) && v > 0) ?? 40;
   const mirror = process.env.DIFFIQA_ASSET_MIRROR ?? path.resolve(packageRoot(), '../shared');
   const run = `demo-${Date.now().toString(36)}`;
-  let startedBroker = false;
+  let broker: DemoBroker | undefined;
   let brokers = process.env.DIFFIQA_GATE__KAFKA__BROKERS;
   if (!brokers) {
-    if (!(await localBrokerRunning())) {
-      process.stderr.write('starting the local Kafka broker (first run installs it from Maven Central)…\n');
-      startedBroker = true;
-    }
-    brokers = await startLocalBroker().catch((err: unknown) => {
+    broker = await demoBroker((line) => process.stderr.write(`${line}\n`)).catch((err: unknown) => {
       const port = process.env.KAFKA_PORT ?? '9092';
       throw new GateError('KAFKA_NETWORK', `the local broker did not start (${(err as Error).message.trim().split('\n').pop()}). If port ${port} is taken, run against a Kafka you have (DIFFIQA_GATE__KAFKA__BROKERS=host:port npm run demo) or start the local one on free ports (KAFKA_PORT=19092 KAFKA_CONTROLLER_PORT=19093 npm run demo)`, { cause: err });
     });
+    brokers = broker.address;
   }
   const cfg = buildConfig({}, process.env, {
     'kafka.brokers': brokers.split(','),
@@ -100,7 +97,7 @@ export default async function demo(p: Parsed): Promise<number> {
   await watcher.consumer.stop();
   await watcher.consumer.disconnect();
   await producer.disconnect();
-  if (startedBroker && !p.flags['keep-broker']) await stopLocalBroker();
+  if (broker?.started && !p.flags['keep-broker']) await broker.stop();
 
   const lat = watcher.latenciesMs;
   const complete = watcher.finals + watcher.dlq === stream.sent;
