@@ -33,6 +33,11 @@ export function loadCommand(spec: CommandSpec): Promise<CommandFn> {
 }
 
 const config: OptionSpec = { flags: '--config <file>', help: 'YAML config file (keys: docs/configuration.md); without it the defaults' };
+/** The services take no silent defaults: a file, or the defaults asked for by name. */
+const serviceConfig: readonly OptionSpec[] = [
+  { flags: '--config <file>', help: 'YAML config file (keys: docs/configuration.md); this or --defaults is required' },
+  { flags: '--defaults', help: 'run on the built-in defaults (127.0.0.1:9092, the default topics and groups) plus DIFFIQA_GATE__ variables, without a file' },
+];
 
 /** The flags `evaluate` and `calibrate` share (cli/evaluate.ts evalOptions). */
 const evalFlags: readonly OptionSpec[] = [
@@ -67,8 +72,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     ],
     load: async () => (await import('./score.js')).default,
   },
-  { name: 'run', summary: 'the Kafka gate: consume FaceCrop, score, decide, publish', options: [config], load: async () => (await import('./run.js')).default },
-  { name: 'escalate', summary: 'the full-DifFIQA stage for borderline frames (own consumer group)', options: [config], load: async () => (await import('./escalate.js')).default },
+  { name: 'run', summary: 'the Kafka gate: consume FaceCrop, score, decide, publish (needs --config FILE or --defaults)', options: serviceConfig, load: async () => (await import('./run.js')).default },
+  { name: 'escalate', summary: 'the full-DifFIQA stage for borderline frames, own consumer group (needs --config FILE or --defaults)', options: serviceConfig, load: async () => (await import('./escalate.js')).default },
   { name: 'serve', summary: 'HTTP scoring: POST /score with an image body → JSON result or coded error', options: [config], load: async () => (await import('./serve.js')).default },
   { name: 'config-doc', summary: 'print every config key with its default (docs/configuration.md)', options: [], load: async () => (await import('./config-doc.js')).default },
   {

@@ -4,9 +4,9 @@ import { createLogger, type Logger } from '../core/log.js';
 import type { KafkaClient } from '../kafka/port.js';
 import { createKafkaClient } from '../kafka/client.js';
 import { startTelemetry, type Telemetry } from '../telemetry/telemetry.js';
-import { flagString, type Parsed } from './args.js';
+import type { Parsed } from './args.js';
 import { serve } from './lifecycle.js';
-import { logStartup } from './startup.js';
+import { logStartup, serviceConfigFile } from './startup.js';
 
 /** What `run` and `escalate` serve: an app with a gate loop, a policy reload and a drain. */
 type ServedApp = Pick<GateApp, 'gate' | 'reload' | 'shutdown'>;
@@ -24,7 +24,7 @@ export interface AppCommand<A extends ServedApp> {
 
 /** `run` and `escalate`: config, logger, Kafka client, telemetry, then the app until a signal or a failure. */
 export async function serveApp<A extends ServedApp>(p: Parsed, c: AppCommand<A>): Promise<number> {
-  const file = flagString(p, 'config');
+  const file = serviceConfigFile(p);
   const cfg = loadConfigFile(file);
   const log = createLogger(cfg.get('log.level'));
   logStartup(log, cfg, { role: c.role, configFile: file });

@@ -41,6 +41,9 @@ describe('CLI', () => {
     [['score', '--format', 'xml', 'x.jpg'], 'Allowed choices are jsonl, csv'],
     [['score'], "missing required argument 'inputs'"],
     [['run', 'extra'], 'too many arguments'],
+    [['run'], '[USAGE] run needs --config FILE (keys: docs/configuration.md), or --defaults'],
+    [['escalate'], '[USAGE] escalate needs --config FILE'],
+    [['run', '--config', 'c.yaml', '--defaults'], '[USAGE] run takes --config FILE or --defaults, not both'],
     [['help', 'no-such-command'], ''],
     [['calibrate', '--data', 'd', '--target-discard', 'lots'], '[USAGE] --target-discard got an invalid value "lots"'],
   ])('main %j should exit 2 with the usage error on stderr', async (argv, message) => {
