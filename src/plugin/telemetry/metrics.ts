@@ -2,6 +2,7 @@ import type { Attributes, Counter, Histogram, Meter, ObservableResult } from '@o
 import type { Frame } from '../core/frame.js';
 import type { Stage } from '../core/stage.js';
 import type { OutRecord } from '../kafka/port.js';
+import { CameraLabels, DEFAULT_CAMERA_SERIES } from './camera-labels.js';
 
 const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const BATCH = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
@@ -42,7 +43,7 @@ export class PipelineMetrics {
   readonly #meter: Meter;
   readonly #cameras: CameraLabels;
 
-  /** `cameraSeries`: cameras with their own camera_id series; the others share "other". */
+  /** `cameraSeries`: the busiest cameras get their own camera_id series; the others share "other" (camera-labels.ts). */
   constructor(meter: Meter, o: { cameraSeries?: number } = {}) {
     this.#meter = meter;
     this.#cameras = new CameraLabels(o.cameraSeries ?? DEFAULT_CAMERA_SERIES);
@@ -131,32 +132,5 @@ export class PipelineMetrics {
     if (o.models) gauge('diffiqa_model_info', 'loaded models and the execution provider each runs on (value 1)', (r) => { for (const x of o.models!()) r.observe(1, x); });
     if (o.ready) gauge('diffiqa_ready', '1 when the broker is connected and the models are loaded', (r) => r.observe(o.ready!() ? 1 : 0));
     if (o.driftActive) gauge('diffiqa_drift_active', 'cameras currently drifting from their baseline (value 1)', (r) => { for (const c of o.driftActive!()) r.observe(1, { camera_id: c }); });
-  }
-}
-
-export const DEFAULT_CAMERA_SERIES = 100;
-export const OTHER_CAMERA = 'other';
-
-/**
- * Bounds the camera_id label: the first `max` cameras seen keep their own series, every later one
- * is counted under "other". A slot is never handed to another camera (cumulative series would
- * pile up), so a deployment sees at most max + 1 series per metric and label set, whatever the
- * number of cameras (2,100 cameras made a 4.1 MB scrape).
- */
-export class CameraLabels {
-  readonly #max: number;
-  readonly #own = new Set<string>();
-
-  constructor(max: number) {
-    this.#max = max;
-  }
-
-  label(cameraId: string): string {
-    if (this.#own.has(cameraId)) return cameraId;
-    if (this.#own.size < this.#max && cameraId !== OTHER_CAMERA) {
-      this.#own.add(cameraId);
-      return cameraId;
-    }
-    return OTHER_CAMERA;
   }
 }
