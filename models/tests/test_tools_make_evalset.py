@@ -88,3 +88,14 @@ def test_make_should_write_an_identity_list_and_manifest_that_evaluate_reads(mir
     stored = json.loads((tmp_path / 'manifest.json').read_text())
     assert stored['kinds'] == dict(sorted(Counter(v['kind'] for v in m['files'].values()).items()))
     assert str(mirror) not in (tmp_path / 'manifest.json').read_text()
+
+
+def test_lfw_val_cam_should_take_only_validation_identities_none_held_out(mirror):
+    val = make_evalset.lfw_sources(mirror, validation=True)
+    held = make_evalset.lfw_sources(mirror)
+    ids = {i for _, i in val}
+    assert len(ids) > 100
+    assert all(splits.validation(i, make_evalset.VAL_FRACTION) and not splits.heldout(i) for i in ids)
+    assert not ids & {i for _, i in held}
+    counts = Counter(i for _, i in val)
+    assert min(counts.values()) >= 2 and max(counts.values()) <= 12

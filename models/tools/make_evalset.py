@@ -8,6 +8,9 @@ Sets (sources read from the shared mirror, output under <cache>/evalsets/<name>/
   celeba-wild-cam   every photo of data/celeba-wild (its identity.txt)
   lfw-heldout-cam   data/lfw, only identities that tools.splits.heldout keeps out of training, with
                     at least 2 images; the first 12 images (sorted) of each
+  lfw-val-cam       the same from the validation identities (tools.splits.validation at 0.15 among
+                    the training identities): a trainer keeps them back, and settings and checkpoints
+                    are chosen on this set, so that lfw-heldout-cam and celeba-wild stay unseen
 
 Each photo is damaged as a whole (the gate's detector and alignment then see it as they would a
 camera's frame), by one choice seeded from (--seed, file name), so a file gets the same damage
@@ -48,7 +51,8 @@ from tools.common import cache_dir, shared_dir
 KINDS = ('blur', 'lowres', 'motion', 'jpeg', 'noise', 'dark', 'overexposed', 'occlusion')
 CLEAN_SHARE = 1 / 3
 LFW_MAX_PER_IDENTITY = 12
-SETS = ('celeba-wild-cam', 'lfw-heldout-cam')
+SETS = ('celeba-wild-cam', 'lfw-heldout-cam', 'lfw-val-cam')
+VAL_FRACTION = 0.15     # train_ediffiqa's default --val-fraction
 OUT_QUALITY = 95
 GREY = 128
 
@@ -136,12 +140,15 @@ def celeba_sources(mirror: Path) -> list[tuple[str, str]]:
     return sorted((f, i) for f, i in rows)
 
 
-def lfw_sources(mirror: Path) -> list[tuple[str, str]]:
-    """(Name/file, Name) for held-out LFW identities with >= 2 images, at most 12 each."""
+def lfw_sources(mirror: Path, validation: bool = False) -> list[tuple[str, str]]:
+    """(Name/file, Name) for held-out LFW identities (or, with `validation`, the training identities
+    kept back for validation) with >= 2 images, at most 12 each."""
     root = mirror / 'data' / 'lfw'
     out = []
+    wanted = ((lambda p: not splits.heldout(p) and splits.validation(p, VAL_FRACTION)) if validation
+              else splits.heldout)
     for person in sorted(p.name for p in root.iterdir() if p.is_dir()):
-        if not splits.heldout(person):
+        if not wanted(person):
             continue
         files = sorted(f.name for f in (root / person).iterdir() if f.suffix.lower() == '.jpg')
         if len(files) >= 2:
@@ -167,8 +174,8 @@ def make(name: str, mirror: Path, out: Path, seed: str = 'evalset-v1', limit: in
     """Writes the set `name` into `out` (images, identity.txt, manifest.json); returns the manifest."""
     if name == 'celeba-wild-cam':
         src_root, sources = mirror / 'data' / 'celeba-wild', limited(celeba_sources(mirror), limit)
-    elif name == 'lfw-heldout-cam':
-        src_root, sources = mirror / 'data' / 'lfw', limited(lfw_sources(mirror), limit)
+    elif name in ('lfw-heldout-cam', 'lfw-val-cam'):
+        src_root, sources = mirror / 'data' / 'lfw', limited(lfw_sources(mirror, name == 'lfw-val-cam'), limit)
     else:
         raise ValueError(f'unknown set {name}: expected one of {", ".join(SETS)}')
     out.mkdir(parents=True, exist_ok=True)
