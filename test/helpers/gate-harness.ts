@@ -14,7 +14,7 @@ import { buildConfig, type Config } from '../../src/plugin/config/load.js';
 import { createLogger, type Logger } from '../../src/plugin/core/log.js';
 import { GATE_NODE_FLAGS } from '../../src/plugin/core/node-flags.js';
 import { packageRoot } from '../../src/plugin/core/paths.js';
-import { createKafkajsClient } from '../../src/plugin/kafka/kafkajs.js';
+import { createKafkaClient } from '../../src/plugin/kafka/client.js';
 import type { AdminPort, KafkaClient, KafkaRecord, OutRecord } from '../../src/plugin/kafka/port.js';
 import { createCodec, embeddedRegistry, type Topics } from '../../src/plugin/pipeline/codecs.js';
 import type { AvroCodec } from '../../src/schemas/codec.js';
@@ -37,16 +37,21 @@ export async function assertBroker(): Promise<void> {
   }
 }
 
-export interface RunNames { run: string; topics: Topics; groupId: string }
+/** The Kafka clients behind the port (`kafka.client`); the integrity suite runs every test on each. */
+export const KAFKA_CLIENTS = ['kafkajs', 'platformatic'] as const;
+export type KafkaClientKind = (typeof KAFKA_CLIENTS)[number];
+
+/** `client`: the library every gate of the run uses (in-process and child gates) and the test's own producer and readers. */
+export interface RunNames { run: string; topics: Topics; groupId: string; client: KafkaClientKind }
 
 /** Fresh topic and group names per test, so tests never see each other's records or offsets. */
-export function uniqueNames(prefix: string): RunNames {
-  const run = `${prefix}-${randomUUID().slice(0, 8)}`;
-  return { run, groupId: `${run}-gate`, topics: { input: `${run}-in`, output: `${run}-out`, escalation: `${run}-esc`, dlq: `${run}-dlq` } };
+export function uniqueNames(prefix: string, client: KafkaClientKind): RunNames {
+  const run = `${prefix}-${client === 'kafkajs' ? 'kjs' : 'plt'}-${randomUUID().slice(0, 8)}`;
+  return { run, client, groupId: `${run}-gate`, topics: { input: `${run}-in`, output: `${run}-out`, escalation: `${run}-esc`, dlq: `${run}-dlq` } };
 }
 
-export function testClient(clientId: string, logger?: Logger): KafkaClient {
-  return createKafkajsClient({ brokers, clientId, logger, maxWaitTimeMs: 250 });
+export function testClient(clientId: string, kind: KafkaClientKind, logger?: Logger, brokerList: string[] = brokers): KafkaClient {
+  return createKafkaClient(kind, { brokers: brokerList, clientId, logger, maxWaitTimeMs: 250 });
 }
 
 /** Logs of in-process gates: warnings and errors only, unless TEST_LOG_LEVEL says otherwise. */
@@ -58,6 +63,7 @@ export function testLogger(): Logger {
 export function gateSettings(names: RunNames, fx: FixtureModels, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     'kafka.brokers': brokers,
+    'kafka.client': names.client,
     'kafka.clientId': names.run,
     'kafka.groupId': names.groupId,
     'kafka.inputTopic': names.topics.input,

@@ -13,10 +13,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../src/plugin/core/paths.js';
-import { createKafkajsClient } from '../../src/plugin/kafka/kafkajs.js';
 import { prepareFixtureModels, type FixtureModels } from '../helpers/fixture-models.js';
 import {
-  builtBin, cropFactory, drained, logLines, produce, readInputs, readOutcomes, sleep, sumCommitted, tally, tempDir, uniqueNames, waitFor,
+  KAFKA_CLIENTS, builtBin, cropFactory, drained, logLines, produce, readInputs, readOutcomes, sleep, sumCommitted, tally, tempDir, testClient, uniqueNames, waitFor,
 } from '../helpers/gate-harness.js';
 import { alive, Children, contradictions, recordSummary, sum, terminate, writeGateConfig } from './support.js';
 
@@ -65,10 +64,10 @@ afterAll(async () => {
   await fx?.cleanup();
 }, 150_000);
 
-describe('gate across a broker restart (child process, real broker)', () => {
+describe.each(KAFKA_CLIENTS)('gate across a broker restart (child process, real broker) (%s)', (kind) => {
   it('run should reconnect after the broker stops and starts again and finish every input', async () => {
-    const names = uniqueNames('bounce');
-    const client = createKafkajsClient({ brokers: [BROKER], clientId: names.run, maxWaitTimeMs: 250 });
+    const names = uniqueNames('bounce', kind);
+    const client = testClient(names.run, names.client, undefined, [BROKER]);
     const admin = client.admin();
     const { factory, codec } = await cropFactory(names, fx, MAX_MESSAGE_BYTES);
     try {
@@ -119,7 +118,7 @@ describe('gate across a broker restart (child process, real broker)', () => {
       expect(logLines(gate.stderr(), 'stopped')[0]?.clean).toBe(true);
 
       await recordSummary({
-        test: 'broker-restart', kinds: 1 + 7, faults: 1, faultsNote: `broker stop + start, ${DOWN_MS / 1000} s down`, inputs: inputs.length,
+        client: kind, test: 'broker-restart', kinds: 1 + 7, faults: 1, faultsNote: `broker stop + start, ${DOWN_MS / 1000} s down`, inputs: inputs.length,
         lost: t.missing.length, duplicates: dupTotal, notes: `drained ${(recoverMs / 1000).toFixed(0)} s after the restart; ${AFTER} crops produced after it`,
       });
     } finally {

@@ -12,7 +12,7 @@ import { buildConfig } from '../../src/plugin/config/load.js';
 import { decide } from '../../src/plugin/pipeline/stages/decide.js';
 import { prepareFixtureModels, type FixtureModels } from '../helpers/fixture-models.js';
 import {
-  assertBroker, cropFactory, drained, gateSettings, produce, readInputs, readOutcomes, tally, testClient, testLogger, uniqueNames, waitFor,
+  KAFKA_CLIENTS, assertBroker, cropFactory, drained, gateSettings, produce, readInputs, readOutcomes, tally, testClient, testLogger, uniqueNames, waitFor,
 } from '../helpers/gate-harness.js';
 
 const COUNT = 60;
@@ -30,10 +30,10 @@ afterAll(async () => {
   await fx?.cleanup();
 });
 
-describe('cameras across the gate and the escalation stage (real broker)', () => {
+describe.each(KAFKA_CLIENTS)('cameras across the gate and the escalation stage (real broker) (%s)', (kind) => {
   it('startEscalation should keep the gate\'s shadow mode on the final event and decide by the camera\'s escalation thresholds', async () => {
-    const names = uniqueNames('cameras-esc');
-    const client = testClient(names.run);
+    const names = uniqueNames('cameras-esc', kind);
+    const client = testClient(names.run, names.client);
     const admin = client.admin();
     const { factory, codec } = await cropFactory(names, fx, 64_000);
     const cfg = buildConfig({

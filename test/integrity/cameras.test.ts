@@ -9,7 +9,7 @@ import type { GateApp } from '../../src/plugin/app/gate-app.js';
 import { buildConfig, type Config } from '../../src/plugin/config/load.js';
 import { decide } from '../../src/plugin/pipeline/stages/decide.js';
 import type { FaceQuality } from '../../src/schemas/index.js';
-import { gateSettings, uniqueNames, waitFor, type RunNames } from '../helpers/gate-harness.js';
+import { KAFKA_CLIENTS, gateSettings, uniqueNames, waitFor, type RunNames } from '../helpers/gate-harness.js';
 import { inProcessGateSuite, recordSummary, runInProcessGate } from './support.js';
 
 const PARTITIONS = 3;
@@ -24,9 +24,9 @@ async function runGate(names: RunNames, cfg: Config, count: number, during?: (ap
   return { ...run, global: { accept: cfg.get('gate.accept'), reject: cfg.get('gate.reject') } };
 }
 
-describe('cameras (real broker)', () => {
+describe.each(KAFKA_CLIENTS)('cameras (real broker) (%s)', (kind) => {
   it('startGate should tag shadow cameras enforced false with the decision enforce would take, and decide the others by their own thresholds', async () => {
-    const names = uniqueNames('cameras-shadow');
+    const names = uniqueNames('cameras-shadow', kind);
     const cfg = configWith(names, { 'cam-1': { mode: 'shadow' }, 'cam-2': { accept: 1e9, reject: 1e9 }, 'cam-3*': { accept: -1e9, reject: -1e9 } });
     const { t, inputs, events, global } = await runGate(names, cfg, 150);
     expect(t.missing).toEqual([]);
@@ -41,7 +41,7 @@ describe('cameras (real broker)', () => {
   }, 180_000);
 
   it('reload should swap the camera policy while frames flow: 0 lost, 0 duplicates, each event decided by one whole policy', async () => {
-    const names = uniqueNames('cameras-reload');
+    const names = uniqueNames('cameras-reload', kind);
     const COUNT = 600;
     const policies = [{}, { 'cam-*': { mode: 'shadow', accept: 1e9, reject: 1e9 } }, { 'cam-*': { accept: -1e9, reject: -1e9 } }];
     const swaps: number[] = [];
@@ -66,7 +66,7 @@ describe('cameras (real broker)', () => {
     expect([...t.duplicates]).toEqual([]);
     expect(perPolicy.every((n) => n > 0)).toBe(true);
     await recordSummary({
-      test: 'camera-policy-reload', kinds: 3, faults: 2, faultsNote: 'camera policy reloaded while frames flow',
+      client: kind, test: 'camera-policy-reload', kinds: 3, faults: 2, faultsNote: 'camera policy reloaded while frames flow',
       inputs: inputs.length, lost: t.missing.length, duplicates: t.duplicates.size,
       notes: `events per policy ${perPolicy.join(' / ')}; every decision follows from the one policy it carries`,
     });

@@ -6,16 +6,16 @@
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../src/plugin/pipeline/stages/decide.js';
 import { splitPoint } from '../../src/plugin/pipeline/stages/canary.js';
-import { gateConfig, uniqueNames } from '../helpers/gate-harness.js';
+import { KAFKA_CLIENTS, gateConfig, uniqueNames } from '../helpers/gate-harness.js';
 import { inProcessGateSuite, recordSummary, runInProcessGate } from './support.js';
 
 const COUNT = 300;
 const PARTITIONS = 3;
 const suite = inProcessGateSuite();
 
-describe('canary (real broker)', () => {
+describe.each(KAFKA_CLIENTS)('canary (real broker) (%s)', (kind) => {
   it('startGate should score the canary split with the candidate too, both scores on the event, and compare the distributions', async () => {
-    const names = uniqueNames('canary');
+    const names = uniqueNames('canary', kind);
     const cfg = gateConfig(names, suite.fx, { 'kafka.maxMessageBytes': 64_000, 'canary.model': 'diffiqa-r-own', 'canary.fraction': 0.2, 'canary.cameras': ['cam-2'] });
     const { app, t, inputs, events } = await runInProcessGate(suite.fx, names, cfg, { count: COUNT, partitions: PARTITIONS });
     const canary = app.canary!;
@@ -34,7 +34,7 @@ describe('canary (real broker)', () => {
     expect(s.count).toBe(Math.min(inSplit.length, cfg.get('drift.windowSize')));
     expect(s.medianShift).toBeCloseTo(s.candidate.median - s.regressor.median, 9);
     await recordSummary({
-      test: 'canary-split', kinds: 2, faults: 0, faultsNote: 'a candidate regressor beside the gate\'s',
+      client: kind, test: 'canary-split', kinds: 2, faults: 0, faultsNote: 'a candidate regressor beside the gate\'s',
       inputs: inputs.length, lost: t.missing.length, duplicates: t.duplicates.size,
       notes: `${inSplit.length} events carry both scores (one camera + 20 % of the rest by frame id)`,
     });

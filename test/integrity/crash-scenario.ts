@@ -6,12 +6,13 @@
 import type { FixtureModels } from '../helpers/fixture-models.js';
 import {
   cropFactory, drained, produce, readInputs, readOutcomes, sumCommitted, tally, testClient, uniqueNames, waitFor,
-  type InputRecord, type Tally,
+  type InputRecord, type KafkaClientKind, type Tally,
 } from '../helpers/gate-harness.js';
 import { Children, killHard, terminate, writeGateConfig } from './support.js';
 
 export interface CrashOptions {
   prefix: string;
+  kind: KafkaClientKind;
   mode: 'at_least_once' | 'exactly_once';
   count: number;
   bad: number;
@@ -41,8 +42,8 @@ export interface CrashResult {
 }
 
 export async function runCrashScenario(o: CrashOptions): Promise<CrashResult> {
-  const names = uniqueNames(o.prefix);
-  const client = testClient(names.run);
+  const names = uniqueNames(o.prefix, o.kind);
+  const client = testClient(names.run, names.client);
   const admin = client.admin();
   const { factory, codec } = await cropFactory(names, o.fx, o.maxMessageBytes);
   try {
@@ -61,7 +62,8 @@ export async function runCrashScenario(o: CrashOptions): Promise<CrashResult> {
     const kills: KillRecord[] = [];
     for (let k = 1; k <= o.kills; k++) {
       const target = Math.floor((k * o.count) / (o.kills + 1));
-      await waitFor(`the gate to commit ${target} inputs before kill ${k}`, async () => (await sumCommitted(admin, names.groupId, names.topics.input)) >= target, 90_000, 25);
+      await waitFor(`the gate to commit ${target} inputs before kill ${k}`, async () => (await sumCommitted(admin, names.groupId, names.topics.input)) >= target, 90_000, 25)
+        .catch((err: Error) => { throw new Error(`${err.message}; the gate's log ends:\n${child.stderr().slice(-4000)}`); });
       await killHard(child);
       const offsets = await admin.committedOffsets(names.groupId, names.topics.input);
       kills.push({ committed: [...offsets.values()].reduce((s, v) => s + Number(v), 0), offsets: new Map([...offsets].map(([p, v]) => [p, BigInt(v)])) });

@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { runCrashScenario, unexplainedDuplicates } from './crash-scenario.js';
 import { childGateSuite, contradictions, recordSummary, sum } from './support.js';
+import { KAFKA_CLIENTS } from '../helpers/gate-harness.js';
 
 // 5,000 crops as the brief asks; on the shared 2-core machine this takes ~60–90 s (see the log line).
 const COUNT = 5000;
@@ -19,10 +20,10 @@ const MAX_MESSAGE_BYTES = 64_000;
 
 const gates = childGateSuite('diffiqa-crash-');
 
-describe('gate crash (SIGKILL, child process, real broker)', () => {
+describe.each(KAFKA_CLIENTS)('gate crash (SIGKILL, child process, real broker) (%s)', (kind) => {
   it('run should finish every input after repeated SIGKILLs, with duplicates bounded by the in-flight chunks and consistent', async () => {
     const r = await runCrashScenario({
-      prefix: 'crash', mode: 'at_least_once', count: COUNT, bad: BAD, partitions: PARTITIONS, inFlight: IN_FLIGHT, kills: KILLS,
+      kind, prefix: 'crash', mode: 'at_least_once', count: COUNT, bad: BAD, partitions: PARTITIONS, inFlight: IN_FLIGHT, kills: KILLS,
       maxMessageBytes: MAX_MESSAGE_BYTES, tmpDir: gates.dir, fx: gates.fx, children: gates.children,
     });
     const dupTotal = sum([...r.tally.duplicates.values()].map((n) => n - 1));
@@ -46,7 +47,7 @@ describe('gate crash (SIGKILL, child process, real broker)', () => {
     expect(r.lastExit).toBe(0);
 
     await recordSummary({
-      test: 'crash (at-least-once)', kinds: 1 + 7, faults: KILLS, faultsNote: 'SIGKILLs mid-stream', inputs: r.inputs.length,
+      client: kind, test: 'crash (at-least-once)', kinds: 1 + 7, faults: KILLS, faultsNote: 'SIGKILLs mid-stream', inputs: r.inputs.length,
       lost: r.tally.missing.length, duplicates: dupTotal, notes: `bound ${KILLS * IN_FLIGHT * PARTITIONS}; ${clash.length} contradicting; ${BAD} bad crops of 7 kinds; ${(r.totalMs / 1000).toFixed(0)} s`,
     });
   }, 120_000);

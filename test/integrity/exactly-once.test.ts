@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { runCrashScenario } from './crash-scenario.js';
 import { childGateSuite, recordSummary, sum } from './support.js';
+import { KAFKA_CLIENTS } from '../helpers/gate-harness.js';
 
 // Fewer crops than crash.test.ts: a transaction per chunk per partition is slower, and the test
 // must stay under two minutes on the shared 2-core machine. The kills are what matter here.
@@ -20,10 +21,10 @@ const MAX_MESSAGE_BYTES = 64_000;
 
 const gates = childGateSuite('diffiqa-eos-');
 
-describe('gate exactly-once (SIGKILL, child process, real broker)', () => {
+describe.each(KAFKA_CLIENTS)('gate exactly-once (SIGKILL, child process, real broker) (%s)', (kind) => {
   it('run should give a read_committed reader exactly one outcome per input after repeated SIGKILLs', async () => {
     const r = await runCrashScenario({
-      prefix: 'eos', mode: 'exactly_once', count: COUNT, bad: BAD, partitions: PARTITIONS, inFlight: IN_FLIGHT, kills: KILLS,
+      kind, prefix: 'eos', mode: 'exactly_once', count: COUNT, bad: BAD, partitions: PARTITIONS, inFlight: IN_FLIGHT, kills: KILLS,
       maxMessageBytes: MAX_MESSAGE_BYTES, tmpDir: gates.dir, fx: gates.fx, children: gates.children,
     });
     const dupTotal = sum([...r.tally.duplicates.values()].map((n) => n - 1));
@@ -37,7 +38,7 @@ describe('gate exactly-once (SIGKILL, child process, real broker)', () => {
     expect(r.lastExit).toBe(0);
 
     await recordSummary({
-      test: 'exactly-once', kinds: 1 + 7, faults: KILLS, faultsNote: 'SIGKILLs mid-transaction stream', inputs: r.inputs.length,
+      client: kind, test: 'exactly-once', kinds: 1 + 7, faults: KILLS, faultsNote: 'SIGKILLs mid-transaction stream', inputs: r.inputs.length,
       lost: r.tally.missing.length, duplicates: dupTotal, notes: `read_committed; ${BAD} bad crops of 7 kinds; ${(r.totalMs / 1000).toFixed(0)} s`,
     });
   }, 120_000);

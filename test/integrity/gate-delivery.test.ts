@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { startGate } from '../../src/plugin/app/gate-app.js';
 import { EXPECTED_REASON } from '../helpers/crops.js';
 import {
-  cropFactory, drained, gateConfig, produce, readInputs, readOutcomes, tally, testClient, testLogger, uniqueNames, waitFor,
+  KAFKA_CLIENTS, cropFactory, drained, gateConfig, produce, readInputs, readOutcomes, tally, testClient, testLogger, uniqueNames, waitFor,
 } from '../helpers/gate-harness.js';
 import { inProcessGateSuite } from './support.js';
 
@@ -18,10 +18,10 @@ const MAX_MESSAGE_BYTES = 64_000;
 
 const suite = inProcessGateSuite();
 
-describe('gate delivery (real broker)', () => {
+describe.each(KAFKA_CLIENTS)('gate delivery (real broker) (%s)', (kind) => {
   it('startGate should give every input offset exactly one final event or dead letter and commit to the end', async () => {
-    const names = uniqueNames('delivery');
-    const client = testClient(names.run);
+    const names = uniqueNames('delivery', kind);
+    const client = testClient(names.run, names.client);
     const admin = client.admin();
     const { factory, codec } = await cropFactory(names, suite.fx, MAX_MESSAGE_BYTES);
     try {

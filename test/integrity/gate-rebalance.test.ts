@@ -8,7 +8,7 @@ import { startGate, type GateApp } from '../../src/plugin/app/gate-app.js';
 import { subscribeTo } from '../../src/plugin/core/diagnostic.js';
 import { gateChannels } from '../../src/plugin/gate/gate.js';
 import {
-  cropFactory, drained, gateConfig, produce, readInputs, readOutcomes, sumCommitted, tally, testClient, testLogger, uniqueNames, waitFor,
+  KAFKA_CLIENTS, cropFactory, drained, gateConfig, produce, readInputs, readOutcomes, sumCommitted, tally, testClient, testLogger, uniqueNames, waitFor,
 } from '../helpers/gate-harness.js';
 import { inProcessGateSuite } from './support.js';
 
@@ -26,10 +26,10 @@ function watch(app: GateApp, log: CommitLog[], stopped: () => boolean): void {
   onTestFinished(subscribeTo(gateChannels.commit, app.gate, (e) => void log.push({ partition: e.partition, offset: BigInt(e.offset), afterStop: stopped() })));
 }
 
-describe('gate rebalance (real broker)', () => {
+describe.each(KAFKA_CLIENTS)('gate rebalance (real broker) (%s)', (kind) => {
   it('startGate should let a second member take over a stopped member\'s partitions without losing inputs', async () => {
-    const names = uniqueNames('rebalance');
-    const client = testClient(names.run);
+    const names = uniqueNames('rebalance', kind);
+    const client = testClient(names.run, names.client);
     const admin = client.admin();
     const { factory, codec } = await cropFactory(names, suite.fx, MAX_MESSAGE_BYTES);
     const apps: GateApp[] = [];
@@ -40,9 +40,9 @@ describe('gate rebalance (real broker)', () => {
         'kafka.maxMessageBytes': MAX_MESSAGE_BYTES, 'gate.inFlightPerPartition': IN_FLIGHT, 'gate.partitionsConcurrently': PARTITIONS,
       });
       // Both join before any data exists, so the only rebalance with work in flight is the stop.
-      const a = await startGate(cfg, testClient(`${names.run}-a`), testLogger());
+      const a = await startGate(cfg, testClient(`${names.run}-a`, names.client), testLogger());
       apps.push(a);
-      const b = await startGate(cfg, testClient(`${names.run}-b`), testLogger());
+      const b = await startGate(cfg, testClient(`${names.run}-b`, names.client), testLogger());
       apps.push(b);
       let stopped = false;
       const aLog: CommitLog[] = [], bLog: CommitLog[] = [];

@@ -9,7 +9,7 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareFixtureModels, type FixtureModels } from '../helpers/fixture-models.js';
 import {
-  assertBroker, builtBin, cropFactory, drained, gateSettings, logLines, nestSettings, produce, readInputs, readOutcomes, spawnGate, sumCommitted, tally,
+  KAFKA_CLIENTS, assertBroker, builtBin, cropFactory, drained, gateSettings, logLines, nestSettings, produce, readInputs, readOutcomes, spawnGate, sumCommitted, tally,
   tempDir, testClient, uniqueNames, waitFor, type ChildGate,
 } from '../helpers/gate-harness.js';
 
@@ -51,10 +51,10 @@ async function terminate(child: ChildGate): Promise<{ code: number | string; ms:
   return { code, ms: performance.now() - t0 };
 }
 
-describe('diffiqa-gate run (child process, real broker)', () => {
+describe.each(KAFKA_CLIENTS)('diffiqa-gate run (child process, real broker) (%s)', (kind) => {
   it('run should drain on SIGTERM, exit 0 within the deadline, and finish every input after a restart', async () => {
-    const names = uniqueNames('shutdown');
-    const client = testClient(names.run);
+    const names = uniqueNames('shutdown', kind);
+    const client = testClient(names.run, names.client);
     const admin = client.admin();
     const { factory, codec } = await cropFactory(names, fx, MAX_MESSAGE_BYTES);
     try {

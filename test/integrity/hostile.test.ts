@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { valueSubject } from '../../src/schemas/registry.js';
 import { loadFaceSources } from '../helpers/crops.js';
 import {
-  brokers, cropFactory, drained, readOutcomes, tally, testClient, uniqueNames, waitFor, type InputRecord,
+  KAFKA_CLIENTS, brokers, cropFactory, drained, readOutcomes, tally, testClient, uniqueNames, waitFor, type InputRecord,
 } from '../helpers/gate-harness.js';
 import { hostileCorpus, HOSTILE_HEADER, HOSTILE_KINDS, type HostileKind, type HostileMessage } from '../helpers/hostile.js';
 import { alive, childGateSuite, describeOutcome, recordSummary, terminate, writeGateConfig } from './support.js';
@@ -49,10 +49,10 @@ async function send(topic: string, entries: Entry[]): Promise<void> {
 
 const nameOf = (e: Entry) => (e.kind === 'good' ? 'good' : e.kind.kind);
 
-describe('gate hostile input (child process, real broker)', () => {
+describe.each(KAFKA_CLIENTS)('gate hostile input (child process, real broker) (%s)', (kind) => {
   it('run should give every hostile input exactly one outcome with its expected code and keep running', async () => {
-    const names = uniqueNames('hostile');
-    const client = testClient(names.run);
+    const names = uniqueNames('hostile', kind);
+    const client = testClient(names.run, names.client);
     const admin = client.admin();
     const { factory, codec } = await cropFactory(names, gates.fx, MAX_MESSAGE_BYTES);
     try {
@@ -112,13 +112,13 @@ describe('gate hostile input (child process, real broker)', () => {
         ...[...rows].map(([kind, r]) => `| ${kind} | ${r.group} | ${r.expected} | ${[...r.seen].map(([s, n]) => `${s} ×${n}`).join(', ')} | ${r.what} |`),
       ].join('\n');
       const row = {
-        test: 'hostile', kinds: HOSTILE_KINDS.length, faults: hostileCount, faultsNote: `hostile messages, ${COPIES} of each kind, among ${GOOD} good crops`,
+        client: kind, test: 'hostile', kinds: HOSTILE_KINDS.length, faults: hostileCount, faultsNote: `hostile messages, ${COPIES} of each kind, among ${GOOD} good crops`,
         inputs: entries.length, lost: t.missing.length, duplicates: [...t.duplicates.values()].reduce((s, n) => s + n - 1, 0),
         notes: `${wrong.length} with the wrong outcome; gate ${stillRunning ? 'alive' : 'DEAD'} after ${(drainMs / 1000).toFixed(0)} s; ${HOSTILE_KINDS.filter((k) => k.expected === 'final').length} kinds are odd but valid (final)`,
       };
       console.log(`hostile: ${HOSTILE_KINDS.length} kinds × ${COPIES} = ${hostileCount} hostile inputs among ${GOOD} good crops on ${PARTITIONS} partitions; ` +
         `all committed ${(drainMs / 1000).toFixed(1)} s after sending ended; gate ${stillRunning ? 'still running' : 'DEAD'}, exit ${exit}\n\n${table}`);
-      const suite = await recordSummary(row, { title: 'Hostile inputs (hostile.test.ts)', markdown: table });
+      const suite = await recordSummary(row, { title: `Hostile inputs (hostile.test.ts, ${kind})`, markdown: table });
       // The whole suite's table as recorded so far (each integrity test adds its own row).
       console.log(suite.slice(0, suite.indexOf('## ')).trim());
 

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { valueSubject } from '../../src/schemas/registry.js';
 import { loadFaceSources } from '../helpers/crops.js';
-import { cropFactory, drained, produce, readInputs, readOutcomes, sleep, tally, testClient, uniqueNames, waitFor } from '../helpers/gate-harness.js';
+import { KAFKA_CLIENTS, cropFactory, drained, produce, readInputs, readOutcomes, sleep, tally, testClient, uniqueNames, waitFor } from '../helpers/gate-harness.js';
 import { hostileCorpus } from '../helpers/hostile.js';
 import { alive, childGateSuite, recordSummary, rssBytes, terminate, writeGateConfig } from './support.js';
 
@@ -28,10 +28,10 @@ const RSS_BOUND_MB = Number(process.env.MEMORY_DEFAULTS_BOUND_MB ?? 768);
 
 const gates = childGateSuite('diffiqa-memory-');
 
-describe('memory at default settings (child process, real broker)', () => {
+describe.each(KAFKA_CLIENTS)('memory at default settings (child process, real broker) (%s)', (kind) => {
   it('run should work off a mixed backlog at default settings within the stated memory bound', async () => {
-    const names = uniqueNames('memory-defaults');
-    const client = testClient(names.run);
+    const names = uniqueNames('memory-defaults', kind);
+    const client = testClient(names.run, names.client);
     const admin = client.admin();
     const { factory, codec } = await cropFactory(names, gates.fx, 8_000_000);
     const { factory: bare } = await cropFactory(names, gates.fx, 8_000_000, { landmarks: false });
@@ -78,7 +78,7 @@ describe('memory at default settings (child process, real broker)', () => {
       expect(exit).toBe(0);
       expect(peak).toBeLessThan(RSS_BOUND_MB * 2 ** 20);
       await recordSummary({
-        test: 'memory-defaults', kinds: 3, faults: hostile.length, faultsNote: `hostile inputs (every kind × ${HOSTILE_COPIES}) in a backlog of ${inputs.length}, default settings`,
+        client: kind, test: 'memory-defaults', kinds: 3, faults: hostile.length, faultsNote: `hostile inputs (every kind × ${HOSTILE_COPIES}) in a backlog of ${inputs.length}, default settings`,
         inputs: inputs.length, lost: t.missing.length, duplicates: t.duplicates.size,
         notes: `peak RSS ${mb} MiB < ${RSS_BOUND_MB} MiB; ${WITHOUT_LANDMARKS} through the detector; ${PARTITIONS} partitions; worked off in ${(workMs / 1000).toFixed(0)} s`,
       });

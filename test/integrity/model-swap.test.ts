@@ -11,16 +11,16 @@ import { describe, expect, it } from 'vitest';
 import { subscribeTo } from '../../src/plugin/core/diagnostic.js';
 import { packageRoot } from '../../src/plugin/core/paths.js';
 import { inferenceChannels, type ModelSwappedEvent } from '../../src/plugin/inference/pool.js';
-import { gateConfig, uniqueNames, waitFor } from '../helpers/gate-harness.js';
+import { KAFKA_CLIENTS, gateConfig, uniqueNames, waitFor } from '../helpers/gate-harness.js';
 import { inProcessGateSuite, recordSummary, runInProcessGate } from './support.js';
 
 const COUNT = 600;
 const PARTITIONS = 3;
 const suite = inProcessGateSuite();
 
-describe('model swap (real broker)', () => {
+describe.each(KAFKA_CLIENTS)('model swap (real broker) (%s)', (kind) => {
   it('startGate should swap a changed regressor in between batches while frames flow: 0 lost, 0 duplicates, each event naming its version', async () => {
-    const names = uniqueNames('model-swap');
+    const names = uniqueNames('model-swap', kind);
     const cfg = gateConfig(names, suite.fx, { 'kafka.maxMessageBytes': 64_000, 'models.watchMs': 100 });
     const swaps: ModelSwappedEvent[] = [];
     let swappedAt = 0;
@@ -57,7 +57,7 @@ describe('model swap (real broker)', () => {
     expect(pairs.length).toBeGreaterThan(0);
     expect(pairs.every(([a, b]) => Math.abs(a - b) > 1e-6)).toBe(true);
     await recordSummary({
-      test: 'model-swap', kinds: 1, faults: 1, faultsNote: 'regressor swapped (manifest changed) while frames flow',
+      client: kind, test: 'model-swap', kinds: 1, faults: 1, faultsNote: 'regressor swapped (manifest changed) while frames flow',
       inputs: inputs.length, lost: t.missing.length, duplicates: t.duplicates.size,
       notes: `${before.length} events by the old version, ${after.length} by the new; every event names the version that scored it`,
     });

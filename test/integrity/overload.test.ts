@@ -1,7 +1,7 @@
 /**
  * Overload: crops arrive at ~10× what the gate (built CLI, child process, real broker) can score.
  * Its resident memory stays under a fixed bound (read from /proc/<pid>/status), backpressure
- * pauses and resumes fetching (kafkajs logs each pause and resume), the lag grows while the burst
+ * pauses and resumes fetching (the gate's stop line counts the pauses and the time paused), the lag grows while the burst
  * lasts and is worked off afterwards, and nothing is lost.
  *
  * Figures: the gate's capacity is measured first on a small backlog (250–550 msg/s on one core here);
@@ -20,10 +20,10 @@
 import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import {
-  cropFactory, produce, readInputs, readOutcomes, sleep, sumCommitted, tally, testClient, uniqueNames, waitFor,
+  KAFKA_CLIENTS, type KafkaClientKind, cropFactory, logLines, produce, readInputs, readOutcomes, sleep, sumCommitted, tally, testClient, uniqueNames, waitFor,
 } from '../helpers/gate-harness.js';
 import type { AdminPort } from '../../src/plugin/kafka/port.js';
-import { alive, childGateSuite, contradictions, recordSummary, rssBytes, sum, terminate, waitForLogCount, writeGateConfig } from './support.js';
+import { alive, childGateSuite, contradictions, recordSummary, rssBytes, sum, terminate, writeGateConfig } from './support.js';
 
 const PARTITIONS = 3;
 const FACTOR = 10;
@@ -68,9 +68,9 @@ interface Scenario {
   oneCore: boolean;
 }
 
-async function overload(o: Scenario): Promise<void> {
-  const names = uniqueNames(o.name);
-  const client = testClient(names.run);
+async function overload(o: Scenario, kind: KafkaClientKind): Promise<void> {
+  const names = uniqueNames(o.name, kind);
+  const client = testClient(names.run, names.client);
   const admin = client.admin();
   const { factory, codec } = await cropFactory(names, gates.fx, MAX_MESSAGE_BYTES, { landmarks: o.landmarks });
   try {
@@ -125,9 +125,11 @@ async function overload(o: Scenario): Promise<void> {
     const workOffMs = await waitFor('the gate to work off the burst', async () => (await sumCommitted(admin, names.groupId, names.topics.input)) >= total, 95_000, 250);
     sampling = false;
     await sampler;
-    const pauses = gate.stderr().split('"msg":"Pausing fetching').length - 1;
-    const resumes = gate.stderr().split('"msg":"Resuming fetching').length - 1;
     const exit = await terminate(gate, 20_000);
+    // The gate's own count (its stop line), the same on every client: paused time only accrues at a resume.
+    const stopped = logLines(gate.stderr(), 'stopped')[0] as { pauses?: number; pausedMs?: number } | undefined;
+    const pauses = stopped?.pauses ?? 0;
+    const pausedMs = stopped?.pausedMs ?? 0;
 
     const inputs = await readInputs(admin, names.topics.input);
     const t = tally(inputs, await readOutcomes(admin, codec, names.topics));
@@ -139,13 +141,13 @@ async function overload(o: Scenario): Promise<void> {
     console.log(`${o.name}: capacity ${capacity.toFixed(0)} msg/s (${o.calibration - warmCommitted} of a backlog of ${o.calibration} in ${calMs.toFixed(0)} ms); burst ${burst.length} crops in ${burstMs.toFixed(0)} ms ` +
       `= ${burstRate.toFixed(0)} msg/s (${(burstRate / capacity).toFixed(1)}× capacity; gate meanwhile ${gateRateDuringBurst.toFixed(0)} msg/s: ${(burstRate / Math.max(gateRateDuringBurst, 1)).toFixed(1)}×); ` +
       `max lag ${maxLag}, worked off ${(workOffMs / 1000).toFixed(1)} s after the burst; RSS idle ${mb(idleRss)} MiB, max ${mb(maxRss)} MiB (limit ${RSS_LIMIT_MB}) over ${samples.length} samples; ` +
-      `${pauses} pauses, ${resumes} resumes; ${t.missing.length} lost; exit ${exit}`);
+      `${pauses} pauses, ${pausedMs} ms paused; ${t.missing.length} lost; exit ${exit}`);
 
     expect(burstRate / Math.max(gateRateDuringBurst, 1)).toBeGreaterThan(FACTOR * 0.7);
     expect(maxRss).toBeLessThan(RSS_LIMIT_MB * 2 ** 20);
     if (o.pauses) {
       expect(pauses).toBeGreaterThan(0);
-      expect(resumes).toBeGreaterThan(0);
+      expect(pausedMs).toBeGreaterThan(0);
     }
     // The lag grew well past what the gate holds in flight, then went back to zero.
     expect(maxLag).toBeGreaterThan(burst.length / 2);
@@ -156,10 +158,9 @@ async function overload(o: Scenario): Promise<void> {
     expect([...t.duplicates]).toEqual([]);
     expect(contradictions(t)).toEqual([]);
     expect(exit).toBe(0);
-    await waitForLogCount(gate, 'stopped', 1, 1000);
 
     await recordSummary({
-      test: o.name, kinds: 1, faults: Math.round(burstMs / 1000), faultsNote: `s of input at ${(burstRate / capacity).toFixed(1)}× calibrated capacity, ${(burstRate / Math.max(gateRateDuringBurst, 1)).toFixed(1)}× the gate's rate meanwhile`, inputs: inputs.length,
+      client: kind, test: o.name, kinds: 1, faults: Math.round(burstMs / 1000), faultsNote: `s of input at ${(burstRate / capacity).toFixed(1)}× calibrated capacity, ${(burstRate / Math.max(gateRateDuringBurst, 1)).toFixed(1)}× the gate's rate meanwhile`, inputs: inputs.length,
       lost: t.missing.length, duplicates: 0, notes: `RSS max ${mb(maxRss)} MiB < ${RSS_LIMIT_MB} MiB; max lag ${maxLag}; ${pauses} pauses; worked off in ${(workOffMs / 1000).toFixed(0)} s`,
     });
   } finally {
@@ -167,14 +168,14 @@ async function overload(o: Scenario): Promise<void> {
   }
 }
 
-describe('gate under overload (child process, real broker)', () => {
+describe.each(KAFKA_CLIENTS)('gate under overload (child process, real broker) (%s)', (kind) => {
   it('run should keep memory bounded, pause and resume, and work off a 10x burst without losing input', async () => {
-    await overload({ name: 'overload', landmarks: true, calibration: 600, seconds: 6, aim: 2 * FACTOR, maxBurst: 5000, pauses: true, oneCore: true });
+    await overload({ name: 'overload', landmarks: true, calibration: 600, seconds: 6, aim: 2 * FACTOR, maxBurst: 5000, pauses: true, oneCore: true }, kind);
   }, 120_000);
 
   // The detector path scores ~8x slower, so its burst is shorter; memory is what it is about: every
   // crop in flight used to hold its own 640x640 detector input (RSS 802 MiB before detection slots).
   it('run should keep memory bounded on crops without landmarks, which all go through the detector', async () => {
-    await overload({ name: 'overload-detector', landmarks: false, calibration: 120, seconds: 3, aim: FACTOR, maxBurst: 2000, pauses: false, oneCore: false });
+    await overload({ name: 'overload-detector', landmarks: false, calibration: 120, seconds: 3, aim: FACTOR, maxBurst: 2000, pauses: false, oneCore: false }, kind);
   }, 150_000);
 });

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { startGate } from '../../src/plugin/app/gate-app.js';
 import {
-  cropFactory, drained, gateConfig, produce, readInputs, readOutcomes, tally, testClient, testLogger, uniqueNames, waitFor,
+  KAFKA_CLIENTS, cropFactory, drained, gateConfig, produce, readInputs, readOutcomes, tally, testClient, testLogger, uniqueNames, waitFor,
 } from '../helpers/gate-harness.js';
 import { inProcessGateSuite, recordSummary } from './support.js';
 
@@ -19,10 +19,10 @@ const BIG = 10_485_600;
 
 const suite = inProcessGateSuite();
 
-describe('oversized input (real broker)', () => {
+describe.each(KAFKA_CLIENTS)('oversized input (real broker) (%s)', (kind) => {
   it('startGate should dead-letter an input near the broker limit without its bytes and give every later input its outcome', async () => {
-    const names = uniqueNames('oversized');
-    const client = testClient(names.run);
+    const names = uniqueNames('oversized', kind);
+    const client = testClient(names.run, names.client);
     const admin = client.admin();
     const { factory, codec } = await cropFactory(names, suite.fx, 8_000_000);
     try {
@@ -61,7 +61,7 @@ describe('oversized input (real broker)', () => {
       expect(inputs.filter((i, n) => n !== 5).every((i) => t.bySource.get(i.source)![0].type === 'event')).toBe(true);
       console.log(`oversized: ${inputs.length} inputs (one of ${BIG} bytes) drained in ${drainMs.toFixed(0)} ms; its dead letter without the original, size and sha256 kept`);
       await recordSummary({
-        test: 'oversized', kinds: 1, faults: 1, faultsNote: `input of ${BIG} bytes (under the broker's limit, over kafka.maxMessageBytes)`,
+        client: kind, test: 'oversized', kinds: 1, faults: 1, faultsNote: `input of ${BIG} bytes (under the broker's limit, over kafka.maxMessageBytes)`,
         inputs: inputs.length, lost: t.missing.length, duplicates: t.duplicates.size,
         notes: `dead letter without the original (size + sha256 kept); partition drained in ${(drainMs / 1000).toFixed(1)} s; clean stop`,
       });

@@ -7,17 +7,17 @@ import { writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import {
-  cropFactory, drained, gateSettings, nestSettings, produce, readInputs, readOutcomes, tally, testClient, uniqueNames, waitFor,
+  KAFKA_CLIENTS, cropFactory, drained, gateSettings, nestSettings, produce, readInputs, readOutcomes, tally, testClient, uniqueNames, waitFor,
 } from '../helpers/gate-harness.js';
 import { childGateSuite, terminate, waitForLogCount } from './support.js';
 
 const PARTITIONS = 2;
 const gates = childGateSuite('diffiqa-reload-');
 
-describe('config reload by signal (real broker)', () => {
+describe.each(KAFKA_CLIENTS)('config reload by signal (real broker) (%s)', (kind) => {
   it('run should apply a changed cameras section on SIGHUP between batches, and keep the running one when the file is bad', async () => {
-    const names = uniqueNames('reload-signal');
-    const client = testClient(names.run);
+    const names = uniqueNames('reload-signal', kind);
+    const client = testClient(names.run, names.client);
     const admin = client.admin();
     const { factory, codec } = await cropFactory(names, gates.fx, 64_000);
     const file = `${gates.dir}/${names.run}.yaml`;

@@ -10,7 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
-import { brokers, cropFactory, produce, testClient, uniqueNames } from '../helpers/gate-harness.js';
+import { KAFKA_CLIENTS, brokers, cropFactory, produce, testClient, uniqueNames } from '../helpers/gate-harness.js';
 import { childGateSuite, Children, writeGateConfig } from './support.js';
 
 // The issue's bound; a model load and the broker round trips take a few seconds on a loaded host.
@@ -33,9 +33,9 @@ async function exitOf(configFile: string, env: Record<string, string> = {}): Pro
   return { code, ms: performance.now() - t0, stderr: child.stderr() };
 }
 
-describe('gate start failures (real broker)', () => {
+describe.each(KAFKA_CLIENTS)('gate start failures (real broker) (%s)', (kind) => {
   it('run should exit 4 with KAFKA_TOPIC_MISSING and a hint when the input topic does not exist', async () => {
-    const names = uniqueNames('missing-topic');
+    const names = uniqueNames('missing-topic', kind);
     const { code, ms, stderr } = await exitOf(await writeGateConfig(gates.dir, names, gates.fx, {}));
     console.log(`missing input topic: exit ${code} after ${ms.toFixed(0)} ms`);
     expect(code, stderr.slice(-3000)).toBe(4);
@@ -45,7 +45,7 @@ describe('gate start failures (real broker)', () => {
   }, EXIT_WITHIN_MS + 10_000);
 
   it('run should exit 4 with KAFKA_NETWORK and a hint when no broker answers', async () => {
-    const names = uniqueNames('no-broker');
+    const names = uniqueNames('no-broker', kind);
     // A port nothing listens on.
     const { code, ms, stderr } = await exitOf(await writeGateConfig(gates.dir, names, gates.fx, { 'kafka.brokers': ['127.0.0.1:1'] }));
     console.log(`no broker: exit ${code} after ${ms.toFixed(0)} ms`);
@@ -55,7 +55,7 @@ describe('gate start failures (real broker)', () => {
   }, EXIT_WITHIN_MS + 10_000);
 
   it('run should exit 2 naming a misspelled DIFFIQA_GATE__ variable, an empty broker list and a section of the wrong type', async () => {
-    const names = uniqueNames('bad-config');
+    const names = uniqueNames('bad-config', kind);
     const typo = await exitOf(await writeGateConfig(gates.dir, names, gates.fx, {}), { DIFFIQA_GATE__KAFKA__BROKRS: '127.0.0.1:9092' });
     expect(typo.code).toBe(2);
     expect(typo.stderr).toContain('unknown environment variable DIFFIQA_GATE__KAFKA__BROKRS');
@@ -70,7 +70,7 @@ describe('gate start failures (real broker)', () => {
   }, 3 * EXIT_WITHIN_MS);
 
   it('run should exit 4 with GATE_FATAL when an output can never be published, instead of retrying it for good', async () => {
-    const names = uniqueNames('never-fits');
+    const names = uniqueNames('never-fits', kind);
     // An output topic whose records may be 200 bytes: no FaceQuality event fits, compacted or not.
     const kafka = new Kafka({ brokers, clientId: names.run, logLevel: logLevel.NOTHING });
     const admin = kafka.admin();
@@ -83,7 +83,7 @@ describe('gate start failures (real broker)', () => {
     } finally {
       await admin.disconnect();
     }
-    const client = testClient(names.run);
+    const client = testClient(names.run, names.client);
     const { factory } = await cropFactory(names, gates.fx, 64_000);
     await produce(client, names.topics.input, await factory.stream(names.run, 5, 0), { partitions: 1 });
     const { code, ms, stderr } = await exitOf(await writeGateConfig(gates.dir, names, gates.fx, { 'kafka.maxMessageBytes': 64_000 }));

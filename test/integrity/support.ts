@@ -15,7 +15,7 @@ import type { Config } from '../../src/plugin/config/load.js';
 import type { FaceQuality } from '../../src/schemas/index.js';
 import {
   assertBroker, builtBin, cropFactory, drained, gateSettings, nestSettings, produce, readInputs, readOutcomes, spawnGate, tally, tempDir, testClient,
-  testLogger, waitFor, type ChildGate, type InputRecord, type Outcome, type RunNames, type Tally,
+  testLogger, waitFor, type ChildGate, type KafkaClientKind, type InputRecord, type Outcome, type RunNames, type Tally,
 } from '../helpers/gate-harness.js';
 
 /** Child gates started by a test file; `killAll` in afterAll so a failed test leaves none in the group. */
@@ -107,6 +107,8 @@ export const sum = (xs: Iterable<number>) => [...xs].reduce((a, b) => a + b, 0);
 // ---- Suite summary ------------------------------------------------------------------------------
 
 export interface SummaryRow {
+  /** The Kafka client the gates ran on: the suite runs every test on each. */
+  client: KafkaClientKind;
   test: string;
   /** Kinds of input or fault the test tried. */
   kinds: number;
@@ -135,7 +137,7 @@ const DATA_MARK = '<!-- summary-data ';
  */
 export async function recordSummary(row: SummaryRow, section?: { title: string; markdown: string }): Promise<string> {
   const data = await readSummaryData();
-  data.rows[row.test] = row;
+  data.rows[`${row.test} · ${row.client}`] = row;
   if (section) data.sections[section.title] = section.markdown;
   const text = renderSummary(data);
   const tmp = `${summaryFile}.${process.pid}.tmp`;
@@ -149,7 +151,12 @@ async function readSummaryData(): Promise<SummaryData> {
   try {
     const text = await readFile(summaryFile, 'utf8');
     const at = text.indexOf(DATA_MARK);
-    if (at >= 0) return JSON.parse(text.slice(at + DATA_MARK.length, text.indexOf(' -->', at))) as SummaryData;
+    if (at >= 0) {
+      const data = JSON.parse(text.slice(at + DATA_MARK.length, text.indexOf(' -->', at))) as SummaryData;
+      // Rows written before the suite ran on both clients were kafkajs rows, keyed by test alone.
+      const rows = Object.values(data.rows).map((r) => ({ ...r, client: r.client ?? 'kafkajs' }));
+      return { ...data, rows: Object.fromEntries(rows.map((r) => [`${r.test} · ${r.client}`, r])) };
+    }
   } catch {
     // First run, or a hand-edited file: start afresh.
   }
@@ -158,15 +165,15 @@ async function readSummaryData(): Promise<SummaryData> {
 
 export function summaryTable(rows: SummaryRow[]): string {
   const lines = [
-    '| test | kinds tried | faults injected | inputs | inputs lost | duplicates | notes |',
-    '| --- | ---: | --- | ---: | ---: | ---: | --- |',
-    ...rows.map((r) => `| ${r.test} | ${r.kinds} | ${r.faults} (${r.faultsNote}) | ${r.inputs} | ${r.lost} | ${r.duplicates} | ${r.notes} |`),
+    '| test | client | kinds tried | faults injected | inputs | inputs lost | duplicates | notes |',
+    '| --- | --- | ---: | --- | ---: | ---: | ---: | --- |',
+    ...rows.map((r) => `| ${r.test} | ${r.client} | ${r.kinds} | ${r.faults} (${r.faultsNote}) | ${r.inputs} | ${r.lost} | ${r.duplicates} | ${r.notes} |`),
   ];
   return lines.join('\n');
 }
 
 function renderSummary(data: SummaryData): string {
-  const rows = Object.values(data.rows).sort((a, b) => a.test.localeCompare(b.test));
+  const rows = Object.values(data.rows).sort((a, b) => a.test.localeCompare(b.test) || a.client.localeCompare(b.client));
   const parts = [
     '# Integrity suite summary',
     '',
@@ -247,7 +254,7 @@ export async function runInProcessGate(
   fx: FixtureModels, names: RunNames, cfg: Config,
   o: { count: number; partitions: number; paceMs?: number; during?: (app: GateApp) => Promise<void> },
 ): Promise<{ app: GateApp; t: Tally; inputs: InputRecord[]; events: FaceQuality[] }> {
-  const client = testClient(names.run);
+  const client = testClient(names.run, names.client);
   const admin = client.admin();
   const { factory, codec } = await cropFactory(names, fx, cfg.get('kafka.maxMessageBytes'));
   try {

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { startGate } from '../../src/plugin/app/gate-app.js';
-import { cropFactory, drained, gateConfig, produce, testClient, testLogger, uniqueNames, waitFor } from '../helpers/gate-harness.js';
+import { KAFKA_CLIENTS, cropFactory, drained, gateConfig, produce, testClient, testLogger, uniqueNames, waitFor } from '../helpers/gate-harness.js';
 import { inProcessGateSuite } from './support.js';
 
 const VALID = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
@@ -19,10 +19,10 @@ const CASES: Record<string, { traceparent: string; tracestate?: string; expect: 
 
 const suite = inProcessGateSuite();
 
-describe('trace headers (real broker)', () => {
+describe.each(KAFKA_CLIENTS)('trace headers (real broker) (%s)', (kind) => {
   it('startGate should pass on valid W3C trace headers and drop malformed or oversized ones', async () => {
-    const names = uniqueNames('trace-headers');
-    const client = testClient(names.run);
+    const names = uniqueNames('trace-headers', kind);
+    const client = testClient(names.run, names.client);
     const admin = client.admin();
     const { factory } = await cropFactory(names, suite.fx, 1_000_000);
     try {

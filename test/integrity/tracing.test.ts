@@ -23,7 +23,7 @@ import { valueSubject } from '../../src/schemas/registry.js';
 import { loadFaceSources, type CropMessage, type FaceSource } from '../helpers/crops.js';
 import { prepareFixtureModels, type FixtureModels } from '../helpers/fixture-models.js';
 import {
-  assertBroker, cropFactory, drained, gateConfig, produce, testClient, testLogger, uniqueNames, waitFor, type RunNames,
+  KAFKA_CLIENTS, type KafkaClientKind, assertBroker, cropFactory, drained, gateConfig, produce, testClient, testLogger, uniqueNames, waitFor, type RunNames,
 } from '../helpers/gate-harness.js';
 
 const GOOD = 12;
@@ -70,9 +70,17 @@ beforeAll(async () => {
   await assertBroker();
   fx = await prepareFixtureModels({ denoiser: true });
   process.env.DIFFIQA_CACHE = fx.cacheDir;
+}, 150_000);
 
-  const names = uniqueNames('tracing');
-  const client = testClient(names.run);
+afterAll(async () => {
+  delete process.env.DIFFIQA_CACHE;
+  await fx?.cleanup();
+}, 60_000);
+
+/** Both stages on `kind`, every frame through them; the tests below read the spans and events of this one run. */
+async function startRun(kind: KafkaClientKind): Promise<void> {
+  const names = uniqueNames('tracing', kind);
+  const client = testClient(names.run, names.client);
   const admin = client.admin();
   const { factory, codec } = await cropFactory(names, fx, MAX_MESSAGE_BYTES);
   await admin.createTopics([{ topic: names.topics.input, partitions: PARTITIONS }]);
@@ -102,10 +110,10 @@ beforeAll(async () => {
   await waitFor('every frame to finish its spans', () =>
     gateSpans.getFinishedSpans().filter((s) => s.name.startsWith('consume ')).length === GOOD + 1 &&
     escSpans.getFinishedSpans().filter((s) => s.name.startsWith('consume ')).length === GOOD, 10_000);
-  console.log(`tracing: ${GOOD} good + 1 bad frame through gate and escalation in ${ms.toFixed(0)} ms; ${gateSpans.getFinishedSpans().length} gate spans, ${escSpans.getFinishedSpans().length} escalation spans`);
-}, 150_000);
+  console.log(`tracing (${kind}): ${GOOD} good + 1 bad frame through gate and escalation in ${ms.toFixed(0)} ms; ${gateSpans.getFinishedSpans().length} gate spans, ${escSpans.getFinishedSpans().length} escalation spans`);
+}
 
-afterAll(async () => {
+async function stopRun(): Promise<void> {
   if (run) {
     await run.gate.shutdown(10_000);
     await run.escalation.shutdown(10_000);
@@ -113,13 +121,15 @@ afterAll(async () => {
     await run.escTelemetry.shutdown();
     await run.admin.close();
   }
-  delete process.env.DIFFIQA_CACHE;
-  await fx?.cleanup();
-}, 60_000);
+  run = undefined;
+}
 
 const service = (s: ReadableSpan) => s.resource.attributes['service.name'];
 
-describe('tracing (real broker)', () => {
+describe.each(KAFKA_CLIENTS)('tracing (real broker) (%s)', (kind) => {
+  beforeAll(() => startRun(kind), 150_000);
+  afterAll(stopRun, 60_000);
+
   it('startGate and startEscalation should put each frame\'s spans of both stages into the camera\'s trace', () => {
     const { names, gateSpans, escSpans, sent } = run!;
     const all = [...gateSpans.getFinishedSpans(), ...escSpans.getFinishedSpans()];
@@ -256,8 +266,8 @@ describe('tracing (real broker)', () => {
     const gap = Math.min(...high.map(([, s]) => s)) - Math.max(...low.map(([, s]) => s));
     expect(gap, 'the fixture regressor must tell these faces apart').toBeGreaterThan(1e-5);
 
-    const names = uniqueNames('drift');
-    const client = testClient(names.run);
+    const names = uniqueNames('drift', kind);
+    const client = testClient(names.run, names.client);
     const admin = client.admin();
     const codec = createCodec(await embeddedRegistry(), names.topics);
     const sources: FaceSource[] = await loadFaceSources({ count: 50, cacheFile: path.join(os.tmpdir(), 'diffiqa-integrity-lfw-landmarks-50.json'), mirrorDir: fx.mirrorDir, modelCacheDir: fx.cacheDir });

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { startGate } from '../../src/plugin/app/gate-app.js';
 import { startTelemetry } from '../../src/plugin/telemetry/telemetry.js';
 import {
-  cropFactory, drained, gateConfig, produce, readInputs, readOutcomes, tally, testClient, testLogger, uniqueNames, waitFor,
+  KAFKA_CLIENTS, cropFactory, drained, gateConfig, produce, readInputs, readOutcomes, tally, testClient, testLogger, uniqueNames, waitFor,
 } from '../helpers/gate-harness.js';
 import { inProcessGateSuite, recordSummary } from './support.js';
 
@@ -19,10 +19,10 @@ const PARTITIONS = 3;
 
 const suite = inProcessGateSuite();
 
-describe('inference worker death (real broker)', () => {
+describe.each(KAFKA_CLIENTS)('inference worker death (real broker) (%s)', (kind) => {
   it('startGate should recover the frames of a killed worker, and /readyz should flip while none is alive', async () => {
-    const names = uniqueNames('worker-death');
-    const client = testClient(names.run);
+    const names = uniqueNames('worker-death', kind);
+    const client = testClient(names.run, names.client);
     const admin = client.admin();
     const { factory, codec } = await cropFactory(names, suite.fx, 64_000);
     // One worker: while it is dead, nothing can score, which is what readiness must say.
@@ -66,7 +66,7 @@ describe('inference worker death (real broker)', () => {
       // The dead worker's batch ran again on the new one: no frame paid for the crash.
       expect(dead.map((o) => o.type === 'dlq' && o.dead.reasonCode)).toEqual([]);
       await recordSummary({
-        test: 'worker-death', kinds: 1, faults: KILLS, faultsNote: 'inference worker threads killed mid-stream (1 worker)',
+        client: kind, test: 'worker-death', kinds: 1, faults: KILLS, faultsNote: 'inference worker threads killed mid-stream (1 worker)',
         inputs: inputs.length, lost: t.missing.length, duplicates: t.duplicates.size,
         notes: `${pool.restarts} restarts; 0 dead letters; /readyz 503 while none alive, 200 after; clean stop`,
       });

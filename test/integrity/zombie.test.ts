@@ -12,7 +12,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  cropFactory, drained, logLines, produce, readInputs, readOutcomes, sumCommitted, tally, testClient, uniqueNames, waitFor, type Tally,
+  KAFKA_CLIENTS, type KafkaClientKind, cropFactory, drained, logLines, produce, readInputs, readOutcomes, sumCommitted, tally, testClient, uniqueNames, waitFor, type Tally,
 } from '../helpers/gate-harness.js';
 import { alive, childGateSuite, killHard, recordSummary, sum, terminate, writeGateConfig } from './support.js';
 
@@ -28,9 +28,9 @@ const gates = childGateSuite('diffiqa-zombie-');
 
 interface ZombieRun { inputs: number; tally: Tally; duplicates: number; disownedByA: number; totalMs: number }
 
-async function zombieScenario(mode: 'exactly_once' | 'at_least_once'): Promise<ZombieRun> {
-  const names = uniqueNames(`zombie-${mode === 'exactly_once' ? 'eos' : 'alo'}`);
-  const client = testClient(names.run);
+async function zombieScenario(mode: 'exactly_once' | 'at_least_once', kind: KafkaClientKind): Promise<ZombieRun> {
+  const names = uniqueNames(`zombie-${mode === 'exactly_once' ? 'eos' : 'alo'}`, kind);
+  const client = testClient(names.run, names.client);
   const admin = client.admin();
   const { factory, codec } = await cropFactory(names, gates.fx, 64_000);
   try {
@@ -74,29 +74,29 @@ async function zombieScenario(mode: 'exactly_once' | 'at_least_once'): Promise<Z
   }
 }
 
-describe('two gates, one paused past its session (SIGSTOP/SIGCONT, then SIGKILL, real broker)', () => {
+describe.each(KAFKA_CLIENTS)('two gates, one paused past its session (SIGSTOP/SIGCONT, then SIGKILL, real broker) (%s)', (kind) => {
   it('run in exactly_once should give a read_committed reader exactly one outcome per input', async () => {
-    const r = await zombieScenario('exactly_once');
+    const r = await zombieScenario('exactly_once', kind);
     console.log(`zombie exactly-once: ${r.inputs} inputs on ${PARTITIONS} partitions; A paused ${PAUSE_MS} ms (session ${SESSION_TIMEOUT_MS} ms), B killed; ` +
       `A dropped ${r.disownedByA} records it no longer held; ${r.tally.missing.length} lost, ${r.duplicates} duplicates read_committed; ${(r.totalMs / 1000).toFixed(0)} s`);
     expect(r.tally.missing.map((i) => i.source)).toEqual([]);
     expect([...r.tally.duplicates]).toEqual([]);
     expect(r.tally.strays).toEqual([]);
     await recordSummary({
-      test: 'zombie (exactly-once)', kinds: 1, faults: FAULTS, faultsNote: `SIGSTOP ${PAUSE_MS / 1000} s > session ${SESSION_TIMEOUT_MS / 1000} s, then SIGKILL of the other gate`,
+      client: kind, test: 'zombie (exactly-once)', kinds: 1, faults: FAULTS, faultsNote: `SIGSTOP ${PAUSE_MS / 1000} s > session ${SESSION_TIMEOUT_MS / 1000} s, then SIGKILL of the other gate`,
       inputs: r.inputs, lost: r.tally.missing.length, duplicates: r.duplicates,
       notes: `two gates, one group; read_committed; the zombie dropped ${r.disownedByA} records it no longer held; ${(r.totalMs / 1000).toFixed(0)} s`,
     });
   }, 240_000);
 
   it('run in at_least_once should lose nothing, with duplicates within the documented window', async () => {
-    const r = await zombieScenario('at_least_once');
+    const r = await zombieScenario('at_least_once', kind);
     const bound = FAULTS * PARTITIONS * IN_FLIGHT;
     console.log(`zombie at-least-once: ${r.inputs} inputs; ${r.tally.missing.length} lost, ${r.duplicates} duplicates (bound ${bound}); ${(r.totalMs / 1000).toFixed(0)} s`);
     expect(r.tally.missing.map((i) => i.source)).toEqual([]);
     expect(r.duplicates).toBeLessThanOrEqual(bound);
     await recordSummary({
-      test: 'zombie (at-least-once)', kinds: 1, faults: FAULTS, faultsNote: `SIGSTOP ${PAUSE_MS / 1000} s > session ${SESSION_TIMEOUT_MS / 1000} s, then SIGKILL of the other gate`,
+      client: kind, test: 'zombie (at-least-once)', kinds: 1, faults: FAULTS, faultsNote: `SIGSTOP ${PAUSE_MS / 1000} s > session ${SESSION_TIMEOUT_MS / 1000} s, then SIGKILL of the other gate`,
       inputs: r.inputs, lost: r.tally.missing.length, duplicates: r.duplicates,
       notes: `bound ${bound} (faults × partitions × gate.inFlightPerPartition); ${(r.totalMs / 1000).toFixed(0)} s`,
     });

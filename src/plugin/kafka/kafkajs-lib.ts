@@ -1,5 +1,5 @@
 /**
- * kafkajs, loaded with the adapter's fix to its read_committed filter (see kafkajs-aborted.ts).
+ * kafkajs, loaded with the adapter's fix to its read_committed filter (see aborted.ts).
  * kafkajs's Batch takes the filter from `require` when it is first loaded, so the fixed one is
  * put into the module cache before kafkajs loads. Where kafkajs was loaded earlier without it
  * (a test importing kafkajs directly), that copy is dropped from the cache and a fixed copy loaded
@@ -9,7 +9,7 @@
 import Module, { createRequire } from 'node:module';
 import path from 'node:path';
 import type * as KafkaJS from 'kafkajs';
-import { filterAbortedMessages } from './kafkajs-aborted.js';
+import { filterAbortedMessages } from './aborted.js';
 
 const require = createRequire(import.meta.url);
 

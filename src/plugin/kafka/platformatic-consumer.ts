@@ -1,6 +1,6 @@
 import { Consumer, ListOffsetTimestamps } from '@platformatic/kafka';
 import { GateError } from '../core/errors.js';
-import { fetchKey, fetchRound, isOutOfGeneration, toKafkaGateError, type FetchedPartition } from './platformatic-support.js';
+import { commitInGeneration, fetchKey, fetchRound, isOutOfGeneration, toKafkaGateError, type FetchedPartition } from './platformatic-support.js';
 import type { KafkaLogger } from './kafkajs-support.js';
 import { offsetInBatch } from './offsets.js';
 import type { ConsumerOptions, ConsumerPort, KafkaRecord, PartitionBatch, RebalanceEvent, TopicPartition } from './port.js';
@@ -18,13 +18,16 @@ class PlatformaticBatch implements PartitionBatch {
   /** The offset the consumer moves to when the handler returns; undefined: the batch's start again. */
   resolvedNext?: bigint;
   readonly joins: number;
+  /** The group generation and member id the records were fetched in: the commit is refused under any other. */
+  readonly #member: { generationId: number; memberId: string };
   readonly #owner: PlatformaticConsumer;
   readonly #epoch: number;
   readonly #next: bigint;
   #resolved = -1n;
   #committed = -1n;
 
-  constructor(owner: PlatformaticConsumer, topic: string, partition: number, fetched: FetchedPartition, epoch: number, joins: number) {
+  constructor(owner: PlatformaticConsumer, topic: string, partition: number, fetched: FetchedPartition, epoch: number, joins: number, member: { generationId: number; memberId: string }) {
+    this.#member = member;
     this.topic = topic;
     this.partition = partition;
     this.records = fetched.records;
@@ -51,7 +54,7 @@ class PlatformaticBatch implements PartitionBatch {
     if (this.#owner.joins !== this.joins) return false;
     this.advance(offset);
     if (n <= this.#committed) return true;
-    const ok = await this.#owner.commitOffset(this.topic, this.partition, this.#after(n));
+    const ok = await this.#owner.commitOffset(this.topic, this.partition, this.#after(n), this.#member);
     if (ok) this.#committed = n;
     return ok;
   }
@@ -104,6 +107,7 @@ export class PlatformaticConsumer implements ConsumerPort {
   readonly #crashCbs: ((err: Error, restarting: boolean) => void)[] = [];
   readonly #running = new Set<Promise<void>>();
   #member = false;
+  #generation = { generationId: -1, memberId: '' };
   #started = false;
   #stopping?: Promise<void>;
   #loop?: Promise<void>;
@@ -128,7 +132,10 @@ export class PlatformaticConsumer implements ConsumerPort {
       connectTimeout: opts.connectionTimeoutMs ?? 3000,
     });
     this.#c.on('consumer:group:join', (p) => this.#joined(p.assignments ?? []));
-    this.#c.on('consumer:group:rebalance', () => this.fence());
+    this.#c.on('consumer:group:rebalance', () => {
+      this.#logger?.info({ component: 'kafka', groupId: opts.groupId }, 'the group is rebalancing: batches in flight are void');
+      this.fence();
+    });
     this.#c.on('error', (err: Error) => {
       this.fence();
       for (const cb of this.#crashCbs) cb(toKafkaGateError(err, 'KAFKA_NETWORK', 'consumer failed'), !this.#stopping);
@@ -167,7 +174,12 @@ export class PlatformaticConsumer implements ConsumerPort {
   }
 
   ownership(topic: string, partition: number): number | undefined {
-    return this.#member && this.owns(topic, partition) ? this.joins : undefined;
+    return this.#inGroup() && this.owns(topic, partition) ? this.joins : undefined;
+  }
+
+  /** Joined, and platformatic has not since learnt that the group dropped this member (a heartbeat's UNKNOWN_MEMBER_ID clears its member id before it rejoins, with no event). */
+  #inGroup(): boolean {
+    return this.#member && this.#c.memberId === this.#generation.memberId;
   }
 
   /** Waits for the next heartbeat answer unless one came within the interval. */
@@ -234,12 +246,13 @@ export class PlatformaticConsumer implements ConsumerPort {
     this.#member = false;
   }
 
-  async commitOffset(topic: string, partition: number, next: bigint): Promise<boolean> {
+  async commitOffset(topic: string, partition: number, next: bigint, member: { generationId: number; memberId: string }): Promise<boolean> {
     try {
-      await this.#c.commit({ offsets: [{ topic, partition, offset: next, leaderEpoch: -1 }] });
+      await commitInGeneration(this.#c, { groupId: this.#opts.groupId, ...member, topic, partition, offset: next });
       return true;
     } catch (err) {
       if (isOutOfGeneration(err)) {
+        this.#logger?.info({ component: 'kafka', topic, partition, generationId: member.generationId }, 'offset commit refused: this member is out of its generation; the records are redone');
         this.fence();
         return false;
       }
@@ -256,7 +269,7 @@ export class PlatformaticConsumer implements ConsumerPort {
           const k = fetchKey(tp.topic, tp.partition);
           return !this.#paused.has(k) && !this.#busy.has(k) && (this.#backoffUntil.get(k) ?? 0) <= Date.now();
         });
-        if (!this.#member || ready.length === 0) {
+        if (!this.#inGroup() || ready.length === 0) {
           await sleep(20);
           continue;
         }
@@ -296,7 +309,7 @@ export class PlatformaticConsumer implements ConsumerPort {
     try {
       // Paused or rebalanced while it waited for a slot: fetched again later from the same position.
       if (this.#stopping || joins !== this.joins || this.#paused.has(k) || !this.owns(topic, partition)) return;
-      const batch = new PlatformaticBatch(this, topic, partition, got, this.epoch, joins);
+      const batch = new PlatformaticBatch(this, topic, partition, got, this.epoch, joins, this.#generation);
       try {
         await handler(batch);
       } catch (err) {
@@ -342,6 +355,8 @@ export class PlatformaticConsumer implements ConsumerPort {
     this.epoch++;
     this.joins++;
     this.#member = true;
+    this.#generation = { generationId: this.#c.generationId, memberId: this.#c.memberId ?? '' };
+    this.#logger?.info({ component: 'kafka', groupId: this.#opts.groupId, ...this.#generation, assignment: assignments }, 'joined the group');
     this.#positions.clear();
     this.#setAssignment(assignments.flatMap((a) => a.partitions.map((partition) => ({ topic: a.topic, partition }))));
   }

@@ -45,6 +45,7 @@ export class PlatformaticProducer implements ProducerPort {
   protected readonly logger?: KafkaLogger;
   protected closed = false;
   readonly #slot: Slot;
+  #sending: Promise<void> = Promise.resolve();
 
   constructor(conn: PlatformaticConnection, logger?: KafkaLogger) {
     this.conn = conn;
@@ -63,8 +64,22 @@ export class PlatformaticProducer implements ProducerPort {
     }
   }
 
-  async send(records: OutRecord[]): Promise<void> {
+  /**
+   * One produce request in flight at a time. platformatic (1.35) numbers an idempotent producer's
+   * batches from the sequence of the last *acknowledged* one, so two sends in flight at once to a
+   * partition carry the same sequence numbers, and the broker refuses the later one with
+   * OUT_OF_ORDER_SEQUENCE_NUMBER (found by the crash integrity test: the gate sends the chunks of
+   * several partitions at once). Sends are not merged: two chunks that each fit the topic's
+   * max.message.bytes could exceed it together.
+   */
+  send(records: OutRecord[]): Promise<void> {
     this.assertOpen();
+    const run = this.#sending.then(() => this.#send(records));
+    this.#sending = run.catch(() => undefined);
+    return run;
+  }
+
+  async #send(records: OutRecord[]): Promise<void> {
     if (records.length === 0) return;
     const p = this.#slot.get();
     try {
@@ -77,6 +92,7 @@ export class PlatformaticProducer implements ProducerPort {
 
   async disconnect(): Promise<void> {
     this.closed = true;
+    await this.#sending;
     await this.#slot.close();
   }
 

@@ -362,6 +362,22 @@ export function kafkaContract(name: string, setup: () => Promise<ContractEnv>): 
       expect(Object.fromEntries(await admin.endOffsets(t))).toEqual({ 0: '7', 1: '7', 2: '7' });
     });
 
+    it('send should write every record of concurrent sends to one partition once, each send in its order', async () => {
+      const e = await start();
+      const t = await topic(e, 'concurrent');
+      const producer = e.client.producer();
+      cleanups.push(() => producer.disconnect());
+      await producer.connect();
+      // The gate sends the chunks of several input partitions at once, often to the same output partition.
+      const sends = Array.from({ length: 12 }, (_, s) => Array.from({ length: 5 }, (_, i): OutRecord => ({ topic: t, partition: 0, key: null, value: Buffer.from(`${s}:${i}`) })));
+      await Promise.all(sends.map((recs) => producer.send(recs)));
+      const admin = e.client.admin();
+      cleanups.push(() => admin.close());
+      const got = (await admin.readAll(t)).map((r) => text(r.value)!);
+      expect([...got].sort()).toEqual(sends.flat().map((r) => text(r.value)!).sort());
+      for (let s = 0; s < sends.length; s++) expect(got.filter((v) => v.startsWith(`${s}:`))).toEqual(expected(s, 0, 5));
+    });
+
     it('send should reject a record over the broker\'s size limit with KAFKA_TOO_LARGE, not retriable', async () => {
       const e = await start();
       const t = await topic(e, 'too-large');

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 // Loaded first on purpose: the adapter must fix kafkajs even where someone imported it before.
 import 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { filterAbortedMessages, type FetchedMessage } from '../../../src/plugin/kafka/kafkajs-aborted.js';
+import { filterAbortedMessages, type FetchedMessage } from '../../../src/plugin/kafka/aborted.js';
 import { kafkajs } from '../../../src/plugin/kafka/kafkajs-lib.js';
 
 const require = createRequire(import.meta.url);
@@ -27,6 +27,18 @@ describe('filterAbortedMessages', () => {
   it('filterAbortedMessages should give the same result for the list sorted by first offset', () => {
     const sorted = [...abortedTransactions].reverse();
     expect(filterAbortedMessages({ messages: partition, abortedTransactions: sorted })).toEqual(filterAbortedMessages({ messages: partition, abortedTransactions }));
+  });
+
+  it('filterAbortedMessages should keep a producer\'s committed transaction between two of its aborted ones', () => {
+    // Producer 7 (one transactional id, as the exactly-once gate's per input partition): abort, commit, abort.
+    const one = [rec(20, 7), marker(21, 7, 'abort'), rec(22, 7), marker(23, 7, 'commit'), rec(24, 7), marker(25, 7, 'abort'), rec(26, 1, false)];
+    const kept = filterAbortedMessages({ messages: one, abortedTransactions: [{ producerId: '7', firstOffset: '24' }, { producerId: '7', firstOffset: '20' }] });
+    expect(kept.filter((m) => !m.isControlRecord).map((m) => m.offset)).toEqual(['22', '26']);
+  });
+
+  it('filterAbortedMessages should drop an aborted transaction\'s records whose marker lies past the fetched records', () => {
+    const cut = [rec(30, 7), rec(31, 1, false), rec(32, 7)];
+    expect(filterAbortedMessages({ messages: cut, abortedTransactions: [{ producerId: '7', firstOffset: '30' }] }).map((m) => m.offset)).toEqual(['31']);
   });
 
   it('filterAbortedMessages should keep everything when no transaction was aborted', () => {
