@@ -9,7 +9,7 @@ import { buildEscalationOutputs } from '../escalation/outputs.js';
 import { diffusionScorerFromConfig, runtimeFromConfig } from './runtime.js';
 import { Lifecycle } from '../core/lifecycle.js';
 import { drainThenClose, leaveKafkaOnClose } from './shutdown.js';
-import { modelReloader, watchManifests } from './models-watch.js';
+import { modelReloader, watchModels } from './models-watch.js';
 import { policyReload } from './reload.js';
 import { chooseStages, topicsFrom, type AppHooks, type GateApp } from './gate-app.js';
 
@@ -31,8 +31,8 @@ export async function startEscalation(cfg: Config, client: KafkaClient, log: Log
     log.info({ model: entry.id, executionProvider: provider }, 'escalation models loaded');
     const codec = createCodec(await createRegistry(cfg.get('registry.type'), cfg.get('registry.url')), topics);
     const reloadModels = modelReloader(rt, log);
-    life.onClose('model watch', watchManifests(cfg, reloadModels));
-    const { policy, reload } = policyReload(cfg, log, reloadModels);
+    life.onClose('model watch', watchModels(cfg, rt, reloadModels));
+    const { policy, reload } = policyReload(cfg, log, rt, reloadModels);
     const scorer = diffusionScorerFromConfig(cfg, rt, entry.id);
     const stage = new DiffusionStage(scorer, { id: entry.id, version: entry.version, provider }, { policy, maxAgeMs: cfg.get('escalation.maxAgeMs') });
     const pipeline = new Pipeline(await chooseStages([new DecodeEscalationStage(codec, cfg.get('kafka.maxMessageBytes')), stage], h), h.wrap);

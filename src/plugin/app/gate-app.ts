@@ -18,7 +18,7 @@ import { runtimeFromConfig } from './runtime.js';
 import type { ModelRuntime } from '../scorers/runtime.js';
 import { Lifecycle } from '../core/lifecycle.js';
 import { drainThenClose, leaveKafkaOnClose } from './shutdown.js';
-import { modelReloader, watchManifests } from './models-watch.js';
+import { modelReloader, watchModels } from './models-watch.js';
 import { policyReload, type PolicyReload } from './reload.js';
 
 const canarySplit = (cfg: Config) => ({ fraction: cfg.get('canary.fraction'), cameras: cfg.get('canary.cameras') });
@@ -51,7 +51,8 @@ export async function chooseStages(defaults: Stage[], h: AppHooks): Promise<Stag
   return chosen;
 }
 
-export interface AppParts { role: 'gate' | 'escalation'; gate: Gate; runtime: ModelRuntime; consumer: ConsumerPort; pressure?: Backpressure }
+/** `canary`: the gate's canary stage when `canary.model` is set (telemetry compares its two distributions). */
+export interface AppParts { role: 'gate' | 'escalation'; gate: Gate; runtime: ModelRuntime; consumer: ConsumerPort; pressure?: Backpressure; canary?: CanaryStage }
 
 export interface GateApp {
   gate: Gate;
@@ -86,11 +87,11 @@ export async function startGate(cfg: Config, client: KafkaClient, log: Logger, h
     const codec = createCodec(registry, topics);
     const thresholds = { accept: cfg.get('gate.accept'), reject: cfg.get('gate.reject') };
     const reloadModels = modelReloader(rt, log);
-    life.onClose('model watch', watchManifests(cfg, reloadModels));
+    life.onClose('model watch', watchModels(cfg, rt, reloadModels));
     const canary = candidateId
       ? new CanaryStage(new RegressScorer(rt, candidateId), canarySplit(cfg), cfg.get('drift.windowSize'))
       : undefined;
-    const { policy, reload } = policyReload(cfg, log, reloadModels, (next) => canary?.setSplit(canarySplit(next)));
+    const { policy, reload } = policyReload(cfg, log, rt, reloadModels, (next) => canary?.setSplit(canarySplit(next)));
     const pressure = new Backpressure(rt.batcher(regressorId));
     const pipeline = new Pipeline(await chooseStages([
       new DecodeMessageStage(codec, cfg.get('kafka.maxMessageBytes')),
@@ -117,7 +118,7 @@ export async function startGate(cfg: Config, client: KafkaClient, log: Logger, h
     });
     pressure.attach(gate);
     life.onClose('gate logs', logGateTrouble(gate, log));
-    await h.attach?.({ role: 'gate', gate, runtime: rt, consumer, pressure });
+    await h.attach?.({ role: 'gate', gate, runtime: rt, consumer, pressure, canary });
     await gate.start();
     h.started?.();
     log.info({ input: topics.input, group: cfg.get('kafka.groupId'), delivery: cfg.get('delivery.mode') }, 'gate running');

@@ -49,10 +49,8 @@ export class AssetResolver {
     const tried: string[] = [];
     const target = path.join(this.#cache, entry.file);
 
-    const candidates: { label: string; file: string; copy: boolean }[] = [{ label: 'cache', file: target, copy: false }];
-    if (entry.bundledPath) candidates.push({ label: 'repository', file: path.join(packageRoot(), entry.bundledPath), copy: false });
-    if (this.#mirror && entry.mirrorPath) candidates.push({ label: 'mirror', file: path.join(this.#mirror, entry.mirrorPath), copy: true });
-    else tried.push(entry.mirrorPath ? 'mirror: DIFFIQA_ASSET_MIRROR not set' : 'mirror: no mirrorPath in manifest');
+    const candidates = this.#candidates(entry);
+    if (!candidates.some((c) => c.label === 'mirror')) tried.push(entry.mirrorPath ? 'mirror: DIFFIQA_ASSET_MIRROR not set' : 'mirror: no mirrorPath in manifest');
 
     for (const c of candidates) {
       if (!existsSync(c.file)) { tried.push(`${c.label}: ${c.file} missing`); continue; }
@@ -78,6 +76,23 @@ export class AssetResolver {
 
     const corrupt = tried.some((t) => t.includes('has sha256'));
     throw new GateError(corrupt ? 'ASSET_CHECKSUM' : 'ASSET_NOT_FOUND', `model "${entry.id}" (${entry.file}) could not be resolved; tried: ${tried.join('; ')}`, { details: { model: entry.id, tried } });
+  }
+
+  /** Where `resolve` looks for the entry's file on disk, in order: what a model rollout watches. */
+  candidateFiles(entry: ModelEntry): string[] {
+    return this.#candidates(entry).map((c) => c.file);
+  }
+
+  /** Forgets that the entry's file was verified: the next `resolve` hashes it again (the file changed on disk). */
+  forget(entry: ModelEntry): void {
+    this.#verified.delete(`${entry.id}@${entry.sha256}`);
+  }
+
+  #candidates(entry: ModelEntry): { label: string; file: string; copy: boolean }[] {
+    const out = [{ label: 'cache', file: path.join(this.#cache, entry.file), copy: false }];
+    if (entry.bundledPath) out.push({ label: 'repository', file: path.join(packageRoot(), entry.bundledPath), copy: false });
+    if (this.#mirror && entry.mirrorPath) out.push({ label: 'mirror', file: path.join(this.#mirror, entry.mirrorPath), copy: true });
+    return out;
   }
 
   async #install(from: string, target: string): Promise<string> {

@@ -1,6 +1,7 @@
 import type { GateApp } from '../app/gate-app.js';
 import { loadConfigFile, type Config } from '../config/load.js';
 import { createLogger, type Logger } from '../core/log.js';
+import { FileWatch } from '../core/watch.js';
 import type { KafkaClient } from '../kafka/port.js';
 import { createKafkaClient } from '../kafka/client.js';
 import { startTelemetry, type Telemetry } from '../telemetry/telemetry.js';
@@ -34,10 +35,15 @@ export async function serveApp<A extends ServedApp>(p: Parsed, c: AppCommand<A>)
   const telemetry = await startTelemetry(cfg, { role: c.role, client, log });
   return serve(c.command, log, async () => {
     const app = await c.start(cfg, client, log, telemetry);
+    // A bad file is logged and counted by the app's reload, which keeps the running policy.
+    const reload = () => { try { app.reload(() => loadConfigFile(file)); } catch { /* see above */ } };
+    const watch = file && cfg.get('reload.watchMs') > 0 ? new FileWatch({ intervalMs: cfg.get('reload.watchMs'), debounceMs: cfg.get('reload.debounceMs') }, reload) : undefined;
+    watch?.set([file!]);
     return {
       failed: app.gate.failed,
-      reload: () => { app.reload(loadConfigFile(file)); },
+      reload,
       stop: async () => {
+        watch?.close();
         const clean = await app.shutdown(cfg.get('shutdown.deadlineMs'));
         await telemetry.shutdown();
         log.info({ clean, ...c.counts(app) }, 'stopped');

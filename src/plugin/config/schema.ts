@@ -36,10 +36,12 @@ export const schema = {
   'models.denoiser': { kind: 'string', default: 'diffiqa-unet-own', doc: 'manifest id of the diffusion denoiser' },
   'models.mirror': { kind: 'string', default: '', doc: 'asset mirror directory (env DIFFIQA_ASSET_MIRROR)' },
   'models.manifests': { kind: 'string[]', default: [], doc: 'extra manifest files (e.g. exported official models)' },
-  'models.watchMs': { kind: 'integer', default: 2000, min: 0, doc: 'how often run and escalate look for a changed manifest (models/manifest.json and models.manifests) and swap changed models in between batches, sha256-checked (0: only on SIGHUP)' },
+  'models.watchMs': { kind: 'integer', default: 2000, min: 0, doc: "how often run and escalate look for a changed manifest (models/manifest.json and models.manifests) or model file and swap changed models in between batches, sha256-checked; a file that fails its check leaves the running model (logged, diffiqa_reloads_total{what=\"model\",result=\"failed\"}) (0: only on SIGHUP)" },
+  'reload.watchMs': { kind: 'integer', default: 2000, min: 0, doc: "how often run and escalate look for a changed config file and apply its cameras section and canary split between batches, as on SIGHUP; a file that does not load leaves the running policy (logged, diffiqa_reloads_total{what=\"config\",result=\"failed\"}) (0: only on SIGHUP)" },
+  'reload.debounceMs': { kind: 'integer', default: 500, min: 0, doc: 'quiet time after the last change to the config file, a manifest or a model file before it is reloaded: one reload for an editor\'s several writes, or for a model file and its manifest entry written moments apart' },
   'canary.model': { kind: 'string', default: '', doc: "manifest id of a candidate regressor that also scores the canary split, its score beside the regressor's on the event (FaceQuality.canary); it decides nothing. Promote: make it models.regressor; roll back: '' (both take a restart), or canary.fraction 0 and no canary.cameras on SIGHUP ('': off)" },
-  'canary.fraction': { kind: 'number', default: 0, min: 0, max: 1, doc: 'share of frames in the canary split (chosen by frame id: a redelivered frame stays in or out); reloaded on SIGHUP' },
-  'canary.cameras': { kind: 'string[]', default: [], doc: 'camera ids or globs whose every frame is in the canary split; reloaded on SIGHUP' },
+  'canary.fraction': { kind: 'number', default: 0, min: 0, max: 1, doc: 'share of frames in the canary split (chosen by frame id: a redelivered frame stays in or out); reloaded on SIGHUP or a change of the config file' },
+  'canary.cameras': { kind: 'string[]', default: [], doc: 'camera ids or globs whose every frame is in the canary split; reloaded on SIGHUP or a change of the config file' },
   // 2 × 1 beat 1 × 2 on two cores with the own regressor: +13–15 % frames/s, −3–7 % CPU per frame
   // (BENCHMARKS.md, 2026-12-05): two batches side by side, no hand-offs between ORT's threads. For an
   // iResNet-100-size regressor, two bare sessions at once cost −3 to +9 % CPU per image against one

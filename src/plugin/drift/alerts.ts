@@ -1,5 +1,6 @@
 import type { Logger } from '../core/log.js';
 import type { OutRecord, ProducerPort } from '../kafka/port.js';
+import type { CanaryEvent } from './canary.js';
 import type { DriftEvent, DriftOptions } from './monitor.js';
 
 /**
@@ -27,8 +28,40 @@ export function driftAlert(e: DriftEvent, service: string, o: Pick<DriftOptions,
   return { schema: DRIFT_ALERT_SCHEMA, ...e, service, bounds: { medianShift: o.medianShift, acceptRateShift: o.acceptRateShift } };
 }
 
-export function alertRecord(alert: DriftAlert, topic: string, headers: Record<string, string> = {}): OutRecord {
-  return { topic, key: alert.cameraId, value: Buffer.from(JSON.stringify(alert)), headers: { 'content-type': 'application/json', ...headers } };
+/**
+ * The canary's alert, on the same topic: { "schema": "diffiqa.canary-alert/v1",
+ * "type": "diverged" | "converged", "regressor": "diffiqa-r-own", "candidate": "ediffiqa-t-own",
+ * "service": "diffiqa-gate", "at": ms since epoch, "summary": { "count": 200,
+ * "regressor": { "median", "acceptRate" }, "candidate": { "median", "acceptRate" },
+ * "medianShift", "acceptRateShift" (candidate − regressor), "agreement" }, "reasons": [...],
+ * "bounds": { "medianShift", "acceptRateShift" } }. Key = the candidate's id.
+ */
+export const CANARY_ALERT_SCHEMA = 'diffiqa.canary-alert/v1';
+
+export interface CanaryAlert extends CanaryEvent {
+  schema: typeof CANARY_ALERT_SCHEMA;
+  service: string;
+  bounds: { medianShift: number; acceptRateShift: number };
+}
+
+export function canaryAlert(e: CanaryEvent, service: string, o: Pick<DriftOptions, 'medianShift' | 'acceptRateShift'>): CanaryAlert {
+  return { schema: CANARY_ALERT_SCHEMA, ...e, service, bounds: { medianShift: o.medianShift, acceptRateShift: o.acceptRateShift } };
+}
+
+export type Alert = DriftAlert | CanaryAlert;
+
+const alertKey = (alert: Alert): string => (alert.schema === DRIFT_ALERT_SCHEMA ? alert.cameraId : alert.candidate);
+
+export function alertRecord(alert: Alert, topic: string, headers: Record<string, string> = {}): OutRecord {
+  return { topic, key: alertKey(alert), value: Buffer.from(JSON.stringify(alert)), headers: { 'content-type': 'application/json', ...headers } };
+}
+
+function alertLine(alert: Alert): [Record<string, unknown>, string] {
+  if (alert.schema === DRIFT_ALERT_SCHEMA) {
+    return [{ cameraId: alert.cameraId, type: alert.type, reasons: alert.reasons, medianShift: alert.medianShift, acceptRateShift: alert.acceptRateShift }, `camera ${alert.type === 'drift' ? 'drifts from' : 'is back at'} its baseline`];
+  }
+  const { medianShift, acceptRateShift, agreement } = alert.summary;
+  return [{ candidate: alert.candidate, regressor: alert.regressor, type: alert.type, reasons: alert.reasons, medianShift, acceptRateShift, agreement }, `canary candidate ${alert.type === 'diverged' ? 'diverges from' : 'is back in line with'} the regressor`];
 }
 
 /**
@@ -51,18 +84,18 @@ export class AlertPublisher {
     this.#log = log;
   }
 
-  publish(alert: DriftAlert, headers?: Record<string, string>): Promise<void> {
+  publish(alert: Alert, headers?: Record<string, string>): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#chain = this.#chain.then(async () => {
       try {
         await (this.#connected ??= this.#producer.connect());
         await this.#producer.send([alertRecord(alert, this.#topic, headers)]);
         this.sent++;
-        this.#log?.warn({ cameraId: alert.cameraId, type: alert.type, reasons: alert.reasons, medianShift: alert.medianShift, acceptRateShift: alert.acceptRateShift }, `camera ${alert.type === 'drift' ? 'drifts from' : 'is back at'} its baseline`);
+        this.#log?.warn(...alertLine(alert));
       } catch (err) {
         this.#connected = undefined;
         this.onFailure?.(err);
-        this.#log?.error({ err, cameraId: alert.cameraId }, 'drift alert could not be published');
+        this.#log?.error({ err, key: alertKey(alert) }, 'drift alert could not be published');
       }
     });
     return this.#chain;

@@ -41,6 +41,21 @@ export function median(values: ArrayLike<number>, n = values.length): number {
   return n % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
+type Bounds = Pick<DriftOptions, 'medianShift' | 'acceptRateShift' | 'rearmFraction'>;
+
+/** The bounds two distributions' shifts exceed (a camera against its baseline, a canary candidate against the regressor). */
+export function exceededBounds(medianShift: number, acceptRateShift: number, o: Bounds): DriftEvent['reasons'] {
+  const reasons: DriftEvent['reasons'] = [];
+  if (Math.abs(medianShift) > o.medianShift) reasons.push('median');
+  if (Math.abs(acceptRateShift) > o.acceptRateShift) reasons.push('acceptRate');
+  return reasons;
+}
+
+/** Recovered only well inside the bounds (rearmFraction of them): hysteresis, so shifts hovering at a bound raise one alert, not a flood. */
+export function backWithinBounds(medianShift: number, acceptRateShift: number, o: Bounds): boolean {
+  return Math.abs(medianShift) <= o.medianShift * o.rearmFraction && Math.abs(acceptRateShift) <= o.acceptRateShift * o.rearmFraction;
+}
+
 class CameraWindow {
   readonly base: number[] = [];
   baseAccepts = 0;
@@ -94,15 +109,12 @@ export class DriftMonitor {
     const acceptRateShift = recent.acceptRate - w.baseline.acceptRate;
     const event = (type: DriftEvent['type'], reasons: DriftEvent['reasons']): DriftEvent => ({ type, cameraId, baseline: w.baseline!, recent, medianShift, acceptRateShift, reasons, at });
     if (!w.drifting) {
-      const reasons: DriftEvent['reasons'] = [];
-      if (Math.abs(medianShift) > this.#o.medianShift) reasons.push('median');
-      if (Math.abs(acceptRateShift) > this.#o.acceptRateShift) reasons.push('acceptRate');
+      const reasons = exceededBounds(medianShift, acceptRateShift, this.#o);
       if (reasons.length === 0) return undefined;
       w.drifting = true;
       return event('drift', reasons);
     }
-    const k = this.#o.rearmFraction;
-    if (Math.abs(medianShift) <= this.#o.medianShift * k && Math.abs(acceptRateShift) <= this.#o.acceptRateShift * k) {
+    if (backWithinBounds(medianShift, acceptRateShift, this.#o)) {
       w.drifting = false;
       return event('recovered', []);
     }

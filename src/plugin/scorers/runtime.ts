@@ -1,6 +1,6 @@
 import { AssetResolver } from '../assets/resolver.js';
 import { GateError } from '../core/errors.js';
-import { findModel, loadManifest, type Manifest, type ModelEntry } from '../assets/manifest.js';
+import { findModel, loadManifest, manifestFiles, type Manifest, type ModelEntry } from '../assets/manifest.js';
 import { InferencePool, type PoolOptions } from '../inference/pool.js';
 import { MicroBatcher, type BatcherOptions } from '../inference/batcher.js';
 import type { Feeds, InputFeeds } from '../inference/types.js';
@@ -63,13 +63,22 @@ export class ModelRuntime {
    * whose new entry fails (missing or corrupt file, another input or normalisation, which the
    * running batchers are built for) keeps running as it was, and is reported in `failed`.
    */
-  async reloadModels(): Promise<{ swapped: ModelEntry[]; failed: { id: string; error: GateError }[] }> {
+  async reloadModels(opts: { recheckFiles?: boolean } = {}): Promise<{ swapped: ModelEntry[]; failed: { id: string; error: GateError }[] }> {
     this.#manifest = loadManifest(this.#manifestPaths);
     const swapped: ModelEntry[] = [], failed: { id: string; error: GateError }[] = [];
     for (const [id, was] of this.#asked) {
       let next: ModelEntry;
       try { next = this.entry(id); } catch (err) { failed.push({ id, error: err as GateError }); continue; }
-      if (next.sha256 === was.sha256 && next.version === was.version && next.file === was.file) continue;
+      if (next.sha256 === was.sha256 && next.version === was.version && next.file === was.file) {
+        // The running sessions hold the verified bytes; a file that changed under the same entry
+        // is reported now (a rollout that has not updated the manifest yet, or a damaged copy)
+        // rather than at the next start, which would refuse it.
+        if (opts.recheckFiles) {
+          this.resolver.forget(was);
+          try { await this.resolver.resolve(was); } catch (err) { failed.push({ id, error: err as GateError }); }
+        }
+        continue;
+      }
       try {
         if (JSON.stringify([next.input, next.normalisation, next.outputs]) !== JSON.stringify([was.input, was.normalisation, was.outputs])) {
           throw new GateError('MODEL_LOAD', `${id}: the new entry changes the input, outputs or normalisation; that needs a restart`, { details: { model: id } });
@@ -82,6 +91,15 @@ export class ModelRuntime {
       }
     }
     return { swapped, failed };
+  }
+
+  /** The manifests and every place the loaded models' current entries may be found on disk: what a rollout changes. */
+  watchedFiles(): string[] {
+    const files = manifestFiles(this.#manifestPaths ?? []);
+    for (const id of this.#asked.keys()) {
+      try { files.push(...this.resolver.candidateFiles(this.entry(id))); } catch { /* not in the manifest now: its reload reports that */ }
+    }
+    return [...new Set(files)];
   }
 
   /** A shared batcher per model, so frames of every partition land in the same batches. */

@@ -1,6 +1,7 @@
 import type { Attributes, Counter, Histogram, Meter, ObservableResult } from '@opentelemetry/api';
 import type { Frame } from '../core/frame.js';
 import type { Stage } from '../core/stage.js';
+import type { CanaryPair, CanarySummary } from '../drift/canary.js';
 import type { OutRecord } from '../kafka/port.js';
 import { CameraLabels, DEFAULT_CAMERA_SERIES } from './camera-labels.js';
 
@@ -18,6 +19,8 @@ export interface Observed {
   models?: () => { model: string; version: string; provider: string }[];
   ready?: () => boolean;
   driftActive?: () => string[];
+  /** The canary split's comparison window and whether the candidate diverges now (config `canary.model`). */
+  canary?: () => { candidate: string; summary: CanarySummary; diverged: boolean; failed: number };
 }
 
 /**
@@ -39,6 +42,9 @@ export class PipelineMetrics {
   readonly #retries: Counter;
   readonly #workerDeaths: Counter;
   readonly #latency: Histogram;
+  readonly #canaryScore: Histogram;
+  readonly #canaryAlerts: Counter;
+  readonly #reloads: Counter;
   readonly #seen = new WeakSet<Frame>();
   readonly #meter: Meter;
   readonly #cameras: CameraLabels;
@@ -61,7 +67,11 @@ export class PipelineMetrics {
     this.#retries = meter.createCounter('diffiqa_gate_retries', { description: 'publishes or offset commits that failed and were tried again, by error code' });
     this.#latency = meter.createHistogram('diffiqa_final_latency_seconds', { unit: 's', description: 'capture (FaceCrop.captureTimestamp) to the final event\'s publication, by the path that decided it: inline, full (full DifFIQA) or skipped_overload', advice: { explicitBucketBoundaries: LATENCY } });
     this.#workerDeaths = meter.createCounter('diffiqa_inference_worker_deaths', { description: 'inference worker threads that died, by whether the pool restarts them (restarted: true) or its restart budget was spent' });
+    this.#canaryScore = meter.createHistogram('diffiqa_canary_score', { description: 'scores of the canary split, each face by both models: role regressor (production) and candidate (negative scores counted as 0)', advice: { explicitBucketBoundaries: SCORES } });
+    this.#canaryAlerts = meter.createCounter('diffiqa_canary_alerts', { description: 'canary alerts published: the candidate\'s distribution diverged from the regressor\'s, or converged again' });
+    this.#reloads = meter.createCounter('diffiqa_reloads', { description: 'reloads by what (config: the config file\'s cameras section and canary split; model: one model) and result (applied, or failed: the running one stays)' });
     // Zero from the start: an absent series cannot be told from a broken exporter on a dashboard.
+    for (const what of ['config', 'model']) this.#reloads.add(0, { what, result: 'failed' });
     this.#skipped.add(0);
     this.#alertFailures.add(0);
   }
@@ -114,6 +124,18 @@ export class PipelineMetrics {
     this.#infer.record(ms / 1000, a);
   }
 
+  /** Both scores of each canary face, so the two distributions sit side by side on the same faces. */
+  canaryScored(pairs: CanaryPair[], models: { regressor: string; candidate: string }): void {
+    for (const p of pairs) {
+      this.#canaryScore.record(Math.max(0, p.regressor), { model: models.regressor, role: 'regressor' });
+      this.#canaryScore.record(Math.max(0, p.candidate), { model: models.candidate, role: 'candidate' });
+    }
+  }
+
+  reloaded(what: string, ok: boolean): void { this.#reloads.add(1, { what, result: ok ? 'applied' : 'failed' }); }
+
+  canaryEvent(type: string): void { this.#canaryAlerts.add(1, { type }); }
+
   driftEvent(cameraId: string, type: string): void { this.#drift.add(1, { camera_id: this.#cameras.label(cameraId), type }); }
   driftAlertFailed(): void { this.#alertFailures.add(1); }
   gateRetry(code: string): void { this.#retries.add(1, { code }); }
@@ -131,6 +153,15 @@ export class PipelineMetrics {
     if (o.lag) gauge('diffiqa_consumer_lag', 'end offset minus committed offset per input partition (polled)', (r) => { for (const l of o.lag!()) r.observe(l.lag, { topic: l.topic, partition: String(l.partition) }); });
     if (o.models) gauge('diffiqa_model_info', 'loaded models and the execution provider each runs on (value 1)', (r) => { for (const x of o.models!()) r.observe(1, x); });
     if (o.ready) gauge('diffiqa_ready', '1 when the broker is connected and the models are loaded', (r) => r.observe(o.ready!() ? 1 : 0));
+    if (o.canary) {
+      // Window statistics only once the window holds pairs: NaN medians would read as real values.
+      const window = (cb: (c: ReturnType<NonNullable<Observed['canary']>>, r: ObservableResult) => void) => (r: ObservableResult) => { const c = o.canary!(); if (c.summary.count) cb(c, r); };
+      gauge('diffiqa_canary_median_shift', 'median score of the candidate minus the regressor\'s, same faces, over the last drift.windowSize canary faces', window((c, r) => r.observe(c.summary.medianShift, { model: c.candidate })));
+      gauge('diffiqa_canary_accept_rate_shift', 'accept rate of the candidate minus the regressor\'s over the same window', window((c, r) => r.observe(c.summary.acceptRateShift, { model: c.candidate })));
+      gauge('diffiqa_canary_agreement', 'share of the window\'s faces both models decide alike', window((c, r) => r.observe(c.summary.agreement, { model: c.candidate })));
+      gauge('diffiqa_canary_diverged', '1 while the candidate\'s distribution is outside the drift bounds around the regressor\'s', (r) => { const c = o.canary!(); r.observe(c.diverged ? 1 : 0, { model: c.candidate }); });
+      counter('diffiqa_canary_failures', 'canary faces the candidate could not score (the frame went on without its canary score)', (r) => { const c = o.canary!(); r.observe(c.failed, { model: c.candidate }); });
+    }
     if (o.driftActive) gauge('diffiqa_drift_active', 'cameras currently drifting from their baseline (value 1)', (r) => { for (const c of o.driftActive!()) r.observe(1, { camera_id: c }); });
   }
 }

@@ -5,6 +5,7 @@ import type { Resource } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
 import type { BasicTracerProvider, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { AppHooks, AppParts } from '../app/gate-app.js';
+import { reloadChannels } from '../app/reload.js';
 import type { Config } from '../config/load.js';
 import type { Frame } from '../core/frame.js';
 import { subscribeTo } from '../core/diagnostic.js';
@@ -12,15 +13,17 @@ import { Lifecycle, PEER_CLOSE_TIMEOUT_MS } from '../core/lifecycle.js';
 import { setLogContext, type Logger } from '../core/log.js';
 import { packageRoot } from '../core/paths.js';
 import type { Stage } from '../core/stage.js';
-import { AlertPublisher, driftAlert } from '../drift/alerts.js';
+import { AlertPublisher, canaryAlert, driftAlert } from '../drift/alerts.js';
+import { CanaryMonitor } from '../drift/canary.js';
 import { DriftMonitor, type DriftOptions } from '../drift/monitor.js';
 import { gateChannels } from '../gate/gate.js';
 import { inferenceChannels } from '../inference/pool.js';
+import { canaryChannels } from '../pipeline/stages/canary.js';
 import type { KafkaClient, OutRecord } from '../kafka/port.js';
 import { traceHeaders } from '../core/trace-carrier.js';
 import { FrameTracer } from './frame-spans.js';
 import { LagPoller } from './lag.js';
-import { PipelineMetrics } from './metrics.js';
+import { PipelineMetrics, type Observed } from './metrics.js';
 import { PrometheusReader } from './prometheus.js';
 import { runtimeMetrics } from './runtime-metrics.js';
 import { TelemetryServer } from './server.js';
@@ -155,6 +158,7 @@ export class Telemetry implements AppHooks {
     const pool = runtime.pool;
     this.#unsubscribe.push(
       subscribeTo(inferenceChannels.run, pool, (e) => this.metrics.inferenceRun(e.modelId, e.batchSize, e.ms, e.provider)),
+      subscribeTo(reloadChannels.done, runtime, (e) => this.metrics.reloaded(e.what, e.ok)),
       subscribeTo(inferenceChannels.workerDied, pool, ({ error, restarting }) => {
         this.metrics.workerDied(restarting);
         this.#o.log.error({ component: 'inference', err: error.message, restarting }, restarting ? 'inference worker died; starting another' : 'inference worker died; restart budget spent');
@@ -170,7 +174,10 @@ export class Telemetry implements AppHooks {
     // Any (re)join means the group coordinator answered again.
     consumer.onRebalance(() => { this.#brokerDown = undefined; });
 
-    const modelIds = parts.role === 'gate' ? [cfg.get('models.regressor'), cfg.get('models.detector')] : [cfg.get('models.denoiser'), cfg.get('models.embedder')];
+    const canary = this.#watchCanary(parts);
+    const modelIds = parts.role === 'gate'
+      ? [cfg.get('models.regressor'), cfg.get('models.detector'), ...(canary ? [cfg.get('canary.model')] : [])]
+      : [cfg.get('models.denoiser'), cfg.get('models.embedder')];
     const regressor = cfg.get('models.regressor');
     const groupId = parts.role === 'gate' ? cfg.get('kafka.groupId') : cfg.get('escalation.groupId');
     const inputTopic = parts.role === 'gate' ? cfg.get('kafka.inputTopic') : cfg.get('kafka.escalationTopic');
@@ -185,6 +192,7 @@ export class Telemetry implements AppHooks {
       }),
       ready: () => this.notReady().length === 0,
       driftActive: this.drift ? () => this.drift!.drifting() : undefined,
+      canary,
     });
     if (this.drift) {
       const topic = cfg.get('kafka.alertsTopic');
@@ -193,6 +201,26 @@ export class Telemetry implements AppHooks {
       this.#alerts = new AlertPublisher(this.#o.client.producer(), topic, this.#o.log);
       this.#alerts.onFailure = () => this.metrics.driftAlertFailed();
     }
+  }
+
+  /**
+   * The canary split (AppParts.canary): both score distributions as metrics, and the drift
+   * monitor's check of the candidate against the regressor on the stage's comparison window, an
+   * alert when it diverges or converges again (on the alerts topic when drift alerts are on).
+   */
+  #watchCanary(parts: AppParts): Observed['canary'] {
+    const stage = parts.canary;
+    if (!stage) return undefined;
+    const models = { regressor: this.#cfg.get('models.regressor'), candidate: this.#cfg.get('canary.model') };
+    const monitor = new CanaryMonitor(driftOptions(this.#cfg), models);
+    this.#unsubscribe.push(subscribeTo(canaryChannels.scored, stage, (e) => {
+      this.metrics.canaryScored(e.pairs, models);
+      const event = monitor.check(stage.comparison.summary());
+      if (!event) return;
+      this.metrics.canaryEvent(event.type);
+      void this.#alerts?.publish(canaryAlert(event, this.serviceName, driftOptions(this.#cfg)));
+    }));
+    return () => ({ candidate: models.candidate, summary: stage.comparison.summary(), diverged: monitor.diverged, failed: stage.counts.failed });
   }
 
   started(): void {

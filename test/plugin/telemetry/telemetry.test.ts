@@ -7,13 +7,15 @@ import { GateError } from '../../../src/plugin/core/errors.js';
 import type { Frame } from '../../../src/plugin/core/frame.js';
 import { createLogger, type Logger } from '../../../src/plugin/core/log.js';
 import type { Stage } from '../../../src/plugin/core/stage.js';
-import { DRIFT_ALERT_SCHEMA, type DriftAlert } from '../../../src/plugin/drift/alerts.js';
+import { CANARY_ALERT_SCHEMA, DRIFT_ALERT_SCHEMA, type CanaryAlert, type DriftAlert } from '../../../src/plugin/drift/alerts.js';
 import { Gate } from '../../../src/plugin/gate/gate.js';
 import { createMemoryClient, type MemoryKafkaClient } from '../../../src/plugin/kafka/memory.js';
 import type { OutRecord } from '../../../src/plugin/kafka/port.js';
 import { lineageHeaders } from '../../../src/plugin/pipeline/outputs.js';
 import { Pipeline } from '../../../src/plugin/pipeline/pipeline.js';
+import { CanaryStage } from '../../../src/plugin/pipeline/stages/canary.js';
 import type { ModelRuntime } from '../../../src/plugin/scorers/runtime.js';
+import type { RegressScorer } from '../../../src/plugin/scorers/scorers.js';
 import { startTelemetry, type Telemetry } from '../../../src/plugin/telemetry/telemetry.js';
 import { traceparent } from './helpers.js';
 
@@ -54,7 +56,31 @@ function logSink() {
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
 
-async function runGate(values: { value: string; headers?: Record<string, string> }[], extra: Record<string, unknown> = {}, inFlight = 4) {
+/**
+ * The canary candidate scores every face `shift` above the regressor (a fake scorer: no models);
+ * the stage in front gives frames what the canary stage reads (an aligned face, the rule).
+ */
+function canaryStages(shift: (regressor: number) => number): { prep: Stage; canary: CanaryStage } {
+  const rule = { mode: 'enforce' as const, accept: 0.6, reject: 0.2, escalate: true, escalation: { accept: 1, reject: 0 } };
+  const byFace = new WeakMap<object, number>();
+  const prep: Stage = {
+    name: 'align',
+    async process(frames) {
+      for (const f of frames) {
+        if (f.error) continue;
+        f.rule = rule;
+        f.aligned = { size: 112, data: new Uint8Array(3), landmarkSource: 'message', landmarks: [], eyeDistance: 30 };
+        byFace.set(f.aligned, f.regression!.score);
+      }
+      return frames;
+    },
+    async close() {},
+  };
+  const scorer = { score: async (face: object) => ({ score: shift(byFace.get(face)!), modelId: 'cand', modelVersion: '2' }) } as unknown as RegressScorer;
+  return { prep, canary: new CanaryStage(scorer, { fraction: 1, cameras: [] }, 10) };
+}
+
+async function runGate(values: { value: string; headers?: Record<string, string> }[], extra: Record<string, unknown> = {}, inFlight = 4, canary?: { prep: Stage; canary: CanaryStage }) {
   const client: MemoryKafkaClient = createMemoryClient({ defaultPartitions: 1, maxBatchRecords: 8 });
   const cfg = buildConfig({}, {}, {
     'kafka.inputTopic': 'in', 'kafka.groupId': 'g', 'kafka.alertsTopic': 'alerts', 'models.regressor': 'reg', 'models.detector': 'det',
@@ -72,9 +98,9 @@ async function runGate(values: { value: string; headers?: Record<string, string>
 
   const consumer = client.consumer({ groupId: 'g' });
   const gateProducer = client.producer();
-  const gate = new Gate(consumer, gateProducer, new Pipeline([scoreStage(log)], telemetry.wrap), build, { groupId: 'g', inputTopic: 'in', inFlightPerPartition: inFlight, partitionsConcurrently: 1, exactlyOnce: false });
+  const gate = new Gate(consumer, gateProducer, new Pipeline([scoreStage(log), ...(canary ? [canary.prep, canary.canary] : [])], telemetry.wrap), build, { groupId: 'g', inputTopic: 'in', inFlightPerPartition: inFlight, partitionsConcurrently: 1, exactlyOnce: false });
   const readyBefore = telemetry.notReady();
-  const parts: AppParts = { role: 'gate', gate, runtime: fakeRuntime(), consumer, pressure: { pausedMs: 1500, pauses: 2 } as AppParts['pressure'] };
+  const parts: AppParts = { role: 'gate', gate, runtime: fakeRuntime(), consumer, pressure: { pausedMs: 1500, pauses: 2 } as AppParts['pressure'], canary: canary?.canary };
   await telemetry.attach(parts);
   await gate.start();
   telemetry.started();
@@ -156,6 +182,40 @@ describe('Telemetry', () => {
     expect(telemetry.drift).toBeUndefined();
     await admin.createTopics([{ topic: 'alerts', partitions: 1 }]);
     expect(await admin.readAll('alerts')).toEqual([]);
+  });
+
+  it('attach should histogram both canary distributions on the same faces and stay quiet while the candidate agrees', async () => {
+    const values = scores('cam-a', 30, 0.7);
+    const { telemetry, admin } = await runGate(values, { 'canary.model': 'cand' }, 4, canaryStages((s) => s + 0.01));
+    const body = (await get(telemetry, '/metrics')).body;
+    expect(body).toContain('diffiqa_canary_score_count{model="reg",role="regressor"} 30');
+    expect(body).toContain('diffiqa_canary_score_count{model="cand",role="candidate"} 30');
+    // Each candidate score is 0.01 above its regressor score: the sums differ by 30 × 0.01.
+    const sum = (role: string) => Number(new RegExp(`diffiqa_canary_score_sum\\{model="[a-z]+",role="${role}"\\} ([0-9.]+)`).exec(body)![1]);
+    expect(sum('candidate') - sum('regressor')).toBeCloseTo(0.3, 6);
+    expect(body).toMatch(/diffiqa_canary_median_shift\{model="cand"\} 0\.0(09|10)/);
+    expect(body).toContain('diffiqa_canary_agreement{model="cand"} 1');
+    expect(body).toContain('diffiqa_canary_diverged{model="cand"} 0');
+    expect(body).toContain('diffiqa_canary_failures_total{model="cand"} 0');
+    expect(body).toContain('diffiqa_model_info{model="cand",version="cand-v1",provider="cpu"} 1');
+    expect(body).not.toContain('diffiqa_canary_alerts_total');
+    expect(await admin.readAll('alerts')).toEqual([]);
+  });
+
+  it('attach should raise one canary alert when the candidate diverges from the regressor, and one when it is back in line', async () => {
+    // Frames 0-29 agree; 30-59 the candidate scores 0.4 lower (median and accept rate move); from 60 on it agrees again.
+    let n = 0;
+    const { telemetry, admin } = await runGate(scores('cam-a', 90, 0.7), { 'canary.model': 'cand' }, 1, canaryStages((s) => (n++ >= 30 && n <= 60 ? s - 0.4 : s)));
+    const alerts = (await admin.readAll('alerts')).map((r) => ({ key: r.key?.toString(), alert: JSON.parse(r.value!.toString()) as CanaryAlert }));
+    expect(alerts.map((a) => [a.key, a.alert.schema, a.alert.type])).toEqual([['cand', CANARY_ALERT_SCHEMA, 'diverged'], ['cand', CANARY_ALERT_SCHEMA, 'converged']]);
+    const diverged = alerts[0].alert;
+    expect(diverged).toMatchObject({ regressor: 'reg', candidate: 'cand', service: 'diffiqa-gate', bounds: { medianShift: 0.1, acceptRateShift: 1 } });
+    expect(diverged.reasons).toEqual(['median']);
+    expect(diverged.summary.medianShift).toBeLessThan(-0.1);
+    const body = (await get(telemetry, '/metrics')).body;
+    expect(body).toContain('diffiqa_canary_alerts_total{type="diverged"} 1');
+    expect(body).toContain('diffiqa_canary_alerts_total{type="converged"} 1');
+    expect(body).toContain('diffiqa_canary_diverged{model="cand"} 0');
   });
 
   it('wrap should make log lines inside a frame carry its trace_id and span_id', async () => {
