@@ -81,3 +81,27 @@ def test_recognition_degrade_should_draw_low_resolution_blur_or_motion_and_chang
     clean, lq = make_batch(faces, 6, rng, 2, recognition=1.0)
     assert clean.shape == lq.shape == (6, 3, 112, 112)
     assert all(float((c - d).abs().mean()) > 0.01 for c, d in zip(clean, lq))
+
+
+def test_init_onnx_should_continue_an_exported_denoiser_with_its_exact_weights(tmp_path, capsys):
+    data = _synthetic_dataset(tmp_path / 'data')
+    out = tmp_path / 'run'
+    assert main(_args(data, out, 2)) == 0
+    onnx_path = tmp_path / 'shipped.onnx'
+    assert main(['--out', str(out), '--export', str(onnx_path)]) == 0
+    ema = torch.load(out / 'last.pt', weights_only=False)['ema']
+    # Read back from the ONNX file, GroupNorm parameters included, the weights are the exported EMA.
+    from tools.denoiser_arch import UNet, UNetConfig
+    from tools.train_denoiser import weights_from_onnx
+    back = weights_from_onnx(onnx_path, UNet(UNetConfig(dim=8)))
+    assert set(back) == set(ema)
+    for k, v in ema.items():
+        assert torch.allclose(back[k], v, atol=1e-7), k
+    # A new run starts there, at the given step, and trains on.
+    cont = tmp_path / 'cont'
+    capsys.readouterr()
+    assert main(_args(data, cont, 4) + ['--init-onnx', str(onnx_path), '--init-step', '2']) == 0
+    assert 'initialised from' in capsys.readouterr().out
+    ck = torch.load(cont / 'last.pt', weights_only=False)
+    assert ck['step'] == 4
+    assert any(not torch.allclose(ck['model'][k], ema[k]) for k in ema if ema[k].dtype.is_floating_point)

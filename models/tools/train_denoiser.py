@@ -128,6 +128,12 @@ def train(args) -> int:
         opt.load_state_dict(ckpt['opt'])
         step = int(ckpt['step'])
         print(f'resumed from {ckpt_path} at step {step}')
+    elif args.init_onnx:
+        weights = weights_from_onnx(args.init_onnx, model)
+        model.load_state_dict(weights)
+        ema.load_state_dict(weights)
+        step = args.init_step
+        print(f'initialised from {args.init_onnx} (its EMA weights) at step {step}; optimiser state starts afresh')
     for p in ema.parameters():
         p.requires_grad_(False)
     print(f'UNet {count_params(model):,} parameters, {len(faces)} faces, device {device}')
@@ -173,6 +179,28 @@ def train(args) -> int:
         checkpoint()
     print(f'stopped at step {step}; checkpoint {ckpt_path}')
     return 0
+
+
+def weights_from_onnx(onnx_path: Path, model: UNet) -> dict:
+    """The state dict of an exported UNet, read back from its ONNX file, so that a shipped denoiser
+    can be trained further on a machine where its checkpoint is gone. Named initialisers carry the
+    parameter names (`unet.<key>`); the exporter folds each GroupNorm's weight and bias into
+    anonymous Mul/Add constants, which appear in parameter order."""
+    import onnx
+    from onnx import numpy_helper
+    graph = onnx.load(str(onnx_path)).graph
+    init = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    named = {k: init[f'unet.{k}'] for k in model.state_dict() if f'unet.{k}' in init}
+    missing = [k for k in model.state_dict() if k not in named]
+    anonymous = [n for n in init if not n.startswith('unet.')]
+    if len(missing) != len(anonymous):
+        raise ValueError(f'{onnx_path}: {len(missing)} parameters not named, {len(anonymous)} anonymous constants')
+    for key, name in zip(missing, anonymous):
+        want = 'Mul' if key.endswith('.weight') else 'Add'
+        if want not in name or init[name].size != model.state_dict()[key].numel():
+            raise ValueError(f'{onnx_path}: cannot match {key} with {name}')
+        named[key] = init[name].reshape(model.state_dict()[key].shape)
+    return {k: torch.from_numpy(np.array(named[k])) for k in model.state_dict()}
 
 
 class _Exportable(torch.nn.Module):
@@ -227,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
                     help='leave out the identities tools.splits holds out for evaluation')
     ap.add_argument('--recognition', type=float, default=0.0,
                     help='share of samples degraded by low resolution, blur or motion (tools.make_regset) instead of BSRGAN rounds')
+    ap.add_argument('--init-onnx', type=Path, metavar='ONNX',
+                    help='without a checkpoint in --out: start from an exported denoiser (e.g. the shipped one)')
+    ap.add_argument('--init-step', type=int, default=0, help='with --init-onnx: the step count it was exported at')
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--threads', type=int, default=0, help='torch CPU threads (0: torch default)')
     ap.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
