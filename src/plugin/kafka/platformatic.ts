@@ -24,7 +24,14 @@ export interface PlatformaticClientOptions {
  *   the batches in flight turn inactive at that moment.
  * - Transactions: one transactional id per input partition, offsets through TxnOffsetCommit
  *   without the consumer's generation (as kafkajs does), zombies kept out by `confirm()`.
- * - read_committed filtering is platformatic's (aborted transactions dropped from each fetch).
+ * - read_committed filtering is the adapter's (aborted.ts, as for kafkajs): platformatic's own
+ *   keeps one range per producer id; a partition whose fetch lists aborted transactions is read
+ *   again read_uncommitted up to the same end and filtered here.
+ * - Offset commits go under the generation the records were fetched in, without platformatic's
+ *   commit(), which rejoins and commits again under a new generation.
+ * - One produce request in flight per partition: platformatic numbers an idempotent producer's
+ *   batches from the last acknowledged one. The gate's sends mostly touch every output partition,
+ *   so they go one after another; BENCHMARKS.md measures the cost (why kafkajs stays the default).
  */
 export function createPlatformaticClient(opts: PlatformaticClientOptions): KafkaClient {
   const conn = { brokers: opts.brokers, clientId: opts.clientId, connectionTimeoutMs: opts.connectionTimeoutMs };

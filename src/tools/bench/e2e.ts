@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createKafkajsClient } from '../../plugin/kafka/kafkajs.js';
+import type { KafkaClientKind } from '../../plugin/kafka/client.js';
 import { createCodec, embeddedRegistry } from '../../plugin/pipeline/codecs.js';
 import type { BenchContext } from './context.js';
 import { GateChild, childCpuMs, threadsPerFrame } from './child.js';
@@ -26,6 +27,8 @@ export interface SaturationRun {
 
 export interface GateRuns {
   modelId: string;
+  /** The Kafka client the gate child ran on (kafka.client). */
+  client: KafkaClientKind;
   provider: string;
   runs: SaturationRun[];
   /** Child CPU while idle (fetch polling, heartbeats, ORT threads parked), ms per second. */
@@ -75,15 +78,17 @@ function breakdown(got: Outcome[]): LatencyRow['breakdown'] {
 }
 
 export interface EndToEndOptions {
+  /** The gate child's Kafka client; the load generator and the watcher stay on kafkajs, so only the gate's client differs between runs. */
+  client: KafkaClientKind;
   warmup: number; frames: number; runs: number; latencyLoads: number[]; latencySeconds: number; brokers: string[];
   /** The gate without prepare and regress (bench/transport.ts). */
   transportOnly?: boolean;
 }
 
 /** The gate child's flat settings for one run: its own topics, the bench's pool shape, escalation off. */
-export function childSettings(ctx: BenchContext, model: BenchModel, run: string, brokers: string[]): Record<string, unknown> {
+export function childSettings(ctx: BenchContext, model: BenchModel, run: string, brokers: string[], client: KafkaClientKind = 'kafkajs'): Record<string, unknown> {
   return {
-    'kafka.brokers': brokers, 'kafka.clientId': run, 'kafka.groupId': `${run}-gate`,
+    'kafka.brokers': brokers, 'kafka.client': client, 'kafka.clientId': run, 'kafka.groupId': `${run}-gate`,
     'kafka.inputTopic': `${run}-in`, 'kafka.outputTopic': `${run}-out`, 'kafka.escalationTopic': `${run}-esc`, 'kafka.dlqTopic': `${run}-dlq`,
     'kafka.sessionTimeoutMs': 10_000,
     'models.manifests': [...ctx.cfg.get('models.manifests'), ctx.manifestPath], 'models.regressor': model.id,
@@ -113,8 +118,8 @@ export async function runGate(ctx: BenchContext, model: BenchModel, faces: Bench
   const producer = client.producer();
   await producer.connect();
   const feeder = new Feeder(producer, codec, topics.input, faces, run, PARTITIONS);
-  ctx.log(`  starting the gate (${o.transportOnly ? 'transport only' : model.id}) in a child process…`);
-  const child = await GateChild.start(childSettings(ctx, model, run, o.brokers), { transportOnly: o.transportOnly });
+  ctx.log(`  starting the gate (${o.transportOnly ? 'transport only' : model.id}, ${o.client}) in a child process…`);
+  const child = await GateChild.start(childSettings(ctx, model, run, o.brokers, o.client), { transportOnly: o.transportOnly });
   const watcher = new FinalWatcher(client.consumer({ groupId: `${run}-watch` }), codec, topics);
   let result: Omit<GateRuns, 'cleanStop'>;
   let cleanStop = false;
@@ -180,7 +185,7 @@ export async function runGate(ctx: BenchContext, model: BenchModel, faces: Bench
       ctx.log(`  ${Math.round(load * 100)} % load (${round(rate, 1)}/s): p50 ${latency.at(-1)!.p50} ms, p99 ${latency.at(-1)!.p99} ms`);
     }
     latency.sort((a, b) => a.load - b.load);
-    result = { modelId: model.id, provider: child.provider, runs, idleCpuMsPerSecond, latency, streamingFramesPerSecond: streaming, dlq: Object.fromEntries(watcher.dlqReasons), duplicates: watcher.duplicates };
+    result = { modelId: model.id, client: o.client, provider: child.provider, runs, idleCpuMsPerSecond, latency, streamingFramesPerSecond: streaming, dlq: Object.fromEntries(watcher.dlqReasons), duplicates: watcher.duplicates };
     if (profile) result.profile = profile;
   } finally {
     cleanStop = await child.stop().catch(() => false);

@@ -10,7 +10,7 @@ import { buildConfig } from '../../plugin/config/load.js';
 import { createLogger } from '../../plugin/core/log.js';
 import type { Stage } from '../../plugin/core/stage.js';
 import { threadCpu, watchNewThreads } from './threads.js';
-import { createKafkajsClient } from '../../plugin/kafka/kafkajs.js';
+import { createKafkaClient } from '../../plugin/kafka/client.js';
 import type { ChildReply, ChildRequest } from './protocol.js';
 import type { ThreadSample } from './split.js';
 import { FixedScoreStage } from './transport.js';
@@ -41,7 +41,7 @@ async function handle(m: ChildRequest): Promise<ChildReply> {
       // Env is left out: the parent passes every setting, so a developer's DIFFIQA_GATE__* cannot change what is measured.
       const cfg = buildConfig({}, {}, m.settings);
       const log = createLogger(cfg.get('log.level'));
-      const client = createKafkajsClient({ brokers: cfg.get('kafka.brokers'), clientId: cfg.get('kafka.clientId'), logger: log });
+      const client = createKafkaClient(cfg.get('kafka.client'), { brokers: cfg.get('kafka.brokers'), clientId: cfg.get('kafka.clientId'), logger: log });
       const newThreads = await watchNewThreads();
       app = await startGate(cfg, client, log, {
         ...(m.transportOnly ? { stages: transportOnly } : {}),

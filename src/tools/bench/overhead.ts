@@ -10,6 +10,8 @@ import { median } from './stats.js';
 
 export interface OverheadResult {
   modelId: string;
+  /** The gate's Kafka client (kafka.client); the standalone work has none. */
+  client: string;
   label: string;
   note?: string;
   provider: string;
@@ -65,9 +67,10 @@ export interface OverheadResult {
  * The denominator of the overhead ratio, measured here in the parent while no Kafka client runs
  * in it (so process.cpuUsage() holds only this work), in the same run as the gate's numbers.
  */
-export async function overheadFrom(ctx: BenchContext, model: BenchModel, faces: BenchFace[], gate: GateRuns, inferenceImages: number, fullBatch: boolean): Promise<OverheadResult> {
-  const meanBatch = median(gate.runs.map((r) => r.meanBatch));
-  const batch = Math.max(1, Math.round(meanBatch));
+export async function overheadFrom(ctx: BenchContext, model: BenchModel, faces: BenchFace[], gates: GateRuns[], inferenceImages: number, fullBatch: boolean): Promise<OverheadResult[]> {
+  // One denominator for every client's gate (the batch all of them ran at, as a median): the
+  // clients' ratios then differ only by what their gates spent.
+  const batch = Math.max(1, Math.round(median(gates.flatMap((g) => g.runs.map((r) => r.meanBatch)))));
   const rt = benchRuntime(ctx);
   try {
     await rt.load(ctx.cfg.get('models.detector'));
@@ -92,25 +95,31 @@ export async function overheadFrom(ctx: BenchContext, model: BenchModel, faces: 
       const [full] = await poolRows(rt, model.id, faces, [ctx.maxBatch], repeats, images);
       standalone.poolBatchWallMs = full.msPerImage * full.batch;
     }
-    const cpuMsPerFrame = median(gate.runs.map((r) => r.cpuMsPerFrame));
-    const result: OverheadResult = {
-      modelId: model.id, label: model.label, provider: gate.provider,
-      gate: {
-        cpuMsPerFrame, runsCpuMsPerFrame: gate.runs.map((r) => r.cpuMsPerFrame),
-        threadsMsPerFrame: medianSplit(gate.runs.map((r) => r.threadsMsPerFrame)),
-        framesPerSecond: median(gate.runs.map((r) => r.framesPerSecond)), runsFramesPerSecond: gate.runs.map((r) => r.framesPerSecond),
-        meanBatch, idleCpuMsPerSecond: gate.idleCpuMsPerSecond, pausedMs: median(gate.runs.map((r) => r.pausedMs)),
-      },
-      standalone,
-      ratio: cpuMsPerFrame / (decodeAlignConcurrentCpuMs + standalone.bareLanesInferenceCpuMs),
-      ratioOneCore: cpuMsPerFrame / (decodeAlignCpuMs + standalone.bareInferenceCpuMs),
-      ratioToPool: cpuMsPerFrame / (decodeAlignConcurrentCpuMs + standalone.poolInferenceCpuMs),
-      dlq: gate.dlq, duplicates: gate.duplicates, cleanStop: gate.cleanStop,
-    };
-    if (model.note) result.note = model.note;
-    if (gate.profile) result.profile = gate.profile;
-    return result;
+    return gates.map((gate) => gateOverhead(model, gate, standalone));
   } finally {
     await rt.close();
   }
+}
+
+function gateOverhead(model: BenchModel, gate: GateRuns, standalone: OverheadResult['standalone']): OverheadResult {
+  const meanBatch = median(gate.runs.map((r) => r.meanBatch));
+  const { decodeAlignCpuMs, decodeAlignConcurrentCpuMs } = standalone;
+  const cpuMsPerFrame = median(gate.runs.map((r) => r.cpuMsPerFrame));
+  const result: OverheadResult = {
+    modelId: model.id, client: gate.client, label: model.label, provider: gate.provider,
+    gate: {
+      cpuMsPerFrame, runsCpuMsPerFrame: gate.runs.map((r) => r.cpuMsPerFrame),
+      threadsMsPerFrame: medianSplit(gate.runs.map((r) => r.threadsMsPerFrame)),
+      framesPerSecond: median(gate.runs.map((r) => r.framesPerSecond)), runsFramesPerSecond: gate.runs.map((r) => r.framesPerSecond),
+      meanBatch, idleCpuMsPerSecond: gate.idleCpuMsPerSecond, pausedMs: median(gate.runs.map((r) => r.pausedMs)),
+    },
+    standalone,
+    ratio: cpuMsPerFrame / (decodeAlignConcurrentCpuMs + standalone.bareLanesInferenceCpuMs),
+    ratioOneCore: cpuMsPerFrame / (decodeAlignCpuMs + standalone.bareInferenceCpuMs),
+    ratioToPool: cpuMsPerFrame / (decodeAlignConcurrentCpuMs + standalone.poolInferenceCpuMs),
+    dlq: gate.dlq, duplicates: gate.duplicates, cleanStop: gate.cleanStop,
+  };
+  if (model.note) result.note = model.note;
+  if (gate.profile) result.profile = gate.profile;
+  return result;
 }

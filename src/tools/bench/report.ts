@@ -8,6 +8,8 @@ import type { BatchRow, PrepResult } from './prep.js';
 
 export interface LatencyResult {
   modelId: string;
+  /** The gate's Kafka client. */
+  client: string;
   saturationFramesPerSecond: number;
   /** What the loads are fractions of (the 100 % row's own rate is the backlog saturation). */
   streamingFramesPerSecond?: number;
@@ -33,9 +35,10 @@ export interface BenchReport {
   prep?: PrepResult;
   bare?: BareResult[];
   overhead?: OverheadResult[];
-  /** The gate with a fixed score in place of prepare + regress (bench/transport.ts). */
-  transport?: TransportResult;
-  latency?: LatencyResult;
+  /** The gate with a fixed score in place of prepare + regress (bench/transport.ts), per Kafka client. */
+  transport?: TransportResult[];
+  /** Per Kafka client, the default inline model. */
+  latency?: LatencyResult[];
   peer?: PeerResult[];
   diffusion?: DiffusionResult[];
 }
@@ -47,13 +50,26 @@ function table(head: string[], rows: (string | number)[][]): string[] {
   return [`| ${head.join(' | ')} |`, `|${head.map(() => ' --- ').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
 }
 
-/** The transport-only gate, and each model's ratio with the transport counted in the denominator. */
-function transportLines(t: TransportResult, overhead: OverheadResult[]): string[] {
-  const split = t.threadsMsPerFrame ? ` (main ${f(t.threadsMsPerFrame.main)}, other threads ${f(t.threadsMsPerFrame.other + t.threadsMsPerFrame.libvips + t.threadsMsPerFrame.inference)})` : '';
-  return [
-    `Transport alone (the same gate with a fixed score in place of prepare + regress: Kafka, Avro, decide, bookkeeping): ${f(t.cpuMsPerFrame, 3)} CPU ms/frame${split} at ${f(t.framesPerSecond, 1)} frames/s.`,
-    ...overhead.map((o) => `${o.modelId}: gate ÷ (decode+align + bare inference on the gate's cores + transport alone) = ${f(o.gate.cpuMsPerFrame / (o.standalone.decodeAlignConcurrentCpuMs + o.standalone.bareLanesInferenceCpuMs + t.cpuMsPerFrame), 3)}.`),
-  ];
+/** The transport-only gate of each client, and each model's ratio with its client's transport counted in the denominator. */
+function transportLines(transport: TransportResult[], overhead: OverheadResult[]): string[] {
+  return transport.flatMap((t) => {
+    const split = t.threadsMsPerFrame ? ` (main ${f(t.threadsMsPerFrame.main)}, other threads ${f(t.threadsMsPerFrame.other + t.threadsMsPerFrame.libvips + t.threadsMsPerFrame.inference)})` : '';
+    return [
+      `Transport alone, ${t.client} (the same gate with a fixed score in place of prepare + regress: Kafka, Avro, decide, bookkeeping): ${f(t.cpuMsPerFrame, 3)} CPU ms/frame${split} at ${f(t.framesPerSecond, 1)} frames/s.`,
+      ...overhead.filter((o) => o.client === t.client).map((o) => `${label(o)}: gate ÷ (decode+align + bare inference on the gate's cores + transport alone) = ${f(o.gate.cpuMsPerFrame / (o.standalone.decodeAlignConcurrentCpuMs + o.standalone.bareLanesInferenceCpuMs + t.cpuMsPerFrame), 3)}.`),
+    ];
+  });
+}
+
+const label = (o: { modelId: string; client: string }) => `${o.modelId} (${o.client})`;
+
+/** Per model, each client's gate CPU per frame against the first client's (the same standalone work divides both). */
+function clientLines(overhead: OverheadResult[]): string[] {
+  const models = [...new Set(overhead.map((o) => o.modelId))];
+  return models.flatMap((m) => {
+    const [base, ...others] = overhead.filter((o) => o.modelId === m);
+    return others.map((o) => `${m}: ${o.client} ÷ ${base.client} gate CPU per frame = ${f(o.gate.cpuMsPerFrame / base.gate.cpuMsPerFrame, 3)} (${f(o.gate.cpuMsPerFrame)} vs ${f(base.gate.cpuMsPerFrame)} ms), frames/s ${f(o.gate.framesPerSecond, 1)} vs ${f(base.gate.framesPerSecond, 1)}.`);
+  });
 }
 
 /** The gate's CPU per frame by thread role, each set against the standalone work it contains. */
@@ -100,15 +116,17 @@ export function renderMarkdown(r: BenchReport): string {
   if (r.overhead?.length) {
     out.push('## 3. Overhead at saturation (gate process CPU per frame ÷ standalone work)', '');
     out.push('Standalone work on the gate\'s cores: decode + align with a chunk of images in flight, and bare onnxruntime sessions, one per worker, running at once (the pool\'s shape without the pool). In brackets: one image at a time and one session, the other core idle (the denominator of runs before 2026-12-06, in "ratio, one core").', '');
-    out.push(...table(['model', 'frames/s', 'gate CPU ms/frame', 'decode+align CPU ms', 'bare inference CPU ms (batch)', 'ratio (bare)', 'ratio, one core', 'ratio (pool)', 'idle CPU ms/s'],
-      r.overhead.map((o) => [o.modelId, f(o.gate.framesPerSecond, 1), f(o.gate.cpuMsPerFrame), `${f(o.standalone.decodeAlignConcurrentCpuMs)} (${f(o.standalone.decodeAlignCpuMs)})`,
+    out.push(...table(['model', 'client', 'frames/s', 'gate CPU ms/frame', 'decode+align CPU ms', 'bare inference CPU ms (batch)', 'ratio (bare)', 'ratio, one core', 'ratio (pool)', 'idle CPU ms/s'],
+      r.overhead.map((o) => [o.modelId, o.client, f(o.gate.framesPerSecond, 1), f(o.gate.cpuMsPerFrame), `${f(o.standalone.decodeAlignConcurrentCpuMs)} (${f(o.standalone.decodeAlignCpuMs)})`,
         `${f(o.standalone.bareLanesInferenceCpuMs)} (${f(o.standalone.bareInferenceCpuMs)}), batch ${o.standalone.batch}`, f(o.ratio, 3), f(o.ratioOneCore, 3), f(o.ratioToPool, 3), f(o.gate.idleCpuMsPerSecond, 1)])), '');
-    out.push(...r.overhead.map((o) => `${o.modelId}: ratio ${f(o.ratio, 3)} — goal ≤ 1.05 ${o.ratio <= 1.05 ? 'met' : 'NOT met'}.`), '');
-    out.push(...r.overhead.map((o) => `${o.modelId}: mean batch ${f(o.gate.meanBatch, 1)}.${threadLine(o)}`), '');
-    if (r.transport) out.push(...transportLines(r.transport, r.overhead), '');
+    out.push(...r.overhead.map((o) => `${label(o)}: ratio ${f(o.ratio, 3)} — goal ≤ 1.05 ${o.ratio <= 1.05 ? 'met' : 'NOT met'}.`), '');
+    const clients = clientLines(r.overhead);
+    if (clients.length) out.push(...clients, '');
+    out.push(...r.overhead.map((o) => `${label(o)}: mean batch ${f(o.gate.meanBatch, 1)}.${threadLine(o)}`), '');
+    if (r.transport?.length) out.push(...transportLines(r.transport, r.overhead), '');
     for (const o of r.overhead.filter((x) => x.profile)) {
       const p = o.profile!;
-      out.push(`${o.modelId}: main-thread profile during saturation, busy ${f(p.busyMs, 0)} of ${f(p.totalMs, 0)} ms: ` +
+      out.push(`${label(o)}: main-thread profile during saturation, busy ${f(p.busyMs, 0)} of ${f(p.totalMs, 0)} ms: ` +
         p.categories.slice(0, 10).map((c) => `${c.name} ${f((100 * c.ms) / p.busyMs, 1)} %`).join(', '), '');
     }
   }
@@ -129,9 +147,8 @@ export function renderMarkdown(r: BenchReport): string {
     }
     out.push('');
   }
-  if (r.latency) {
-    const l = r.latency;
-    out.push(`## 5. Latency through the broker (${l.modelId}; saturation ${f(l.saturationFramesPerSecond, 1)} frames/s from a backlog` +
+  for (const l of r.latency ?? []) {
+    out.push(`## 5. Latency through the broker (${l.modelId}, ${l.client}; saturation ${f(l.saturationFramesPerSecond, 1)} frames/s from a backlog` +
       (l.streamingFramesPerSecond ? `, ${f(l.streamingFramesPerSecond, 1)} frames/s sustained while streamed)` : ')'), '');
     if (l.streamingFramesPerSecond) {
       out.push('Loads are fractions of the streaming saturation: the rate the gate kept up with while fed at its backlog saturation rate (the 100 % row, fed at that rate), with the load generator and the broker on the same cores.', '');

@@ -9,7 +9,8 @@ import { benchBare } from './bare.js';
 import { benchBroker } from './broker.js';
 import { benchRuntime, benchWorkDir, FULL, QUICK, type BenchContext } from './context.js';
 import { benchFullDifFIQA } from './diffusion.js';
-import { runGate } from './e2e.js';
+import { KAFKA_CLIENT_KINDS } from '../../plugin/kafka/client.js';
+import { runGate, type GateRuns } from './e2e.js';
 import { transportFrom } from './transport.js';
 import { loadBenchFaces, type BenchFace } from './faces.js';
 import { isIResNet, randomIResNet, randomIResNetInt8, smallRegressors, writeBenchManifest, type BenchModel } from './models.js';
@@ -173,29 +174,40 @@ async function runSections(ctx: BenchContext, report: BenchReport, faces: BenchF
   const broker = want.has('gate') ? await section(report, 'broker', ctx, () => benchBroker(ctx.log)) : undefined;
   if (broker) {
     report.overhead = [];
+    report.latency = [];
+    report.transport = [];
     try {
       for (const m of models) {
         await section(report, `end-to-end ${m.id}`, ctx, async () => {
-          // Latency through the broker is measured for the default inline model (models[0]) only: one table, the model the gate runs.
+          // Latency through the broker is measured for the default inline model (models[0]) only: one table per client, the model the gate runs.
           const plan = planFor(ctx, m);
           const latencyLoads = m === models[0] ? plan.latencyLoads : [];
-          const gate = await runGate(ctx, m, faces, { brokers: broker.brokers, warmup: plan.warmup, frames: plan.frames, runs: plan.runs, latencyLoads, latencySeconds: ctx.sizes.latencySeconds });
-          const o = await overheadFrom(ctx, m, faces, gate, plan.inferenceImages, latencyLoads.length > 0);
-          report.overhead!.push(o);
-          if (gate.latency.length) {
-            const batchInferenceMs = o.standalone.poolBatchWallMs ?? NaN;
-            report.latency = {
-              modelId: m.id, saturationFramesPerSecond: o.gate.framesPerSecond, streamingFramesPerSecond: gate.streamingFramesPerSecond, maxDelayMs: ctx.maxDelayMs, batchInferenceMs,
-              boundMs: ctx.maxDelayMs + 2 * batchInferenceMs, rows: gate.latency,
-            };
+          // Each client's gate right after the other's, against one standalone denominator: the
+          // shared host's load drifts over minutes, so the clients are compared within one model's runs.
+          const gates: GateRuns[] = [];
+          for (const client of KAFKA_CLIENT_KINDS) {
+            gates.push(await runGate(ctx, m, faces, { client, brokers: broker.brokers, warmup: plan.warmup, frames: plan.frames, runs: plan.runs, latencyLoads, latencySeconds: ctx.sizes.latencySeconds }));
           }
+          const rows = await overheadFrom(ctx, m, faces, gates, plan.inferenceImages, latencyLoads.length > 0);
+          report.overhead!.push(...rows);
+          gates.forEach((gate, i) => {
+            if (!gate.latency.length) return;
+            const batchInferenceMs = rows[i].standalone.poolBatchWallMs ?? NaN;
+            report.latency!.push({
+              modelId: m.id, client: gate.client, saturationFramesPerSecond: rows[i].gate.framesPerSecond, streamingFramesPerSecond: gate.streamingFramesPerSecond, maxDelayMs: ctx.maxDelayMs, batchInferenceMs,
+              boundMs: ctx.maxDelayMs + 2 * batchInferenceMs, rows: gate.latency,
+            });
+          });
         });
       }
-      report.transport = await section(report, 'end-to-end transport only', ctx, async () => {
-        const plan = planFor(ctx, models[0]);
-        const gate = await runGate(ctx, models[0], faces, { brokers: broker.brokers, warmup: plan.warmup, frames: plan.frames, runs: plan.runs, latencyLoads: [], latencySeconds: 0, transportOnly: true });
-        return transportFrom(gate);
-      });
+      for (const client of KAFKA_CLIENT_KINDS) {
+        const t = await section(report, `end-to-end transport only (${client})`, ctx, async () => {
+          const plan = planFor(ctx, models[0]);
+          const gate = await runGate(ctx, models[0], faces, { client, brokers: broker.brokers, warmup: plan.warmup, frames: plan.frames, runs: plan.runs, latencyLoads: [], latencySeconds: 0, transportOnly: true });
+          return transportFrom(gate);
+        });
+        if (t) report.transport.push(t);
+      }
     } finally {
       await broker.release();
     }

@@ -22,6 +22,8 @@ export class FixedScoreStage implements Stage {
 }
 
 export interface TransportResult {
+  /** The gate's Kafka client: transport alone is where the clients differ most. */
+  client: string;
   /** Median over saturation runs of the transport-only gate's CPU ms per frame (all its threads). */
   cpuMsPerFrame: number;
   runsCpuMsPerFrame: number[];
@@ -31,7 +33,7 @@ export interface TransportResult {
 
 export function transportFrom(gate: GateRuns): TransportResult {
   const result: TransportResult = {
-    cpuMsPerFrame: median(gate.runs.map((r) => r.cpuMsPerFrame)), runsCpuMsPerFrame: gate.runs.map((r) => r.cpuMsPerFrame),
+    client: gate.client, cpuMsPerFrame: median(gate.runs.map((r) => r.cpuMsPerFrame)), runsCpuMsPerFrame: gate.runs.map((r) => r.cpuMsPerFrame),
     framesPerSecond: median(gate.runs.map((r) => r.framesPerSecond)),
   };
   const split = medianSplit(gate.runs.map((r) => r.threadsMsPerFrame));

@@ -11,10 +11,10 @@ function report(extra: Partial<BenchReport>): BenchReport {
   };
 }
 
-function overhead(ratio: number): OverheadResult {
+function overhead(ratio: number, client = 'kafkajs', cpuMsPerFrame = 5): OverheadResult {
   return {
-    modelId: 'm', label: 'm', provider: 'cpu',
-    gate: { cpuMsPerFrame: 5, runsCpuMsPerFrame: [5], threadsMsPerFrame: { main: 1, inference: 0.75, libvips: 2, other: 1.25 }, framesPerSecond: 100, runsFramesPerSecond: [100], meanBatch: 12, idleCpuMsPerSecond: 30, pausedMs: 0 },
+    modelId: 'm', client, label: 'm', provider: 'cpu',
+    gate: { cpuMsPerFrame, runsCpuMsPerFrame: [5], threadsMsPerFrame: { main: 1, inference: 0.75, libvips: 2, other: 1.25 }, framesPerSecond: 100, runsFramesPerSecond: [100], meanBatch: 12, idleCpuMsPerSecond: 30, pausedMs: 0 },
     standalone: { decodeAlignCpuMs: 3, decodeAlignConcurrentCpuMs: 3.25, decodeInFlight: 16, batch: 12, bareInferenceCpuMs: 0.5, bareLanesInferenceCpuMs: 0.55, lanes: 2, poolInferenceCpuMs: 0.6, poolBatchWallMs: 10 },
     ratio, ratioOneCore: ratio * 1.25, ratioToPool: ratio, dlq: {}, duplicates: 0, cleanStop: true,
   };
@@ -22,8 +22,8 @@ function overhead(ratio: number): OverheadResult {
 
 describe('renderMarkdown', () => {
   it('renderMarkdown should judge the overhead ratio against the 1.05 goal', () => {
-    expect(renderMarkdown(report({ overhead: [overhead(1.04)] }))).toContain('m: ratio 1.040 — goal ≤ 1.05 met.');
-    expect(renderMarkdown(report({ overhead: [overhead(1.3)] }))).toContain('m: ratio 1.300 — goal ≤ 1.05 NOT met.');
+    expect(renderMarkdown(report({ overhead: [overhead(1.04)] }))).toContain('m (kafkajs): ratio 1.040 — goal ≤ 1.05 met.');
+    expect(renderMarkdown(report({ overhead: [overhead(1.3)] }))).toContain('m (kafkajs): ratio 1.300 — goal ≤ 1.05 NOT met.');
   });
 
   it('renderMarkdown should set the inference threads\' CPU against the standalone pool and bare figures', () => {
@@ -38,21 +38,32 @@ describe('renderMarkdown', () => {
 
   it('renderMarkdown should show the goal\'s standalone figures on the gate\'s cores beside the one-core ones, with both ratios', () => {
     const md = renderMarkdown(report({ overhead: [overhead(1.1)] }));
-    expect(md).toContain('| m | 100.0 | 5.00 | 3.25 (3.00) | 0.55 (0.50), batch 12 | 1.100 | 1.375 | 1.100 | 30.0 |');
-    const transport = { cpuMsPerFrame: 0.2, runsCpuMsPerFrame: [0.2], framesPerSecond: 3000 };
-    // 5 ÷ (3.25 + 0.55 + 0.2)
-    expect(renderMarkdown(report({ overhead: [overhead(1.1)], transport }))).toContain('m: gate ÷ (decode+align + bare inference on the gate\'s cores + transport alone) = 1.250.');
+    expect(md).toContain('| m | kafkajs | 100.0 | 5.00 | 3.25 (3.00) | 0.55 (0.50), batch 12 | 1.100 | 1.375 | 1.100 | 30.0 |');
+    const transport = [{ client: 'kafkajs', cpuMsPerFrame: 0.2, runsCpuMsPerFrame: [0.2], framesPerSecond: 3000 }, { client: 'platformatic', cpuMsPerFrame: 1.2, runsCpuMsPerFrame: [1.2], framesPerSecond: 2000 }];
+    // 5 ÷ (3.25 + 0.55 + 0.2); each client's gate against its own transport only
+    const both = renderMarkdown(report({ overhead: [overhead(1.1), overhead(1.1, 'platformatic', 6)], transport }));
+    expect(both).toContain('m (kafkajs): gate ÷ (decode+align + bare inference on the gate\'s cores + transport alone) = 1.250.');
+    // 6 ÷ (3.25 + 0.55 + 1.2)
+    expect(both).toContain('m (platformatic): gate ÷ (decode+align + bare inference on the gate\'s cores + transport alone) = 1.200.');
+    expect(both).toContain('Transport alone, platformatic');
+  });
+
+  it('renderMarkdown should set each client\'s gate CPU per frame against the first client\'s for the same model', () => {
+    const md = renderMarkdown(report({ overhead: [overhead(1.1), overhead(1.32, 'platformatic', 6)] }));
+    expect(md).toContain('m: platformatic ÷ kafkajs gate CPU per frame = 1.200 (6.00 vs 5.00 ms), frames/s 100.0 vs 100.0.');
+    expect(md).toContain('m (platformatic): ratio 1.320 — goal ≤ 1.05 NOT met.');
   });
 
   it('renderMarkdown should compare p99 at 70 % load with maxDelay + 2 batches', () => {
     const row = (load: number, p99: number) => ({ load, ratePerSecond: 10, frames: 100, p50: 1, p95: 2, p99, arrivedP99: p99 + 1, meanBatch: 2, breakdown: { beforeGate: [1, 2] as [number, number], inGate: [3, 4] as [number, number], stages: { regress: [5, 6] as [number, number] } } });
-    const latency = { modelId: 'm', saturationFramesPerSecond: 100, maxDelayMs: 5, batchInferenceMs: 10, boundMs: 25, rows: [row(0.3, 10), row(0.7, 50)] };
-    const md = renderMarkdown(report({ latency }));
+    const latency = { modelId: 'm', client: 'kafkajs', saturationFramesPerSecond: 100, maxDelayMs: 5, batchInferenceMs: 10, boundMs: 25, rows: [row(0.3, 10), row(0.7, 50)] };
+    const md = renderMarkdown(report({ latency: [latency] }));
     expect(md).toContain('= 25.0 ms; measured p99 50 ms: 2.0× the bound.');
-    expect(renderMarkdown(report({ latency: { ...latency, rows: [row(0.7, 20)] } }))).toContain('measured p99 20 ms: within the bound.');
+    expect(renderMarkdown(report({ latency: [{ ...latency, rows: [row(0.7, 20)] }] }))).toContain('measured p99 20 ms: within the bound.');
     expect(md).not.toContain('sustained while streamed');
-    const streamed = renderMarkdown(report({ latency: { ...latency, streamingFramesPerSecond: 80 } }));
-    expect(streamed).toContain('saturation 100.0 frames/s from a backlog, 80.0 frames/s sustained while streamed');
+    const streamed = renderMarkdown(report({ latency: [latency, { ...latency, client: 'platformatic', streamingFramesPerSecond: 80 }] }));
+    expect(streamed).toContain('## 5. Latency through the broker (m, kafkajs; saturation 100.0 frames/s from a backlog)');
+    expect(streamed).toContain('## 5. Latency through the broker (m, platformatic; saturation 100.0 frames/s from a backlog, 80.0 frames/s sustained while streamed');
     expect(streamed).toContain('Loads are fractions of the streaming saturation');
   });
 
