@@ -46,6 +46,8 @@ export interface DemoBroker {
   /** Whether this run started it (and so may stop it). */
   started: boolean;
   stop(): Promise<void>;
+  /** The shell command that stops it, for a broker left running (--keep-broker). */
+  stopCommand: string;
 }
 
 /**
@@ -55,12 +57,13 @@ export interface DemoBroker {
  * the README's quick start works beside whatever holds 9092; that one's run folder is removed when it stops.
  */
 export async function demoBroker(say: (line: string) => void, env: Env = process.env): Promise<DemoBroker> {
-  if (await localBrokerRunning(env)) return { address: await startLocalBroker(env), started: false, stop: async () => {} };
+  const stopCommand = (e: Env) => `${e.KAFKA_PORT ? `KAFKA_PORT=${e.KAFKA_PORT} ` : ''}${e.KAFKA_CONTROLLER_PORT ? `KAFKA_CONTROLLER_PORT=${e.KAFKA_CONTROLLER_PORT} ` : ''}deploy/kafka/broker.sh stop`;
+  if (await localBrokerRunning(env)) return { address: await startLocalBroker(env), started: false, stop: async () => {}, stopCommand: stopCommand(env) };
   say('starting the local Kafka broker (first run installs it from Maven Central)…');
   let taken: string;
   try {
     const address = await startLocalBroker(env);
-    return { address, started: true, stop: () => stopLocalBroker(env) };
+    return { address, started: true, stop: () => stopLocalBroker(env), stopCommand: stopCommand(env) };
   } catch (err) {
     const chosen = env.KAFKA_PORT !== undefined || env.KAFKA_CONTROLLER_PORT !== undefined;
     if ((err as { code?: unknown }).code !== PORT_TAKEN || chosen) throw err;
@@ -68,7 +71,7 @@ export async function demoBroker(say: (line: string) => void, env: Env = process
   }
   const [port, controller] = (await freePorts(2)).map(String);
   const own = { ...env, KAFKA_PORT: port, KAFKA_CONTROLLER_PORT: controller };
-  say(`${taken}: starting the demo's own broker on 127.0.0.1:${port} (controller ${controller}) instead; it stops when the demo ends`);
+  say(`${taken}: starting the demo's own broker on 127.0.0.1:${port} (controller ${controller}) instead; it stops when the demo ends (unless --keep-broker)`);
   const address = await startLocalBroker(own);
   const runDir = path.join(env.KAFKA_HOME_CACHE ?? path.join(packageRoot(), '.cache', 'kafka'), `run-${port}`);
   return {
@@ -76,5 +79,6 @@ export async function demoBroker(say: (line: string) => void, env: Env = process
     started: true,
     // A port drawn for one run is never used again: its data and logs would only pile up.
     stop: async () => { await stopLocalBroker(own); await rm(runDir, { recursive: true, force: true }); },
+    stopCommand: stopCommand(own),
   };
 }

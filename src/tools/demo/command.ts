@@ -9,7 +9,7 @@ import type { KafkaClient } from '../../plugin/kafka/port.js';
 import { createKafkajsClient } from '../../plugin/kafka/kafkajs.js';
 import { createCodec, createRegistry } from '../../plugin/pipeline/codecs.js';
 import { buildDemoCrops } from './cameras.js';
-import { demoBroker, type DemoBroker } from './broker.js';
+import { demoBroker } from './broker.js';
 import { publishStream } from './stream.js';
 import { OutcomeWatcher, percentile, renderTable, TABLE_LEGEND } from './watch.js';
 import { runtimeFromConfig } from '../../plugin/app/runtime.js';
@@ -27,17 +27,31 @@ import { Progress, PROGRESS_LINE_INTERVAL_MS } from '../../plugin/core/progress.
 export default async function demo(p: Parsed): Promise<number> {
   const count = numberFlag(p, 'frames', isCount) ?? 240;
   const rate = numberFlag(p, 'rate', (v) => Number.isFinite(v) && v > 0) ?? 40;
+  const configured = process.env.DIFFIQA_GATE__KAFKA__BROKERS;
+  if (configured) return streamDemo(p, configured, count, rate);
+  const broker = await demoBroker((line) => process.stderr.write(`${line}\n`)).catch((err: unknown) => {
+    throw new GateError('KAFKA_NETWORK', `the local broker did not start (${(err as Error).message.trim().split('\n').pop()}). Run against a Kafka you have (DIFFIQA_GATE__KAFKA__BROKERS=host:port npm run demo) or choose the local one's ports (KAFKA_PORT=19092 KAFKA_CONTROLLER_PORT=19093 npm run demo)`, { cause: err });
+  });
+  const keep = p.flags['keep-broker'] === true;
+  // A broker the demo started must not outlive a failed run or Ctrl-C: broker.sh detaches the JVM
+  // (setsid), and one on drawn ports would be neither reused nor stopped by the next run.
+  const stop = async () => { if (broker.started && !keep) await broker.stop(); };
+  const interrupted = () => { void stop().finally(() => process.exit(EXIT.failure)); };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  try {
+    return await streamDemo(p, broker.address, count, rate);
+  } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
+    await stop();
+    if (broker.started && keep) process.stderr.write(`the local broker keeps running at ${broker.address}; stop it with: ${broker.stopCommand}\n`);
+  }
+}
+
+async function streamDemo(p: Parsed, brokers: string, count: number, rate: number): Promise<number> {
   const mirror = process.env.DIFFIQA_ASSET_MIRROR ?? path.resolve(packageRoot(), '../shared');
   const run = `demo-${Date.now().toString(36)}`;
-  let broker: DemoBroker | undefined;
-  let brokers = process.env.DIFFIQA_GATE__KAFKA__BROKERS;
-  if (!brokers) {
-    broker = await demoBroker((line) => process.stderr.write(`${line}\n`)).catch((err: unknown) => {
-      const port = process.env.KAFKA_PORT ?? '9092';
-      throw new GateError('KAFKA_NETWORK', `the local broker did not start (${(err as Error).message.trim().split('\n').pop()}). If port ${port} is taken, run against a Kafka you have (DIFFIQA_GATE__KAFKA__BROKERS=host:port npm run demo) or start the local one on free ports (KAFKA_PORT=19092 KAFKA_CONTROLLER_PORT=19093 npm run demo)`, { cause: err });
-    });
-    brokers = broker.address;
-  }
   const cfg = buildConfig({}, process.env, {
     'kafka.brokers': brokers.split(','),
     'kafka.inputTopic': `${run}.face-crops`, 'kafka.outputTopic': `${run}.face-quality`,
@@ -66,7 +80,12 @@ export default async function demo(p: Parsed): Promise<number> {
   await admin.createTopics([{ topic: topics.input, partitions: 3 }]);
   await admin.close();
   const escalation = await startEscalationIfPossible(cfg, client, log);
-  const app = await startGate(escalation ? cfg : buildConfig({}, process.env, { ...overridesOf(cfg), 'gate.escalate': false }), client, log);
+  const app = await startGate(escalation ? cfg : buildConfig({}, process.env, { ...overridesOf(cfg), 'gate.escalate': false }), client, log)
+    .catch(async (err: unknown) => {
+      // The escalation stage's consumer would keep the process alive after the error.
+      await escalation?.shutdown(cfg.get('shutdown.deadlineMs'));
+      throw err;
+    });
   const codec = createCodec(await createRegistry(cfg.get('registry.type'), cfg.get('registry.url')), topics);
   const watcher = new OutcomeWatcher(client.consumer({ groupId: `${run}.watch` }), codec, topics);
   await watcher.start();
@@ -97,7 +116,6 @@ export default async function demo(p: Parsed): Promise<number> {
   await watcher.consumer.stop();
   await watcher.consumer.disconnect();
   await producer.disconnect();
-  if (broker?.started && !p.flags['keep-broker']) await broker.stop();
 
   const lat = watcher.latenciesMs;
   const complete = watcher.finals + watcher.dlq === stream.sent;

@@ -69,6 +69,15 @@ describe('demo broker', () => {
       expect(await accepts(Number(drawn![1]))).toBe(false);
       expect(await readdir(cache)).toEqual([KAFKA_VERSION]);
       expect(await accepts(9092)).toBe(true);
+
+      // A run that fails after its broker started (a model that does not exist) stops that broker too.
+      const failed = await runDemo({ ...env, DIFFIQA_GATE__MODELS__REGRESSOR: 'no-such-model' }, ['--frames', '16']);
+      const whyFailed = `exit ${failed.code}\n--- stderr\n${failed.stderr}`;
+      const drawnAgain = /starting the demo's own broker on 127\.0\.0\.1:(\d+)/.exec(failed.stderr);
+      expect(drawnAgain, whyFailed).not.toBeNull();
+      expect(failed.code, whyFailed).not.toBe(0);
+      expect(await accepts(Number(drawnAgain![1]))).toBe(false);
+      expect(await readdir(cache)).toEqual([KAFKA_VERSION]);
     } finally {
       await new Promise((r) => (holder ? holder.close(r) : r(undefined)));
       await rm(cache, { recursive: true, force: true });
