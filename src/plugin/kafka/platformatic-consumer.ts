@@ -253,7 +253,10 @@ export class PlatformaticConsumer implements ConsumerPort {
     } catch (err) {
       if (isOutOfGeneration(err)) {
         this.#logger?.info({ component: 'kafka', topic, partition, generationId: member.generationId }, 'offset commit refused: this member is out of its generation; the records are redone');
-        this.fence();
+        // Only a refusal of the current generation ends the membership: a refusal of an older
+        // one can arrive after the rejoin was handled, and fencing then would park the fetch loop
+        // on partitions this member holds, with heartbeats going on and no rebalance to rescue it.
+        if (member.generationId === this.#generation.generationId && member.memberId === this.#generation.memberId) this.fence();
         return false;
       }
       throw toKafkaGateError(err, 'KAFKA_NETWORK', `offset commit of ${topic}[${partition}] failed`);
