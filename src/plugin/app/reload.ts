@@ -50,8 +50,15 @@ export function policyReload(
       }
       const now = next.toJSON();
       const ignored = Object.keys(now).filter((k) => !RELOADED.has(k) && JSON.stringify(now[k]) !== JSON.stringify(applied[k]));
-      policy.swap(next.cameras);
-      reloadCanary(next);
+      try {
+        policy.swap(next.cameras);
+        reloadCanary(next);
+      } catch (err) {
+        // The callers swallow what is thrown here (a watcher or a signal has no one to tell): say it.
+        log.error({ err: (err as Error).message }, 'config reload failed while being applied');
+        reloadChannels.done.publish({ source: rt, what: 'config', ok: false, code: (err as { code?: string }).code });
+        throw err;
+      }
       applied = { ...applied, ...Object.fromEntries([...RELOADED].map((k) => [k, now[k]])) };
       if (ignored.length) log.warn({ keys: ignored }, 'config reload: these keys take effect only at the next start');
       log.info({ cameras: next.cameras.patterns }, 'config reload: camera policy applied');

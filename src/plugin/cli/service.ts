@@ -35,8 +35,9 @@ export async function serveApp<A extends ServedApp>(p: Parsed, c: AppCommand<A>)
   const telemetry = await startTelemetry(cfg, { role: c.role, client, log });
   return serve(c.command, log, async () => {
     const app = await c.start(cfg, client, log, telemetry);
-    // A bad file is logged and counted by the app's reload, which keeps the running policy.
-    const reload = () => { try { app.reload(() => loadConfigFile(file)); } catch { /* see above */ } };
+    // A reload that fails is logged and counted by the app's reload itself (a bad file keeps the
+    // running policy); the service goes on either way.
+    const reload = () => { try { app.reload(() => loadConfigFile(file)); } catch { /* logged by reload */ } };
     const watch = file && cfg.get('reload.watchMs') > 0 ? new FileWatch({ intervalMs: cfg.get('reload.watchMs'), debounceMs: cfg.get('reload.debounceMs') }, reload) : undefined;
     watch?.set([file!]);
     return {

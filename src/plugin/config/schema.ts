@@ -87,7 +87,7 @@ export const schema = {
   'serve.mode': { kind: 'enum', values: ['inline', 'full', 'cascade'], default: 'inline', doc: '`serve`: inline (the regressor), full (full DifFIQA) or cascade (full DifFIQA for the borderline only)' },
   'telemetry.metricsPort': { kind: 'integer', default: 0, min: 0, max: 65535, doc: 'Prometheus /metrics, /healthz, /readyz port (0: off)' },
   'telemetry.lagIntervalMs': { kind: 'integer', default: 10_000, min: 100, doc: 'how often consumer lag is polled from the broker' },
-  'telemetry.cameraSeries': { kind: 'integer', default: 100, min: 0, doc: 'cameras with their own camera_id metric series: the busiest by recent traffic (re-ranked every 1,000 frames or more; at most twice this many cameras ever get a series); the others count as camera_id="other", so a scrape stays bounded' },
+  'telemetry.cameraSeries': { kind: 'integer', default: 100, min: 0, doc: 'cameras with their own camera_id metric series: the busiest by recent traffic (re-ranked every 1,000 frames or more; at most twice this many cameras ever get a series, and past that a newly busy camera stays under "other" until a restart); the others count as camera_id="other", so a scrape stays bounded' },
   'drift.enabled': { kind: 'boolean', default: true, doc: 'per-camera score drift alerts (gate only)' },
   'drift.baselineSize': { kind: 'integer', default: 500, min: 1, doc: "a camera's first N scores form its baseline" },
   'drift.windowSize': { kind: 'integer', default: 200, min: 1, doc: 'sliding window of recent scores compared with the baseline' },

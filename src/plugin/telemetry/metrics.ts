@@ -3,7 +3,7 @@ import type { Frame } from '../core/frame.js';
 import type { Stage } from '../core/stage.js';
 import type { CanaryPair, CanarySummary } from '../drift/canary.js';
 import type { OutRecord } from '../kafka/port.js';
-import { CameraLabels, DEFAULT_CAMERA_SERIES } from './camera-labels.js';
+import { CameraLabels, DEFAULT_CAMERA_SERIES, OTHER_CAMERA } from './camera-labels.js';
 
 const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const BATCH = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
@@ -68,7 +68,7 @@ export class PipelineMetrics {
     this.#latency = meter.createHistogram('diffiqa_final_latency_seconds', { unit: 's', description: 'capture (FaceCrop.captureTimestamp) to the final event\'s publication, by the path that decided it: inline, full (full DifFIQA) or skipped_overload', advice: { explicitBucketBoundaries: LATENCY } });
     this.#workerDeaths = meter.createCounter('diffiqa_inference_worker_deaths', { description: 'inference worker threads that died, by whether the pool restarts them (restarted: true) or its restart budget was spent' });
     this.#canaryScore = meter.createHistogram('diffiqa_canary_score', { description: 'scores of the canary split, each face by both models: role regressor (production) and candidate (negative scores counted as 0)', advice: { explicitBucketBoundaries: SCORES } });
-    this.#canaryAlerts = meter.createCounter('diffiqa_canary_alerts', { description: 'canary alerts published: the candidate\'s distribution diverged from the regressor\'s, or converged again' });
+    this.#canaryAlerts = meter.createCounter('diffiqa_canary_alerts', { description: 'canary alerts raised (published on the alerts topic when drift alerts are on): the candidate\'s distribution diverged from the regressor\'s, or converged again' });
     this.#reloads = meter.createCounter('diffiqa_reloads', { description: 'reloads by what (config: the config file\'s cameras section and canary split; model: one model) and result (applied, or failed: the running one stays)' });
     // Zero from the start: an absent series cannot be told from a broken exporter on a dashboard.
     for (const what of ['config', 'model']) this.#reloads.add(0, { what, result: 'failed' });
@@ -162,6 +162,15 @@ export class PipelineMetrics {
       gauge('diffiqa_canary_diverged', '1 while the candidate\'s distribution is outside the drift bounds around the regressor\'s', (r) => { const c = o.canary!(); r.observe(c.diverged ? 1 : 0, { model: c.candidate }); });
       counter('diffiqa_canary_failures', 'canary faces the candidate could not score (the frame went on without its canary score)', (r) => { const c = o.canary!(); r.observe(c.failed, { model: c.candidate }); });
     }
-    if (o.driftActive) gauge('diffiqa_drift_active', 'cameras currently drifting from their baseline (value 1)', (r) => { for (const c of o.driftActive!()) r.observe(1, { camera_id: c }); });
+    // Drifting cameras under the same camera_id bound as every other metric (up to drift.maxCameras
+    // of them could drift at once): a camera without its own series counts under "other".
+    if (o.driftActive) {
+      gauge('diffiqa_drift_active', 'cameras currently drifting from their baseline (1 for a camera with its own series; camera_id="other": how many of the rest)', (r) => {
+        const own = this.#cameras.labelled;
+        const n = new Map<string, number>();
+        for (const c of o.driftActive!()) { const l = own.has(c) ? c : OTHER_CAMERA; n.set(l, (n.get(l) ?? 0) + 1); }
+        for (const [camera, v] of n) r.observe(v, { camera_id: camera });
+      });
+    }
   }
 }

@@ -218,6 +218,8 @@ export class Telemetry implements AppHooks {
       const event = monitor.check(stage.comparison.summary());
       if (!event) return;
       this.metrics.canaryEvent(event.type);
+      // Logged as well: with drift alerts off there is no topic to read it from.
+      this.#o.log.warn({ component: 'canary', type: event.type, candidate: models.candidate }, 'canary: the candidate\'s score distribution changed against the regressor\'s');
       void this.#alerts?.publish(canaryAlert(event, this.serviceName, driftOptions(this.#cfg)));
     }));
     return () => ({ candidate: models.candidate, summary: stage.comparison.summary(), diverged: monitor.diverged, failed: stage.counts.failed });
