@@ -24,7 +24,10 @@ describe.each(KAFKA_CLIENTS)('model swap (real broker) (%s)', (kind) => {
     const cfg = gateConfig(names, suite.fx, { 'kafka.maxMessageBytes': 64_000, 'models.watchMs': 100 });
     const swaps: ModelSwappedEvent[] = [];
     let swappedAt = 0;
-    const { t, inputs, events } = await runInProcessGate(suite.fx, names, cfg, {
+    // The fixture is the file's, shared by both clients' runs: the manifest goes back afterwards, or
+    // the second run would start on the swapped model and its rewrite would change nothing.
+    const original = await readFile(suite.fx.manifestPath, 'utf8');
+    const run = runInProcessGate(suite.fx, names, cfg, {
       count: COUNT, partitions: PARTITIONS, paceMs: 120,
       during: async (app) => {
         const unsubscribe = subscribeTo(inferenceChannels.modelSwapped, app.runtime.pool, (e) => swaps.push(e));
@@ -39,6 +42,7 @@ describe.each(KAFKA_CLIENTS)('model swap (real broker) (%s)', (kind) => {
         unsubscribe();
       },
     });
+    const { t, inputs, events } = await run.finally(() => writeFile(suite.fx.manifestPath, original));
     const byVersion = (v: string) => events.filter((e) => e.model.version === v);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const [before, after] = [byVersion('fixture'), byVersion('swapped')];

@@ -170,12 +170,15 @@ async function overload(o: Scenario, kind: KafkaClientKind): Promise<void> {
 
 describe.each(KAFKA_CLIENTS)('gate under overload (child process, real broker) (%s)', (kind) => {
   it('run should keep memory bounded, pause and resume, and work off a 10x burst without losing input', async () => {
-    await overload({ name: 'overload', landmarks: true, calibration: 600, seconds: 6, aim: 2 * FACTOR, maxBurst: 5000, pauses: true, oneCore: true }, kind);
+    // Aim 4×: on platformatic the calibration read a third of the rate the gate then reached during
+    // the burst (186 vs 546 msg/s), so a 2× aim left the burst 6.8× the gate's rate, under the bar.
+    await overload({ name: 'overload', landmarks: true, calibration: 600, seconds: 6, aim: 4 * FACTOR, maxBurst: 5000, pauses: true, oneCore: true }, kind);
   }, 120_000);
 
   // The detector path scores ~8x slower, so its burst is shorter; memory is what it is about: every
   // crop in flight used to hold its own 640x640 detector input (RSS 802 MiB before detection slots).
   it('run should keep memory bounded on crops without landmarks, which all go through the detector', async () => {
-    await overload({ name: 'overload-detector', landmarks: false, calibration: 120, seconds: 3, aim: FACTOR, maxBurst: 2000, pauses: false, oneCore: false }, kind);
+    // 1.5×: the gate outran its calibration here too (26 vs 36 msg/s on platformatic: 7.2×).
+    await overload({ name: 'overload-detector', landmarks: false, calibration: 120, seconds: 3, aim: 1.5 * FACTOR, maxBurst: 2000, pauses: false, oneCore: false }, kind);
   }, 150_000);
 });
