@@ -33,19 +33,30 @@ def pauc(failed: np.ndarray, pair_quality: np.ndarray, x: float) -> float:
     return float(fnmr.mean() / (total / n))
 
 
+def genuine_pairs(labels: np.ndarray) -> np.ndarray:
+    """[P, 2]: all pairs (i < j) of positions that share a label (an identity, or a drawn copy of one)."""
+    order = np.argsort(labels, kind='stable')
+    starts = np.flatnonzero(np.r_[True, np.diff(labels[order]) != 0])
+    ends = np.r_[starts[1:], len(order)]
+    parts = []
+    for s, e in zip(starts, ends):
+        idx = order[s:e]
+        if len(idx) > 1:
+            i, j = np.triu_indices(len(idx), 1)
+            parts.append(np.stack([idx[i], idx[j]], 1))
+    return np.concatenate(parts) if parts else np.zeros((0, 2), np.int64)
+
+
 def pairs(identities: list[str], impostors: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """All genuine pairs (i < j, same identity) and `impostors` sampled different-identity pairs."""
-    by_id: dict[str, list[int]] = {}
-    for i, name in enumerate(identities):
-        by_id.setdefault(name, []).append(i)
-    gen = [(a, b) for members in by_id.values() for n, a in enumerate(members) for b in members[n + 1:]]
-    rng = np.random.default_rng(seed)
     names = np.array(identities)
+    gen = genuine_pairs(np.unique(names, return_inverse=True)[1])
+    rng = np.random.default_rng(seed)
     a = rng.integers(0, len(names), impostors * 2)
     b = rng.integers(0, len(names), impostors * 2)
     keep = names[a] != names[b]
     imp = np.stack([a[keep], b[keep]], 1)[:impostors]
-    return np.array(gen, dtype=np.int64).reshape(-1, 2), imp
+    return gen, imp
 
 
 def edc_table(emb: np.ndarray, identities: list[str], scores: dict[str, np.ndarray],

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.edc import pauc, threshold_at_fmr
+from tools.edc import genuine_pairs, pauc, threshold_at_fmr
 
 
 def load_cache(cache: Path, scorers: list[str], fr: str) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
@@ -52,15 +52,15 @@ def load_cache(cache: Path, scorers: list[str], fr: str) -> tuple[np.ndarray, np
     return emb, ids, scores
 
 
-def replicate(emb: np.ndarray, ids: np.ndarray, scores: dict[str, np.ndarray], rng: np.random.Generator,
+def replicate(emb: np.ndarray, members: list[np.ndarray], scores: dict[str, np.ndarray], rng: np.random.Generator,
               x: float, impostors: int, resample: bool = True) -> dict[str, float]:
-    """pAUC@x of every scorer on one bootstrap draw of identities (the set itself with resample=False)."""
-    members = [np.flatnonzero(ids == k) for k in range(ids.max() + 1)]
+    """pAUC@x of every scorer on one bootstrap draw of identities (`members`: each identity's rows;
+    the set itself with resample=False)."""
     drawn = rng.integers(0, len(members), len(members)) if resample else np.arange(len(members))
     rows = np.concatenate([members[k] for k in drawn])
     person = np.concatenate([np.full(len(members[k]), k) for k in drawn])
     copy = np.concatenate([np.full(len(members[k]), n) for n, k in enumerate(drawn)])
-    gen = _genuine(copy)
+    gen = genuine_pairs(copy)
     a = rng.integers(0, len(rows), impostors * 2)
     b = rng.integers(0, len(rows), impostors * 2)
     keep = person[a] != person[b]
@@ -72,20 +72,6 @@ def replicate(emb: np.ndarray, ids: np.ndarray, scores: dict[str, np.ndarray], r
         q = s[rows]
         out[name] = pauc(failed, np.minimum(q[gen[:, 0]], q[gen[:, 1]]), x)
     return out
-
-
-def _genuine(copy: np.ndarray) -> np.ndarray:
-    """All pairs (i < j) of positions within the same drawn copy of an identity."""
-    order = np.argsort(copy, kind='stable')
-    starts = np.flatnonzero(np.r_[True, np.diff(copy[order]) != 0])
-    ends = np.r_[starts[1:], len(order)]
-    parts = []
-    for s, e in zip(starts, ends):
-        idx = order[s:e]
-        if len(idx) > 1:
-            i, j = np.triu_indices(len(idx), 1)
-            parts.append(np.stack([idx[i], idx[j]], 1))
-    return np.concatenate(parts) if parts else np.zeros((0, 2), np.int64)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,8 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     emb, ids = emb[usable], np.unique(ids[usable], return_inverse=True)[1]
     scores = {k: v[usable] for k, v in scores.items()}
     rng = np.random.default_rng(args.seed)
-    point = replicate(emb, ids, scores, rng, args.x, args.impostors, resample=False)
-    reps = [replicate(emb, ids, scores, rng, args.x, args.impostors) for _ in range(args.reps)]
+    members = [np.flatnonzero(ids == k) for k in range(ids.max() + 1)]     # once, not per draw
+    point = replicate(emb, members, scores, rng, args.x, args.impostors, resample=False)
+    reps = [replicate(emb, members, scores, rng, args.x, args.impostors) for _ in range(args.reps)]
     first = args.scorer[0]
     result = {'cache': args.cache.name, 'fr': args.fr, 'x': args.x, 'reps': args.reps, 'images': int(usable.sum()),
               'identities': int(ids.max() + 1), 'pauc': {}, 'difference': {}}
