@@ -8,12 +8,16 @@
  * 1.35's own filter (one range per producer id) dropped committed records (found by the
  * exactly-once crash test: 246 outcomes lost to read_committed readers). The writer is kafkajs
  * itself (the port cannot hold two transactions open at once); the readers are the client under test.
+ * And an abort marker whose transaction the broker does not list, beside one it does, on which
+ * @platformatic/kafka 1.35's filter threw from its socket callback (found by the exactly-once
+ * SIGKILL test in CI: an uncaught TypeError and a fetch never answered).
  */
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { KafkaRecord } from '../../src/plugin/kafka/port.js';
 import { KAFKA_CLIENTS, assertBroker, brokers, testClient, uniqueNames, waitFor } from '../helpers/gate-harness.js';
+import { abortWithoutRecords } from '../helpers/raw-transaction.js';
 
 beforeAll(assertBroker);
 
@@ -78,6 +82,27 @@ async function writeOneProducersAborts(topic: string): Promise<void> {
   }
 }
 
+/** Partition 0 gets: c1 (commits), a1 (aborted, listed), an abort marker of another producer with no records (not listed), plain-1. */
+async function writeUnlistedAbortMarker(topic: string): Promise<void> {
+  const kafka = new Kafka({ brokers, clientId: `aborts-${randomUUID().slice(0, 8)}`, logLevel: logLevel.NOTHING });
+  const tx = kafka.producer({ transactionalId: `${topic}-a`, idempotent: true, maxInFlightRequests: 1 });
+  const plain = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await Promise.all([tx.connect(), plain.connect()]);
+  try {
+    const send = (t: { send: Producer['send'] }, value: string) => t.send({ topic, acks: -1, messages: [{ partition: 0, value }] });
+    const committed = await tx.transaction();
+    await send(committed, 'c1');
+    await committed.commit();
+    const aborted = await tx.transaction();
+    await send(aborted, 'a1');
+    await aborted.abort();
+    await abortWithoutRecords(brokers[0], topic, 0, `${topic}-empty`);
+    await send(plain, 'plain-1');
+  } finally {
+    await Promise.all([tx.disconnect(), plain.disconnect()]);
+  }
+}
+
 /** Every record the consumer of the port is handed from the beginning, once it has committed to `end`. */
 async function consumeAll(client: ReturnType<typeof testClient>, groupId: string, topic: string, end: string): Promise<KafkaRecord[]> {
   const admin = client.admin();
@@ -98,40 +123,41 @@ async function consumeAll(client: ReturnType<typeof testClient>, groupId: string
   return seen;
 }
 
-describe.each(KAFKA_CLIENTS)('aborted transactions (real broker) (%s)', (kind) => {
-  it('consumer and readAll should keep a producer\'s committed transactions between its aborted ones, across a restart of the producer', async () => {
-    const names = uniqueNames('aborted-one', kind);
-    const client = testClient(names.run, kind);
-    const admin = client.admin();
-    const topic = names.topics.input;
-    try {
-      await admin.createTopics([{ topic, partitions: 1 }]);
-      await writeOneProducersAborts(topic);
-      // 6 records and 6 markers.
-      await waitFor('every record and marker', async () => (await admin.endOffsets(topic)).get(0) === '12', 10_000);
-      expect(values(await admin.readAll(topic, { readCommitted: false }))).toEqual(['x1', 'ok-1', 'x2', 'ok-2', 'x-open', 'ok-3']);
-      expect(values(await admin.readAll(topic, { readCommitted: true }))).toEqual(['ok-1', 'ok-2', 'ok-3']);
-      expect(values(await consumeAll(client, names.groupId, topic, '12'))).toEqual(['ok-1', 'ok-2', 'ok-3']);
-    } finally {
-      await admin.close();
-    }
-  });
+/** A partition as written, its end offset once stable, every record read_uncommitted, and what read_committed readers must get. */
+interface Scenario { name: string; write: (topic: string) => Promise<void>; end: string; all: string[]; committed: string[] }
 
-  it('consumer and readAll should never deliver records of overlapping aborted transactions read_committed', async () => {
+const SCENARIOS: Scenario[] = [
+  {
+    // 6 records and 6 markers.
+    name: 'keep a producer\'s committed transactions between its aborted ones, across a restart of the producer',
+    write: writeOneProducersAborts, end: '12', all: ['x1', 'ok-1', 'x2', 'ok-2', 'x-open', 'ok-3'], committed: ['ok-1', 'ok-2', 'ok-3'],
+  },
+  {
+    name: 'never deliver records of overlapping aborted transactions read_committed',
+    write: writeOverlappingAborts, end: '10', all: ['a1', 'b1', 'plain-1', 'c1', 'a2', 'b2', 'plain-2'], committed: ['plain-1', 'c1', 'plain-2'],
+  },
+  {
+    // c1, its marker, a1, its marker, the unlisted marker, plain-1.
+    name: 'pass an abort marker whose transaction the broker does not list',
+    write: writeUnlistedAbortMarker, end: '6', all: ['c1', 'a1', 'plain-1'], committed: ['c1', 'plain-1'],
+  },
+];
+
+describe.each(KAFKA_CLIENTS)('aborted transactions (real broker) (%s)', (kind) => {
+  it.each(SCENARIOS.map((s) => [s.name, s] as const))('consumer and readAll should %s', async (_name, { write, end, all, committed }) => {
     const names = uniqueNames('aborted', kind);
     const client = testClient(names.run, kind);
     const admin = client.admin();
     const topic = names.topics.input;
     try {
       await admin.createTopics([{ topic, partitions: 1 }]);
-      await writeOverlappingAborts(topic);
+      await write(topic);
       // The markers are written just after abort() returns: wait until the partition is stable.
-      await waitFor('every record and marker', async () => (await admin.endOffsets(topic)).get(0) === '10', 10_000);
+      await waitFor('every record and marker', async () => (await admin.endOffsets(topic)).get(0) === end, 10_000);
       // What a read_uncommitted reader sees proves the aborted records are in the log.
-      expect(values(await admin.readAll(topic, { readCommitted: false }))).toEqual(['a1', 'b1', 'plain-1', 'c1', 'a2', 'b2', 'plain-2']);
-      expect(values(await admin.readAll(topic, { readCommitted: true }))).toEqual(['plain-1', 'c1', 'plain-2']);
-
-      expect(values(await consumeAll(client, names.groupId, topic, '10'))).toEqual(['plain-1', 'c1', 'plain-2']);
+      expect(values(await admin.readAll(topic, { readCommitted: false }))).toEqual(all);
+      expect(values(await admin.readAll(topic, { readCommitted: true }))).toEqual(committed);
+      expect(values(await consumeAll(client, names.groupId, topic, end))).toEqual(committed);
     } finally {
       await admin.close();
     }

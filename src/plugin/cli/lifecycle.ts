@@ -54,6 +54,7 @@ export async function serve(command: string, log: Logger, start: () => Promise<S
     return fatal(command, log, `${command} could not start`, toGateError(err));
   }
   if (service.reload) onReloadSignal(log, service.reload);
+  onUncaught(command, log);
   return Promise.race([
     onShutdownSignal(log, async () => ((await service.stop()) ? EXIT.ok : EXIT.drainTimeout)),
     service.failed.then(async (err) => {
@@ -61,6 +62,19 @@ export async function serve(command: string, log: Logger, start: () => Promise<S
       return fatal(command, log, `${command} stopped: it cannot go on`, err);
     }),
   ]);
+}
+
+/**
+ * A throw nobody caught (a client library's bug in its socket callback, say): the state is
+ * unknown, so no drain. It ends the service coded, exit 4, instead of Node's bare stack trace;
+ * what was not committed is redone by the next start (at-least-once and exactly-once alike).
+ */
+function onUncaught(command: string, log: Logger): void {
+  process.on('uncaughtException', (err) => {
+    fatal(command, log, `${command} stopped: an error escaped every handler`, new GateError('INTERNAL', `uncaught: ${err.message}`, { cause: err }));
+    log.flush();
+    process.exit(EXIT.fatal);
+  });
 }
 
 const HINTS: Partial<Record<ErrorCode, string>> = {

@@ -1,5 +1,5 @@
 import { FetchIsolationLevels, IS_CONTROL, IS_TRANSACTIONAL, kGetApi, kGetConnection, type Broker, type Connection, type Consumer } from '@platformatic/kafka';
-import { filterAbortedMessages, type AbortedTransaction, type FetchedMessage } from './aborted.js';
+import { filterAbortedMessages, type FetchedMessage } from './aborted.js';
 import { GateError, type ErrorCode } from '../core/errors.js';
 import type { KafkaRecord, OutRecord } from './port.js';
 
@@ -96,52 +96,34 @@ interface Fetched extends FetchedMessage { record?: KafkaRecord }
 /**
  * One Fetch round for the given positions, one request per partition leader (a consumer without
  * group suffices). Markers are skipped here and counted in `next`, so a position moves past them.
- * read_committed: the broker stops at the last stable offset and lists the aborted transactions,
- * but platformatic's own filter of them is wrong (see aborted.ts), and by the time its fetch
- * returns it has already dropped batches. So a partition whose answer lists aborted transactions
- * is fetched once more read_uncommitted, from the same position up to where the read_committed
- * answer ended, and filtered here with that list. The same bytes come back (the log only grows),
- * and a partition without aborted transactions costs nothing extra.
+ * read_committed: the broker stops at the last stable offset and lists the aborted transactions;
+ * their records are dropped here (aborted.ts), from the raw answer.
  */
 export async function fetchRound(consumer: Consumer, wanted: PartitionFetch[], opts: { maxWaitMs: number; readCommitted: boolean; maxBytes?: number }): Promise<Map<string, FetchedPartition>> {
   const out = new Map<string, FetchedPartition>();
-  const first = await fetchRaw(consumer, wanted, opts);
-  const again: PartitionFetch[] = [];
-  const aborted = new Map<string, AbortedTransaction[]>();
-  const upTo = new Map<string, bigint>();
-  for (const [key, { want, part }] of first) {
+  for (const [key, { want, part }] of await fetchRaw(consumer, wanted, opts)) {
     const got = toFetched(want, part.records ?? []);
-    const list = opts.readCommitted ? (part.abortedTransactions ?? []) : [];
-    if (list.length === 0) {
-      out.set(key, { records: got.records.flatMap((m) => (m.record ? [m.record] : [])), next: got.next });
-      continue;
-    }
-    aborted.set(key, list.map((a) => ({ producerId: String(a.producerId), firstOffset: String(a.firstOffset) })));
-    // platformatic drops only batches before an abort marker, which it keeps: `next` is still where the answer ended.
-    upTo.set(key, got.next);
-    again.push(want);
-  }
-  if (again.length === 0) return out;
-  const second = await fetchRaw(consumer, again, { ...opts, readCommitted: false });
-  for (const want of again) {
-    const key = fetchKey(want.topic, want.partition);
-    const limit = upTo.get(key)!;
-    const part = second.get(key)?.part;
-    const got = toFetched(want, (part?.records ?? []).filter((b) => b.firstOffset < limit));
-    const records = filterAbortedMessages({ messages: got.records.filter((m) => BigInt(m.offset) < limit), abortedTransactions: aborted.get(key) });
-    const next = got.next < limit ? got.next : limit;
-    out.set(key, { records: records.flatMap((m) => (m.record ? [m.record] : [])), next });
+    const aborted = opts.readCommitted ? (part.abortedTransactions ?? []).map((a) => ({ producerId: String(a.producerId), firstOffset: String(a.firstOffset) })) : [];
+    const records = filterAbortedMessages({ messages: got.records, abortedTransactions: aborted });
+    out.set(key, { records: records.flatMap((m) => (m.record ? [m.record] : [])), next: got.next });
   }
   return out;
 }
 
-/** The raw partitions of one Fetch per leader, by fetchKey; platformatic filters read_committed answers (wrongly, see fetchRound). */
+/**
+ * The raw partitions of one Fetch per leader, by fetchKey. The Fetch API is called directly, not
+ * through consumer.fetch(): platformatic 1.35 filters read_committed answers itself, wrongly (see
+ * aborted.ts), and throws from inside its socket callback on an abort marker whose transaction the
+ * broker did not list (a producer killed between AddPartitionsToTxn and Produce leaves one): an
+ * uncaught TypeError that killed the process or left the fetch unanswered (seen in the exactly-once
+ * SIGKILL test). Its fix ships only in 2.x, which needs Node 22.
+ */
 async function fetchRaw(consumer: Consumer, wanted: PartitionFetch[], opts: { maxWaitMs: number; readCommitted: boolean; maxBytes?: number }): Promise<Map<string, { want: PartitionFetch; part: RawPartition }>> {
   const out = new Map<string, { want: PartitionFetch; part: RawPartition }>();
   if (wanted.length === 0) return out;
   const topics = [...new Set(wanted.map((w) => w.topic))];
   const metadata = await consumer.metadata({ topics });
-  const byLeader = new Map<number, Map<string, { topicId: string; partitions: { partition: number; fetchOffset: bigint; partitionMaxBytes: number; currentLeaderEpoch: number; lastFetchedEpoch: number }[] }>>();
+  const byLeader = new Map<number, Map<string, FetchTopic>>();
   const idToTopic = new Map<string, string>();
   const requested = new Map<string, PartitionFetch>();
   for (const w of wanted) {
@@ -150,21 +132,26 @@ async function fetchRaw(consumer: Consumer, wanted: PartitionFetch[], opts: { ma
     if (!t || !p) continue;
     idToTopic.set(t.id, w.topic);
     requested.set(fetchKey(w.topic, w.partition), w);
-    const leader = byLeader.get(p.leader) ?? new Map();
+    const leader = byLeader.get(p.leader) ?? new Map<string, FetchTopic>();
     byLeader.set(p.leader, leader);
     const entry = leader.get(w.topic) ?? { topicId: t.id, partitions: [] };
     leader.set(w.topic, entry);
     entry.partitions.push({ partition: w.partition, fetchOffset: w.offset, partitionMaxBytes: opts.maxBytes ?? 1 << 20, currentLeaderEpoch: -1, lastFetchedEpoch: -1 });
   }
   const isolationLevel = opts.readCommitted ? FetchIsolationLevels.READ_COMMITTED : FetchIsolationLevels.READ_UNCOMMITTED;
-  const responses = await Promise.all([...byLeader].map(([node, ts]) =>
-    consumer.fetch({ node, topics: [...ts.values()], maxWaitTime: opts.maxWaitMs, minBytes: 1, maxBytes: (opts.maxBytes ?? 1 << 20) * 4, isolationLevel }),
-  ));
+  const internals = consumer as unknown as Internals;
+  const api = await viaCallback<FetchApi>((cb) => internals[kGetApi]('Fetch', cb as Cb<unknown>));
+  const responses = await Promise.all([...byLeader].map(async ([node, ts]) => {
+    const broker = metadata.brokers.get(node);
+    if (!broker) throw new GateError('KAFKA_NETWORK', `the partition leader ${node} is not in the metadata`);
+    const connection = await viaCallback<Connection>((cb) => internals[kGetConnection](broker, cb));
+    return viaCallback<FetchResponse>((cb) => api(connection, opts.maxWaitMs, 1, (opts.maxBytes ?? 1 << 20) * 4, isolationLevel, 0, 0, [...ts.values()], [], '', cb));
+  }));
   for (const res of responses) {
     for (const t of res.responses) {
       const topic = idToTopic.get(t.topicId);
       if (topic === undefined) continue;
-      for (const p of t.partitions as unknown as RawPartition[]) {
+      for (const p of t.partitions) {
         const key = fetchKey(topic, p.partitionIndex);
         const want = requested.get(key);
         if (want) out.set(key, { want, part: p });
@@ -204,9 +191,13 @@ function toFetched(want: PartitionFetch, batches: RawBatch[]): { records: Fetche
 type Cb<T> = (error: Error | null, value: T) => void;
 type OffsetCommitApi = (connection: Connection, groupId: string, generationId: number, memberId: string, groupInstanceId: null,
   topics: { name: string; partitions: { partitionIndex: number; committedOffset: bigint; committedLeaderEpoch: number; committedMetadata: null }[] }[], cb: Cb<unknown>) => void;
+interface FetchTopic { topicId: string; partitions: { partition: number; fetchOffset: bigint; partitionMaxBytes: number; currentLeaderEpoch: number; lastFetchedEpoch: number }[] }
+interface FetchResponse { responses: { topicId: string; partitions: RawPartition[] }[] }
+type FetchApi = (connection: Connection, maxWaitMs: number, minBytes: number, maxBytes: number, isolationLevel: number, sessionId: number, sessionEpoch: number,
+  topics: FetchTopic[], forgottenTopicsData: never[], rackId: string, cb: Cb<FetchResponse>) => void;
 interface Internals {
   [kGetConnection](broker: Broker, cb: Cb<Connection>): void;
-  [kGetApi](name: string, cb: Cb<OffsetCommitApi>): void;
+  [kGetApi](name: string, cb: Cb<unknown>): void;
 }
 
 const viaCallback = <T>(f: (cb: Cb<T>) => void): Promise<T> => new Promise((resolve, reject) => f((err, v) => (err ? reject(err) : resolve(v))));
@@ -225,7 +216,7 @@ export async function commitInGeneration(consumer: Consumer, o: { groupId: strin
   const broker = (await consumer.metadata({ topics: [] })).brokers.get(nodeId);
   if (!broker) throw new GateError('KAFKA_NETWORK', `the group coordinator ${nodeId} is not in the metadata`);
   const connection = await viaCallback<Connection>((cb) => internals[kGetConnection](broker, cb));
-  const api = await viaCallback<OffsetCommitApi>((cb) => internals[kGetApi]('OffsetCommit', cb));
+  const api = await viaCallback<OffsetCommitApi>((cb) => internals[kGetApi]('OffsetCommit', cb as Cb<unknown>));
   await viaCallback((cb) => api(connection, o.groupId, o.generationId, o.memberId, null,
     [{ name: o.topic, partitions: [{ partitionIndex: o.partition, committedOffset: o.offset, committedLeaderEpoch: -1, committedMetadata: null }] }], cb));
 }
