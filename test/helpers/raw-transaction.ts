@@ -27,7 +27,7 @@ export async function abortWithoutRecords(broker: string, topic: string, partiti
       }
     }
     const { producerId, producerEpoch } = init;
-    await call((cb) => addPartitionsToTxnV3.api(connection, [{ transactionalId, producerId, producerEpoch, topics: [{ name: topic, partitions: [partition] }] }], cb));
+    await call((cb) => addPartitionsToTxnV3.api(connection, [{ transactionalId, producerId, producerEpoch, verifyOnly: false, topics: [{ name: topic, partitions: [partition] }] }], cb));
     await call((cb) => endTxnV4.api(connection, transactionalId, producerId, producerEpoch, false, cb));
   } finally {
     await call<void>((cb) => connection.close(cb as () => void)).catch(() => undefined);

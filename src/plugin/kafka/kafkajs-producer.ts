@@ -4,6 +4,7 @@ import { GateError } from '../core/errors.js';
 import { toKafkaGateError, type KafkaLogger } from './kafkajs-support.js';
 import { parseOffset } from './offsets.js';
 import type { OutRecord, ProducerPort, TransactionOffsets } from './port.js';
+import { TransactionLanes, confirmOwnership } from './transaction-lanes.js';
 
 function topicMessages(records: OutRecord[]): TopicMessages[] {
   const byTopic = new Map<string, Message[]>();
@@ -124,41 +125,28 @@ export class KafkajsProducer implements ProducerPort {
  * the partition, which it asks again right before each commit.
  */
 export class KafkajsTransactionalProducer extends KafkajsProducer {
-  readonly #prefix: string;
-  readonly #slots = new Map<string, { slot: Slot; queue: Promise<void> }>();
+  readonly #lanes: TransactionLanes<Slot>;
 
   constructor(kafka: Kafka, transactionalIdPrefix: string, logger?: KafkaLogger) {
     super(kafka, logger);
-    this.#prefix = transactionalIdPrefix;
+    this.#lanes = new TransactionLanes(transactionalIdPrefix, (id) => new Slot(() => this.make(id), this.logger));
   }
 
   /** transactionalId = prefix + input topic + '-' + input partition. */
   sendInTransaction(records: OutRecord[], offsets: TransactionOffsets): Promise<void> {
     this.assertOpen();
     const next = parseOffset(offsets.offset) + 1n;
-    const id = `${this.#prefix}${offsets.topic}-${offsets.partition}`;
-    let entry = this.#slots.get(id);
-    if (!entry) this.#slots.set(id, (entry = { slot: new Slot(() => this.make(id), this.logger), queue: Promise.resolve() }));
-    const { slot } = entry;
     // kafkajs allows one open transaction per producer: calls for one input partition queue up.
-    const run = entry.queue.then(() => this.#transact(slot, records, offsets, String(next)));
-    entry.queue = run.catch(() => undefined);
-    return run;
+    return this.#lanes.run(offsets, (slot) => this.#transact(slot, records, offsets, String(next)));
   }
 
   override async disconnect(): Promise<void> {
     await super.disconnect();
-    await Promise.all([...this.#slots.values()].map(async ({ slot, queue }) => {
-      await queue;
-      await slot.close();
-    }));
+    await this.#lanes.close();
   }
 
   async #transact(slot: Slot, records: OutRecord[], offsets: TransactionOffsets, next: string): Promise<void> {
-    const what = `${offsets.topic}[${offsets.partition}]`;
-    const confirm = async () => {
-      if (offsets.confirm && !(await offsets.confirm())) throw new GateError('KAFKA_FENCED', `${what} is no longer this member's: its transaction is not committed`);
-    };
+    const confirm = confirmOwnership(offsets);
     await confirm();
     const producer = await slot.get();
     let txn;
@@ -171,7 +159,7 @@ export class KafkajsTransactionalProducer extends KafkajsProducer {
     } catch (err) {
       await txn?.abort().catch((abortErr: unknown) => this.logger?.warn({ component: 'kafka', err: abortErr }, 'transaction abort failed'));
       slot.discard(producer);
-      throw toKafkaGateError(err, 'KAFKA_PRODUCE', `transaction for ${what} failed`);
+      throw toKafkaGateError(err, 'KAFKA_PRODUCE', `transaction for ${offsets.topic}[${offsets.partition}] failed`);
     }
   }
 }

@@ -4,6 +4,7 @@ import type { KafkaLogger } from './kafkajs-support.js';
 import { parseOffset } from './offsets.js';
 import { hasApiId, toKafkaGateError, toMessage } from './platformatic-support.js';
 import type { OutRecord, ProducerPort, TransactionOffsets } from './port.js';
+import { TransactionLanes, confirmOwnership } from './transaction-lanes.js';
 
 export interface PlatformaticConnection {
   clientId: string;
@@ -150,34 +151,24 @@ export class PlatformaticProducer implements ProducerPort {
  * touched and right before the commit (see kafkajs-producer.ts for the reasoning).
  */
 export class PlatformaticTransactionalProducer extends PlatformaticProducer {
-  readonly #prefix: string;
-  readonly #slots = new Map<string, { slot: Slot; queue: Promise<void> }>();
+  readonly #lanes: TransactionLanes<Slot>;
   readonly #coordinators = new Map<string, number>();
   #admin?: Admin;
 
   constructor(conn: PlatformaticConnection, transactionalIdPrefix: string, logger?: KafkaLogger) {
     super(conn, logger);
-    this.#prefix = transactionalIdPrefix;
+    this.#lanes = new TransactionLanes(transactionalIdPrefix, (id) => new Slot(() => this.make(id)));
   }
 
   sendInTransaction(records: OutRecord[], offsets: TransactionOffsets): Promise<void> {
     this.assertOpen();
     parseOffset(offsets.offset);
-    const id = `${this.#prefix}${offsets.topic}-${offsets.partition}`;
-    let entry = this.#slots.get(id);
-    if (!entry) this.#slots.set(id, (entry = { slot: new Slot(() => this.make(id)), queue: Promise.resolve() }));
-    const { slot } = entry;
-    const run = entry.queue.then(() => this.#transact(slot, records, offsets));
-    entry.queue = run.catch(() => undefined);
-    return run;
+    return this.#lanes.run(offsets, (slot) => this.#transact(slot, records, offsets));
   }
 
   override async disconnect(): Promise<void> {
     await super.disconnect();
-    await Promise.all([...this.#slots.values()].map(async ({ slot, queue }) => {
-      await queue;
-      await slot.close();
-    }));
+    await this.#lanes.close();
     await this.#admin?.close();
   }
 
@@ -191,10 +182,7 @@ export class PlatformaticTransactionalProducer extends PlatformaticProducer {
   }
 
   async #transact(slot: Slot, records: OutRecord[], offsets: TransactionOffsets): Promise<void> {
-    const what = `${offsets.topic}[${offsets.partition}]`;
-    const confirm = async (): Promise<void> => {
-      if (offsets.confirm && !(await offsets.confirm())) throw new GateError('KAFKA_FENCED', `${what} is no longer this member's: its transaction is not committed`);
-    };
+    const confirm = confirmOwnership(offsets);
     await confirm();
     const producer = slot.get();
     let txn;
@@ -212,7 +200,7 @@ export class PlatformaticTransactionalProducer extends PlatformaticProducer {
       if (hasApiId(err, 'NOT_COORDINATOR') || hasApiId(err, 'COORDINATOR_NOT_AVAILABLE')) this.#coordinators.delete(offsets.groupId);
       if (txn && !txn.completed) await txn.abort().catch((abortErr: unknown) => this.logger?.warn({ component: 'kafka', err: abortErr }, 'transaction abort failed'));
       slot.discard(producer);
-      throw toKafkaGateError(err, 'KAFKA_PRODUCE', `transaction for ${what} failed`);
+      throw toKafkaGateError(err, 'KAFKA_PRODUCE', `transaction for ${offsets.topic}[${offsets.partition}] failed`);
     }
   }
 }
