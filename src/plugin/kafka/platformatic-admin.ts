@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin, ConfigResourceTypes, Consumer, FetchIsolationLevels, ListOffsetTimestamps } from '@platformatic/kafka';
 import { GateError } from '../core/errors.js';
 import type { KafkaLogger } from './kafkajs-support.js';
@@ -7,6 +8,7 @@ import { fetchKey, fetchRound, hasApiId, toKafkaGateError } from './platformatic
 import type { AdminPort, KafkaRecord } from './port.js';
 
 const CREATE_TOPICS_PATIENCE_MS = 15_000;
+const READ_RETRY_MS = 250;
 
 export class PlatformaticAdmin implements AdminPort {
   readonly #conn: PlatformaticConnection;
@@ -65,7 +67,16 @@ export class PlatformaticAdmin implements AdminPort {
     try {
       while (pos.size > 0) {
         if (performance.now() > until) throw new GateError('KAFKA_NETWORK', `readAll(${topic}) did not reach the end offsets within ${timeoutMs} ms`, { details: { pending: [...pos.keys()] } });
-        const got = await fetchRound(reader, [...pos].map(([partition, offset]) => ({ topic, partition, offset })), { maxWaitMs: 200, readCommitted: opts.readCommitted !== false });
+        let got;
+        try {
+          got = await fetchRound(reader, [...pos].map(([partition, offset]) => ({ topic, partition, offset })), { maxWaitMs: 200, readCommitted: opts.readCommitted !== false });
+        } catch (err) {
+          // A moved leader or a broker coming back: asked again with fresh metadata until the deadline.
+          if (!toKafkaGateError(err, 'KAFKA_NETWORK', 'fetch').canRetry || performance.now() + READ_RETRY_MS > until) throw err;
+          reader.clearMetadata();
+          await sleep(READ_RETRY_MS);
+          continue;
+        }
         for (const [partition, offset] of [...pos]) {
           const f = got.get(fetchKey(topic, partition));
           if (!f) continue;
