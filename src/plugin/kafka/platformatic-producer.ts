@@ -2,7 +2,7 @@ import { Admin, FindCoordinatorKeyTypes, murmur2, ProduceAcks, Producer, type Co
 import { GateError } from '../core/errors.js';
 import type { KafkaLogger } from './kafkajs-support.js';
 import { parseOffset } from './offsets.js';
-import { hasApiId, toKafkaGateError, toMessage } from './platformatic-support.js';
+import { fetchKey, hasApiId, keyBuffer, toKafkaGateError, toMessage } from './platformatic-support.js';
 import type { OutRecord, ProducerPort, TransactionOffsets } from './port.js';
 import { TransactionLanes, confirmOwnership } from './transaction-lanes.js';
 
@@ -46,7 +46,7 @@ export class PlatformaticProducer implements ProducerPort {
   protected readonly logger?: KafkaLogger;
   protected closed = false;
   readonly #slot: Slot;
-  /** Per "topic\u0000partition", the send in flight there (settled either way). */
+  /** Per partition (fetchKey), the send in flight there (settled either way). */
   readonly #inFlight = new Map<string, Promise<void>>();
   readonly #roundRobin = new Map<string, number>();
 
@@ -82,7 +82,7 @@ export class PlatformaticProducer implements ProducerPort {
     this.assertOpen();
     if (records.length === 0) return;
     const placed = await this.#place(records).catch((err: unknown) => { throw toKafkaGateError(err, 'KAFKA_NETWORK', `send of ${records.length} records failed: no metadata`); });
-    const keys = [...new Set(placed.map((r) => `${r.topic}\u0000${r.partition}`))];
+    const keys = [...new Set(placed.map((r) => fetchKey(r.topic, r.partition)))];
     const before = keys.map((k) => this.#inFlight.get(k));
     const run = Promise.all(before).then(() => this.#send(placed));
     const settled = run.then(() => undefined, () => undefined);
@@ -99,7 +99,7 @@ export class PlatformaticProducer implements ProducerPort {
     return records.map((r) => {
       if (r.partition !== undefined) return r as OutRecord & { partition: number };
       const count = metadata.topics.get(r.topic)?.partitionsCount ?? 1;
-      const key = r.key === null ? undefined : Buffer.isBuffer(r.key) ? r.key : Buffer.from(r.key);
+      const key = keyBuffer(r);
       const next = this.#roundRobin.get(r.topic) ?? 0;
       if (!key) this.#roundRobin.set(r.topic, next + 1);
       return { ...r, partition: (key ? murmur2(key) >>> 0 : next) % count };
@@ -107,7 +107,6 @@ export class PlatformaticProducer implements ProducerPort {
   }
 
   async #send(records: OutRecord[]): Promise<void> {
-    if (records.length === 0) return;
     const p = this.#slot.get();
     try {
       await p.send({ messages: records.map(toMessage) });

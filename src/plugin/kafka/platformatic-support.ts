@@ -57,11 +57,13 @@ export function toKafkaGateError(err: unknown, code: 'KAFKA_NETWORK' | 'KAFKA_PR
   });
 }
 
+/** The record's key as platformatic takes it: a Buffer, or undefined for none. */
+export const keyBuffer = (r: OutRecord): Buffer | undefined => (r.key === null ? undefined : Buffer.isBuffer(r.key) ? r.key : Buffer.from(r.key));
+
 /** platformatic's message shape for an OutRecord (its serialisers are the no-op ones: Buffers in, Buffers out). */
 export function toMessage(r: OutRecord): { topic: string; key?: Buffer; value: Buffer; headers?: Map<Buffer, Buffer>; partition?: number } {
   const headers = r.headers ? new Map(Object.entries(r.headers).map(([k, v]) => [Buffer.from(k), Buffer.isBuffer(v) ? v : Buffer.from(v)])) : undefined;
-  const key = r.key === null ? undefined : Buffer.isBuffer(r.key) ? r.key : Buffer.from(r.key);
-  return { topic: r.topic, key, value: r.value, headers, partition: r.partition };
+  return { topic: r.topic, key: keyBuffer(r), value: r.value, headers, partition: r.partition };
 }
 
 export interface PartitionFetch {
@@ -139,12 +141,9 @@ async function fetchRaw(consumer: Consumer, wanted: PartitionFetch[], opts: { ma
     entry.partitions.push({ partition: w.partition, fetchOffset: w.offset, partitionMaxBytes: opts.maxBytes ?? 1 << 20, currentLeaderEpoch: -1, lastFetchedEpoch: -1 });
   }
   const isolationLevel = opts.readCommitted ? FetchIsolationLevels.READ_COMMITTED : FetchIsolationLevels.READ_UNCOMMITTED;
-  const internals = consumer as unknown as Internals;
-  const api = await viaCallback<FetchApi>((cb) => internals[kGetApi]('Fetch', cb as Cb<unknown>));
+  const api = await protocolApi<FetchApi>(consumer, 'Fetch');
   const responses = await Promise.all([...byLeader].map(async ([node, ts]) => {
-    const broker = metadata.brokers.get(node);
-    if (!broker) throw new GateError('KAFKA_NETWORK', `the partition leader ${node} is not in the metadata`);
-    const connection = await viaCallback<Connection>((cb) => internals[kGetConnection](broker, cb));
+    const connection = await connectionTo(consumer, metadata.brokers, node, 'partition leader');
     return viaCallback<FetchResponse>((cb) => api(connection, opts.maxWaitMs, 1, (opts.maxBytes ?? 1 << 20) * 4, isolationLevel, 0, 0, [...ts.values()], [], '', cb));
   }));
   for (const res of responses) {
@@ -202,6 +201,17 @@ interface Internals {
 
 const viaCallback = <T>(f: (cb: Cb<T>) => void): Promise<T> => new Promise((resolve, reject) => f((err, v) => (err ? reject(err) : resolve(v))));
 
+/** One of the client's protocol APIs, at the version it agreed with the brokers. */
+const protocolApi = <A>(consumer: Consumer, name: string): Promise<A> =>
+  viaCallback<unknown>((cb) => (consumer as unknown as Internals)[kGetApi](name, cb)) as Promise<A>;
+
+/** The client's connection to broker `nodeId` (`role` names it in the error when the metadata lacks it). */
+async function connectionTo(consumer: Consumer, brokers: Map<number, Broker>, nodeId: number, role: string): Promise<Connection> {
+  const broker = brokers.get(nodeId);
+  if (!broker) throw new GateError('KAFKA_NETWORK', `the ${role} ${nodeId} is not in the metadata`);
+  return viaCallback<Connection>((cb) => (consumer as unknown as Internals)[kGetConnection](broker, cb));
+}
+
 /**
  * OffsetCommit for one partition under the generation and member id the records were fetched in.
  * Not platformatic's commit(): on ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID or REBALANCE_IN_PROGRESS it
@@ -211,12 +221,9 @@ const viaCallback = <T>(f: (cb: Cb<T>) => void): Promise<T> => new Promise((reso
  * answer (the caller fences and the records are redone); platformatic's heartbeat rejoins.
  */
 export async function commitInGeneration(consumer: Consumer, o: { groupId: string; generationId: number; memberId: string; topic: string; partition: number; offset: bigint }): Promise<void> {
-  const internals = consumer as unknown as Internals;
   const nodeId = await consumer.findGroupCoordinator();
-  const broker = (await consumer.metadata({ topics: [] })).brokers.get(nodeId);
-  if (!broker) throw new GateError('KAFKA_NETWORK', `the group coordinator ${nodeId} is not in the metadata`);
-  const connection = await viaCallback<Connection>((cb) => internals[kGetConnection](broker, cb));
-  const api = await viaCallback<OffsetCommitApi>((cb) => internals[kGetApi]('OffsetCommit', cb as Cb<unknown>));
+  const connection = await connectionTo(consumer, (await consumer.metadata({ topics: [] })).brokers, nodeId, 'group coordinator');
+  const api = await protocolApi<OffsetCommitApi>(consumer, 'OffsetCommit');
   await viaCallback((cb) => api(connection, o.groupId, o.generationId, o.memberId, null,
     [{ name: o.topic, partitions: [{ partitionIndex: o.partition, committedOffset: o.offset, committedLeaderEpoch: -1, committedMetadata: null }] }], cb));
 }

@@ -24,9 +24,9 @@ export interface PlatformaticClientOptions {
  *   the batches in flight turn inactive at that moment.
  * - Transactions: one transactional id per input partition, offsets through TxnOffsetCommit
  *   without the consumer's generation (as kafkajs does), zombies kept out by `confirm()`.
- * - read_committed filtering is the adapter's (aborted.ts, as for kafkajs): platformatic's own
- *   keeps one range per producer id; a partition whose fetch lists aborted transactions is read
- *   again read_uncommitted up to the same end and filtered here.
+ * - read_committed filtering is the adapter's (aborted.ts, as for kafkajs): it calls the Fetch API
+ *   itself and filters the raw answer, since platformatic's own filter keeps one range per
+ *   producer id and throws on an abort marker the broker did not list (platformatic-support.ts).
  * - Offset commits go under the generation the records were fetched in, without platformatic's
  *   commit(), which rejoins and commits again under a new generation.
  * - One produce request in flight per partition: platformatic numbers an idempotent producer's
