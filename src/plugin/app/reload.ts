@@ -37,6 +37,12 @@ export function policyReload(
 ): PolicyReload {
   const policy = new PolicySwitch(cfg.cameras);
   let applied = cfg.toJSON();
+  // The callers swallow what is thrown (a watcher or a signal has no one to tell): say it here.
+  const refuse = (err: unknown, msg: string): never => {
+    log.error({ err: (err as Error).message }, msg);
+    reloadChannels.done.publish({ source: rt, what: 'config', ok: false, code: (err as { code?: string }).code });
+    throw err;
+  };
   return {
     policy,
     reload(load) {
@@ -44,9 +50,7 @@ export function policyReload(
       try {
         next = typeof load === 'function' ? load() : load;
       } catch (err) {
-        log.error({ err: (err as Error).message }, 'config reload failed: the running policy stays');
-        reloadChannels.done.publish({ source: rt, what: 'config', ok: false, code: (err as { code?: string }).code });
-        throw err;
+        return refuse(err, 'config reload failed: the running policy stays');
       }
       const now = next.toJSON();
       const ignored = Object.keys(now).filter((k) => !RELOADED.has(k) && JSON.stringify(now[k]) !== JSON.stringify(applied[k]));
@@ -54,10 +58,7 @@ export function policyReload(
         policy.swap(next.cameras);
         reloadCanary(next);
       } catch (err) {
-        // The callers swallow what is thrown here (a watcher or a signal has no one to tell): say it.
-        log.error({ err: (err as Error).message }, 'config reload failed while being applied');
-        reloadChannels.done.publish({ source: rt, what: 'config', ok: false, code: (err as { code?: string }).code });
-        throw err;
+        return refuse(err, 'config reload failed while being applied');
       }
       applied = { ...applied, ...Object.fromEntries([...RELOADED].map((k) => [k, now[k]])) };
       if (ignored.length) log.warn({ keys: ignored }, 'config reload: these keys take effect only at the next start');

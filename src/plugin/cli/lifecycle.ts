@@ -29,15 +29,12 @@ export interface Service {
   failed: Promise<GateError>;
   /** Drains within the deadline, releases everything; true when clean. */
   stop(): Promise<boolean>;
-  /** SIGHUP: re-reads the config file and applies what can change while running (the camera policy). */
+  /**
+   * SIGHUP: re-reads the config file and applies what can change while running (the camera
+   * policy). Never throws: a reload that fails (a bad file) keeps the running policy, and the
+   * reload itself logs and counts why; the service goes on.
+   */
   reload?(): void;
-}
-
-/** A reload that fails (a bad file) keeps the running policy and says why; the service goes on. */
-function onReloadSignal(log: Logger, reload: () => void): void {
-  process.on('SIGHUP', () => {
-    try { reload(); } catch (err) { log.error({ err: (err as Error).message }, 'config reload failed: the running policy stays'); }
-  });
 }
 
 /**
@@ -53,7 +50,7 @@ export async function serve(command: string, log: Logger, start: () => Promise<S
     await cleanup();
     return fatal(command, log, `${command} could not start`, toGateError(err));
   }
-  if (service.reload) onReloadSignal(log, service.reload);
+  if (service.reload) process.on('SIGHUP', service.reload);
   onUncaught(command, log);
   return Promise.race([
     onShutdownSignal(log, async () => ((await service.stop()) ? EXIT.ok : EXIT.drainTimeout)),

@@ -18,14 +18,22 @@ import type { DriftEvent, DriftOptions } from './monitor.js';
  */
 export const DRIFT_ALERT_SCHEMA = 'diffiqa.drift-alert/v1';
 
-export interface DriftAlert extends DriftEvent {
-  schema: typeof DRIFT_ALERT_SCHEMA;
+/** What every alert adds to its event: the service that raised it and the bounds it was judged by. */
+export interface AlertEnvelope {
   service: string;
   bounds: { medianShift: number; acceptRateShift: number };
 }
 
-export function driftAlert(e: DriftEvent, service: string, o: Pick<DriftOptions, 'medianShift' | 'acceptRateShift'>): DriftAlert {
-  return { schema: DRIFT_ALERT_SCHEMA, ...e, service, bounds: { medianShift: o.medianShift, acceptRateShift: o.acceptRateShift } };
+type AlertBounds = Pick<DriftOptions, 'medianShift' | 'acceptRateShift'>;
+
+const envelope = (service: string, o: AlertBounds): AlertEnvelope => ({ service, bounds: { medianShift: o.medianShift, acceptRateShift: o.acceptRateShift } });
+
+export interface DriftAlert extends DriftEvent, AlertEnvelope {
+  schema: typeof DRIFT_ALERT_SCHEMA;
+}
+
+export function driftAlert(e: DriftEvent, service: string, o: AlertBounds): DriftAlert {
+  return { schema: DRIFT_ALERT_SCHEMA, ...e, ...envelope(service, o) };
 }
 
 /**
@@ -38,14 +46,12 @@ export function driftAlert(e: DriftEvent, service: string, o: Pick<DriftOptions,
  */
 export const CANARY_ALERT_SCHEMA = 'diffiqa.canary-alert/v1';
 
-export interface CanaryAlert extends CanaryEvent {
+export interface CanaryAlert extends CanaryEvent, AlertEnvelope {
   schema: typeof CANARY_ALERT_SCHEMA;
-  service: string;
-  bounds: { medianShift: number; acceptRateShift: number };
 }
 
-export function canaryAlert(e: CanaryEvent, service: string, o: Pick<DriftOptions, 'medianShift' | 'acceptRateShift'>): CanaryAlert {
-  return { schema: CANARY_ALERT_SCHEMA, ...e, service, bounds: { medianShift: o.medianShift, acceptRateShift: o.acceptRateShift } };
+export function canaryAlert(e: CanaryEvent, service: string, o: AlertBounds): CanaryAlert {
+  return { schema: CANARY_ALERT_SCHEMA, ...e, ...envelope(service, o) };
 }
 
 export type Alert = DriftAlert | CanaryAlert;
@@ -95,7 +101,7 @@ export class AlertPublisher {
       } catch (err) {
         this.#connected = undefined;
         this.onFailure?.(err);
-        this.#log?.error({ err, key: alertKey(alert) }, 'drift alert could not be published');
+        this.#log?.error({ err, key: alertKey(alert) }, `${alert.schema === DRIFT_ALERT_SCHEMA ? 'drift' : 'canary'} alert could not be published`);
       }
     });
     return this.#chain;
