@@ -8,7 +8,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { cacheDir } from '../../src/plugin/core/paths.js';
-import { afterAll, beforeAll, expect } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
 import { prepareFixtureModels, type FixtureModels } from '../helpers/fixture-models.js';
 import { startGate, type GateApp } from '../../src/plugin/app/gate-app.js';
 import type { Config } from '../../src/plugin/config/load.js';
@@ -277,24 +277,3 @@ export async function runInProcessGate(
     await admin.close();
   }
 }
-
-/**
- * The reload tests' verdict: every input of the three phases (a: before, b: after a bad file,
- * c: after a good one) has exactly one outcome, and the events say the bad file changed nothing
- * while the good one (reject everything, enforced) applied from the frames after it.
- */
-export async function expectReloadPhases(admin: ReturnType<ReturnType<typeof testClient>['admin']>, codec: Parameters<typeof readOutcomes>[1], names: RunNames, label: string): Promise<void> {
-  const inputs = await readInputs(admin, names.topics.input);
-  const outcomes = await readOutcomes(admin, codec, names.topics);
-  const t = tally(inputs, outcomes);
-  expect(t.missing).toEqual([]);
-  expect([...t.duplicates]).toEqual([]);
-  const events = outcomes.flatMap((o) => (o.type === 'event' ? [o.event] : []));
-  const phase = (p: string) => events.filter((e) => e.frameId.startsWith(`${names.run}-${p}-`));
-  const summary = (p: string) => [...new Set(phase(p).map((e) => `${e.enforced ? 'enforced' : 'shadow'} ${e.thresholds.accept === 1e9 ? 'reject-all' : 'global'}`))];
-  console.log(`${label}: ${inputs.length} inputs; before: ${summary('a')}, after the bad file: ${summary('b')}, after the good one: ${summary('c')}`);
-  expect([phase('a').length, phase('b').length, phase('c').length]).toEqual([100, 50, 100]);
-  expect([summary('a'), summary('b'), summary('c')]).toEqual([['shadow global'], ['shadow global'], ['enforced reject-all']]);
-  expect(new Set(phase('c').map((e) => e.decision))).toEqual(new Set(['REJECT']));
-}
-
